@@ -1,0 +1,59 @@
+//! `askdocs`: every askdocs function on one machine, on embedded backends.
+
+mod serve;
+
+use std::path::PathBuf;
+
+use askdocs_shared::config::Config;
+use askdocs_shared::logging;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "askdocs",
+    version,
+    about = "Ask questions of your documents, answered with citations — all on this machine.",
+    long_about = "askdocs runs the same handlers as the AWS Lambda functions, on embedded \
+                  backends: files, SQLite and an in-process index under one data directory."
+)]
+struct Cli {
+    /// Where everything is kept (overrides ASKDOCS_DATA_DIR; default ./.askdocs).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the whole HTTP API (auth, documents, query) on one port.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port to listen on (0 picks a free one; the address is printed).
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = local_config(cli.data_dir.as_deref())?;
+    logging::init(config.log_format, &config.log_filter);
+    match cli.command {
+        Command::Serve { host, port } => serve::run(&config, &host, port).await,
+    }
+}
+
+/// The environment's settings, always on the embedded backend.
+fn local_config(data_dir: Option<&std::path::Path>) -> anyhow::Result<Config> {
+    let data_dir = data_dir.map(|dir| dir.display().to_string());
+    Ok(Config::from_lookup(|name| match name {
+        "ASKDOCS_BACKEND" => Some("embedded".into()),
+        "ASKDOCS_DATA_DIR" if data_dir.is_some() => data_dir.clone(),
+        _ => std::env::var(name).ok(),
+    })?)
+}

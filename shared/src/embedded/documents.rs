@@ -1,0 +1,189 @@
+//! Document metadata in SQLite.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+
+use super::sqlite::{internal, SqliteDb};
+use crate::error::Result;
+use crate::model::{now, Document, DocumentStatus, ListPosition, Page, ProcessingOutcome};
+use crate::ports::DocumentStore;
+
+pub struct SqliteDocumentStore {
+    db: SqliteDb,
+}
+
+impl SqliteDocumentStore {
+    pub fn new(db: SqliteDb) -> Self {
+        SqliteDocumentStore { db }
+    }
+}
+
+fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
+    let status: String = row.get("status")?;
+    Ok(Document {
+        user_id: row.get("user_id")?,
+        document_id: row.get("document_id")?,
+        file_name: row.get("file_name")?,
+        content_type: row.get("content_type")?,
+        size: row.get::<_, i64>("size")? as u64,
+        key: row.get("object_key")?,
+        status: DocumentStatus::parse(&status).unwrap_or(DocumentStatus::Failed),
+        status_reason: row.get("status_reason")?,
+        pages: row.get("pages")?,
+        chunks: row.get("chunks")?,
+        upload_date: row.get("upload_date")?,
+        updated_at: row.get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl DocumentStore for SqliteDocumentStore {
+    async fn create(&self, document: &Document) -> Result<()> {
+        let d = document.clone();
+        self.db
+            .call(move |connection| {
+                connection
+                    .execute(
+                        "INSERT INTO documents (user_id, document_id, file_name, content_type, size,
+                            object_key, status, status_reason, pages, chunks, upload_date, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                        params![
+                            d.user_id, d.document_id, d.file_name, d.content_type, d.size as i64,
+                            d.key, d.status.as_str(), d.status_reason, d.pages, d.chunks,
+                            d.upload_date, d.updated_at
+                        ],
+                    )
+                    .map(|_| ())
+                    .map_err(internal("creating a document"))
+            })
+            .await
+    }
+
+    async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>> {
+        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
+        self.db
+            .call(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT * FROM documents WHERE user_id = ?1 AND document_id = ?2",
+                        [user_id, document_id],
+                        document_from_row,
+                    )
+                    .optional()
+                    .map_err(internal("reading a document"))
+            })
+            .await
+    }
+
+    async fn list(
+        &self,
+        user_id: &str,
+        limit: usize,
+        after: Option<&ListPosition>,
+    ) -> Result<Page<Document>> {
+        let user_id = user_id.to_string();
+        let after = after.cloned();
+        self.db
+            .call(move |connection| {
+                // One extra row tells whether another page follows.
+                let fetch = (limit + 1) as i64;
+                let mut statement = connection
+                    .prepare(
+                        "SELECT * FROM documents
+                         WHERE user_id = ?1 AND (?2 IS NULL OR (upload_date, document_id) < (?2, ?3))
+                         ORDER BY upload_date DESC, document_id DESC LIMIT ?4",
+                    )
+                    .map_err(internal("listing documents"))?;
+                let (at, id) = match &after {
+                    Some(position) => (Some(position.at.clone()), Some(position.id.clone())),
+                    None => (None, None),
+                };
+                let mut items: Vec<Document> = statement
+                    .query_map(params![user_id, at, id, fetch], document_from_row)
+                    .and_then(|rows| rows.collect())
+                    .map_err(internal("listing documents"))?;
+                let next = if items.len() > limit {
+                    items.truncate(limit);
+                    items.last().map(|last| ListPosition {
+                        at: last.upload_date.clone(),
+                        id: last.document_id.clone(),
+                    })
+                } else {
+                    None
+                };
+                Ok(Page { items, next })
+            })
+            .await
+    }
+
+    async fn start_processing(
+        &self,
+        user_id: &str,
+        document_id: &str,
+        stale_before: &str,
+    ) -> Result<bool> {
+        let (user_id, document_id, stale_before) = (
+            user_id.to_string(),
+            document_id.to_string(),
+            stale_before.to_string(),
+        );
+        self.db
+            .call(move |connection| {
+                connection
+                    .execute(
+                        "UPDATE documents SET status = 'processing', status_reason = NULL, updated_at = ?4
+                         WHERE user_id = ?1 AND document_id = ?2
+                           AND (status IN ('pending', 'failed')
+                                OR (status = 'processing' AND updated_at < ?3))",
+                        params![user_id, document_id, stale_before, now()],
+                    )
+                    .map(|changed| changed == 1)
+                    .map_err(internal("starting processing"))
+            })
+            .await
+    }
+
+    async fn finish_processing(
+        &self,
+        user_id: &str,
+        document_id: &str,
+        outcome: &ProcessingOutcome,
+    ) -> Result<bool> {
+        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
+        let (status, reason, pages, chunks) = match outcome {
+            ProcessingOutcome::Ready { pages, chunks } => {
+                (DocumentStatus::Ready, None, Some(*pages), Some(*chunks))
+            }
+            ProcessingOutcome::Failed { reason } => {
+                (DocumentStatus::Failed, Some(reason.clone()), None, None)
+            }
+        };
+        self.db
+            .call(move |connection| {
+                connection
+                    .execute(
+                        "UPDATE documents SET status = ?3, status_reason = ?4, pages = ?5, chunks = ?6, updated_at = ?7
+                         WHERE user_id = ?1 AND document_id = ?2",
+                        params![user_id, document_id, status.as_str(), reason, pages, chunks, now()],
+                    )
+                    .map(|changed| changed == 1)
+                    .map_err(internal("finishing processing"))
+            })
+            .await
+    }
+
+    async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
+        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
+        self.db
+            .call(move |connection| {
+                connection
+                    .execute(
+                        "DELETE FROM documents WHERE user_id = ?1 AND document_id = ?2",
+                        [user_id, document_id],
+                    )
+                    .map(|changed| changed == 1)
+                    .map_err(internal("deleting a document"))
+            })
+            .await
+    }
+}

@@ -1,0 +1,31 @@
+//! Adapters for one machine: everything under a single data directory.
+
+pub mod documents;
+pub mod index;
+pub mod minilm;
+pub mod objects;
+pub mod sqlite;
+
+pub use documents::SqliteDocumentStore;
+pub use index::SqliteVectorIndex;
+pub use minilm::MiniLmEmbedder;
+pub use objects::{object_routes, FsObjectStore, ObjectCreated};
+pub use sqlite::{SqliteDb, SqliteTokenStore, SqliteUserStore};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    #[tokio::test]
+    async fn sqlite_document_store_passes_the_shared_suite() {
+        testing::document_store_contract(&SqliteDocumentStore::new(SqliteDb::in_memory().unwrap()))
+            .await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_vector_index_passes_the_shared_suite() {
+        testing::vector_index_contract(&SqliteVectorIndex::new(SqliteDb::in_memory().unwrap()))
+            .await;
+    }
+}

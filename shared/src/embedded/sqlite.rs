@@ -1,0 +1,298 @@
+//! SQLite adapters: metadata for the embedded backend, in `<data dir>/askdocs.db`.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::auth::email_taken;
+use crate::error::{Error, Result};
+use crate::model::User;
+use crate::ports::{TokenStore, UserStore};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    user_id       TEXT PRIMARY KEY,
+    email         TEXT NOT NULL UNIQUE,
+    name          TEXT,
+    password_hash TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_tokens (
+    token_id   TEXT PRIMARY KEY,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS revoked_tokens_expiry ON revoked_tokens (expires_at);
+
+CREATE TABLE IF NOT EXISTS documents (
+    user_id       TEXT NOT NULL,
+    document_id   TEXT NOT NULL,
+    file_name     TEXT NOT NULL,
+    content_type  TEXT NOT NULL,
+    size          INTEGER NOT NULL,
+    object_key    TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    status_reason TEXT,
+    pages         INTEGER,
+    chunks        INTEGER,
+    upload_date   TEXT NOT NULL,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (user_id, document_id)
+);
+CREATE INDEX IF NOT EXISTS documents_newest_first
+    ON documents (user_id, upload_date DESC, document_id DESC);
+
+CREATE TABLE IF NOT EXISTS chunks (
+    id          INTEGER PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    ordinal     INTEGER NOT NULL,
+    page        INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    embedding   BLOB NOT NULL,
+    UNIQUE (user_id, document_id, ordinal)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, content = 'chunks', content_rowid = 'id', tokenize = 'porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_update AFTER UPDATE ON chunks BEGIN
+    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
+END;
+";
+
+/// One connection shared by every SQLite adapter; calls run on the blocking pool.
+#[derive(Clone)]
+pub struct SqliteDb {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating data directory {}", parent.display()))?;
+        }
+        let connection = Connection::open(path)
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        Self::prepare(connection)
+    }
+
+    /// A private database that vanishes with the process (tests, one-off runs).
+    pub fn in_memory() -> anyhow::Result<Self> {
+        Self::prepare(Connection::open_in_memory()?)
+    }
+
+    fn prepare(connection: Connection) -> anyhow::Result<Self> {
+        // WAL lets `askdocs ingest` write while `askdocs serve` reads the same file;
+        // the busy timeout makes the two wait for each other instead of failing.
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection
+            .execute_batch(SCHEMA)
+            .context("creating the SQLite schema")?;
+        Ok(SqliteDb {
+            connection: Arc::new(Mutex::new(connection)),
+        })
+    }
+
+    /// Runs `work` with the connection on a blocking thread.
+    pub async fn call<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let connection = self.connection.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection
+                .lock()
+                .map_err(|_| anyhow::anyhow!("SQLite connection lock poisoned"))?;
+            work(&mut guard)
+        })
+        .await
+        .context("SQLite task")?
+    }
+}
+
+pub(crate) fn internal(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |error| Error::Internal(anyhow::Error::new(error).context(context))
+}
+
+pub struct SqliteUserStore {
+    db: SqliteDb,
+}
+
+impl SqliteUserStore {
+    pub fn new(db: SqliteDb) -> Self {
+        SqliteUserStore { db }
+    }
+}
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        user_id: row.get("user_id")?,
+        email: row.get("email")?,
+        name: row.get("name")?,
+        password_hash: row.get("password_hash")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+#[async_trait]
+impl UserStore for SqliteUserStore {
+    async fn create(&self, user: &User) -> Result<()> {
+        let user = user.clone();
+        self.db
+            .call(move |connection| {
+                let inserted = connection.execute(
+                    "INSERT INTO users (user_id, email, name, password_hash, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    params![
+                        user.user_id,
+                        user.email,
+                        user.name,
+                        user.password_hash,
+                        user.created_at
+                    ],
+                );
+                match inserted.map_err(internal("inserting a user"))? {
+                    0 => Err(email_taken()),
+                    _ => Ok(()),
+                }
+            })
+            .await
+    }
+
+    async fn get(&self, user_id: &str) -> Result<Option<User>> {
+        let user_id = user_id.to_string();
+        self.db
+            .call(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT * FROM users WHERE user_id = ?1",
+                        [user_id],
+                        user_from_row,
+                    )
+                    .optional()
+                    .map_err(internal("reading a user"))
+            })
+            .await
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
+        let email = email.to_string();
+        self.db
+            .call(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT * FROM users WHERE email = ?1",
+                        [email],
+                        user_from_row,
+                    )
+                    .optional()
+                    .map_err(internal("finding a user by email"))
+            })
+            .await
+    }
+}
+
+pub struct SqliteTokenStore {
+    db: SqliteDb,
+}
+
+impl SqliteTokenStore {
+    pub fn new(db: SqliteDb) -> Self {
+        SqliteTokenStore { db }
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteTokenStore {
+    async fn revoke(&self, token_id: &str, expires_at: i64) -> Result<()> {
+        let token_id = token_id.to_string();
+        self.db
+            .call(move |connection| {
+                let transaction = connection
+                    .transaction()
+                    .map_err(internal("revoking a token"))?;
+                transaction
+                    .execute(
+                        "INSERT INTO revoked_tokens (token_id, expires_at) VALUES (?1, ?2)
+                         ON CONFLICT (token_id) DO NOTHING",
+                        params![token_id, expires_at],
+                    )
+                    .map_err(internal("revoking a token"))?;
+                // Expired tokens are rejected anyway; forgetting them keeps the table small,
+                // as DynamoDB's TTL does in AWS.
+                transaction
+                    .execute(
+                        "DELETE FROM revoked_tokens WHERE expires_at < ?1",
+                        [chrono::Utc::now().timestamp()],
+                    )
+                    .map_err(internal("pruning revoked tokens"))?;
+                transaction.commit().map_err(internal("revoking a token"))
+            })
+            .await
+    }
+
+    async fn is_revoked(&self, token_id: &str) -> Result<bool> {
+        let token_id = token_id.to_string();
+        self.db
+            .call(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT 1 FROM revoked_tokens WHERE token_id = ?1",
+                        [token_id],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map(|found| found.is_some())
+                    .map_err(internal("checking a revoked token"))
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    #[tokio::test]
+    async fn sqlite_user_store_passes_the_shared_suite() {
+        let db = SqliteDb::in_memory().unwrap();
+        testing::user_store_contract(&SqliteUserStore::new(db)).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_token_store_passes_the_shared_suite() {
+        let db = SqliteDb::in_memory().unwrap();
+        testing::token_store_contract(&SqliteTokenStore::new(db)).await;
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening_the_file() {
+        // GIVEN a user stored in a database file
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("askdocs.db");
+        let user = testing::sample_user("keep@example.com");
+        SqliteUserStore::new(SqliteDb::open(&path).unwrap())
+            .create(&user)
+            .await
+            .unwrap();
+        // WHEN the file is opened again THEN the user is still there
+        let reopened = SqliteUserStore::new(SqliteDb::open(&path).unwrap());
+        assert_eq!(reopened.get(&user.user_id).await.unwrap(), Some(user));
+    }
+}

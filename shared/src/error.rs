@@ -1,0 +1,181 @@
+//! The one error type every askdocs handler answers with.
+//!
+//! Each variant knows its HTTP status and a stable snake_case `code`; the body is
+//! always `{"error":{"code":"…","message":"…"}}`. Internal failures are logged
+//! in full where they are turned into a response and answered with a generic
+//! message, so no detail of the backend ever reaches a client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request could not be read: not JSON, wrong types, missing fields.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// The request was readable but a value breaks a rule (email format, password policy, …).
+    #[error("{0}")]
+    Validation(String),
+    /// Wrong email or password; deliberately says nothing about which.
+    #[error("email or password is incorrect")]
+    InvalidCredentials,
+    /// No usable credentials: missing, malformed, expired, tampered or revoked token.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// A conflict with existing state, with its own code (e.g. `email_taken`).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    NotImplemented(String),
+    /// A dependency is briefly unavailable (throttling, timeouts); retrying may succeed.
+    #[error("service temporarily unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// Anything else: a bug or a broken backend. Never shown to the client.
+    #[error("internal error: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Error::InvalidRequest(_) | Error::Validation(_) => StatusCode::BAD_REQUEST,
+            Error::InvalidCredentials | Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Error::Conflict { .. } => StatusCode::CONFLICT,
+            Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::Validation(_) => "validation_failed",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::NotFound(_) => "not_found",
+            Error::MethodNotAllowed(_) => "method_not_allowed",
+            Error::Conflict { code, .. } => code,
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::NotImplemented(_) => "not_implemented",
+            Error::Unavailable(_) => "service_unavailable",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message a person reads. Server-side failures get a generic sentence.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Unavailable(_) => {
+                "the service is briefly unavailable; please retry in a moment".to_string()
+            }
+            Error::Internal(_) => "something went wrong on our side; please try again".to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the caller (or Lambda's retry policy) may succeed by trying again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
+    }
+
+    pub fn body(&self) -> serde_json::Value {
+        json!({ "error": { "code": self.code(), "message": self.public_message() } })
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        if status.is_server_error() {
+            // The full chain goes to the log, never to the client.
+            tracing::error!(error = %self, code = self.code(), "request failed");
+        }
+        (status, axum::Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn client_errors_keep_their_message_and_code() {
+        // GIVEN a conflict raised by the domain
+        let error = Error::Conflict {
+            code: "email_taken",
+            message: "an account with this email already exists".into(),
+        };
+        // WHEN it becomes a response
+        let response = error.into_response();
+        // THEN the status and the JSON body say what happened
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let body = body_json(response).await;
+        assert_eq!(body["error"]["code"], "email_taken");
+        assert_eq!(
+            body["error"]["message"],
+            "an account with this email already exists"
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_errors_never_reveal_their_detail() {
+        // GIVEN an internal failure whose detail names a file and a password column
+        let error = Error::Internal(anyhow::anyhow!(
+            "sqlite: no such column password_hash in /srv/db"
+        ));
+        // WHEN it becomes a response
+        let response = error.into_response();
+        // THEN the client sees a 500 with a generic message only
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_json(response).await;
+        assert_eq!(body["error"]["code"], "internal_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(!message.contains("sqlite") && !message.contains("password"));
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_status() {
+        let cases = [
+            (Error::InvalidRequest("x".into()), 400),
+            (Error::Validation("x".into()), 400),
+            (Error::InvalidCredentials, 401),
+            (Error::Unauthorized("x".into()), 401),
+            (Error::NotFound("x".into()), 404),
+            (Error::MethodNotAllowed("x".into()), 405),
+            (Error::PayloadTooLarge("x".into()), 413),
+            (Error::UnsupportedMediaType("x".into()), 415),
+            (Error::NotImplemented("x".into()), 501),
+            (Error::Unavailable(anyhow::anyhow!("throttled")), 503),
+            (Error::Internal(anyhow::anyhow!("boom")), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status_code().as_u16(), status, "{error:?}");
+        }
+        assert!(Error::Unavailable(anyhow::anyhow!("t")).is_retryable());
+        assert!(!Error::Internal(anyhow::anyhow!("t")).is_retryable());
+    }
+}

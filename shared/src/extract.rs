@@ -1,0 +1,509 @@
+//! Text extraction: from an uploaded file's bytes to pages of plain text.
+//!
+//! The format is detected from the bytes, with the declared type only breaking
+//! ties between plain-text formats, so a binary named `.txt` or a renamed ZIP is
+//! refused with a reason a person understands. Every failure here is permanent:
+//! retrying the same bytes cannot help.
+
+use std::io::Read as _;
+
+/// The document formats askdocs accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Pdf,
+    Docx,
+    Text,
+    Markdown,
+    Html,
+    Csv,
+}
+
+pub const DOCX_CONTENT_TYPE: &str =
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+impl Format {
+    pub const ALL: [Format; 6] = [
+        Format::Pdf,
+        Format::Docx,
+        Format::Text,
+        Format::Markdown,
+        Format::Html,
+        Format::Csv,
+    ];
+
+    /// The canonical MIME type stored with the document.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Pdf => "application/pdf",
+            Format::Docx => DOCX_CONTENT_TYPE,
+            Format::Text => "text/plain",
+            Format::Markdown => "text/markdown",
+            Format::Html => "text/html",
+            Format::Csv => "text/csv",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Pdf => "PDF",
+            Format::Docx => "DOCX",
+            Format::Text => "text",
+            Format::Markdown => "Markdown",
+            Format::Html => "HTML",
+            Format::Csv => "CSV",
+        }
+    }
+
+    /// From a MIME type, ignoring parameters such as `; charset=utf-8`.
+    pub fn from_content_type(content_type: &str) -> Option<Format> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            "application/pdf" | "application/x-pdf" => Some(Format::Pdf),
+            DOCX_CONTENT_TYPE => Some(Format::Docx),
+            "text/plain" => Some(Format::Text),
+            "text/markdown" | "text/x-markdown" => Some(Format::Markdown),
+            "text/html" | "application/xhtml+xml" => Some(Format::Html),
+            "text/csv" | "application/csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// From a file name's extension.
+    pub fn from_file_name(file_name: &str) -> Option<Format> {
+        let extension = file_name.rsplit_once('.')?.1.to_ascii_lowercase();
+        match extension.as_str() {
+            "pdf" => Some(Format::Pdf),
+            "docx" => Some(Format::Docx),
+            "txt" | "text" => Some(Format::Text),
+            "md" | "markdown" => Some(Format::Markdown),
+            "html" | "htm" => Some(Format::Html),
+            "csv" => Some(Format::Csv),
+            _ => None,
+        }
+    }
+
+    /// The declared type when it is specific, else the file name's extension.
+    pub fn resolve(content_type: Option<&str>, file_name: &str) -> Option<Format> {
+        let generic = |ct: &str| {
+            let ct = ct.trim().to_ascii_lowercase();
+            ct.is_empty() || ct.starts_with("application/octet-stream") || ct.starts_with("binary/")
+        };
+        match content_type {
+            Some(ct) if !generic(ct) => Format::from_content_type(ct),
+            _ => Format::from_file_name(file_name),
+        }
+    }
+}
+
+/// One page of extracted text; numbers start at 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub number: u32,
+    pub text: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    pub format: Format,
+    /// Every page, including blank ones, so `pages.len()` is the page count.
+    pub pages: Vec<Page>,
+}
+
+/// Why a file's text could not be had, in words for the document's owner.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExtractionError(pub String);
+
+fn refuse(reason: impl Into<String>) -> ExtractionError {
+    ExtractionError(reason.into())
+}
+
+/// Largest `word/document.xml` we will inflate: far above any real document,
+/// far below what a zip bomb would expand to.
+pub const MAX_DOCX_XML_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Extracts the text of `bytes`, declared as `declared`. Call it on a blocking
+/// thread: PDF parsing is CPU work, and a malformed PDF can panic inside the
+/// parser, which this function turns into an error.
+pub fn extract(bytes: &[u8], declared: Format) -> Result<Extracted, ExtractionError> {
+    if bytes.is_empty() {
+        return Err(refuse("the file is empty"));
+    }
+    let format = detect(bytes, declared)?;
+    let pages = match format {
+        Format::Pdf => extract_pdf(bytes)?,
+        Format::Docx => extract_docx(bytes)?,
+        Format::Html => {
+            let html = decode_text(bytes)?;
+            vec![page(1, html_to_text(&html)?)]
+        }
+        Format::Csv => vec![page(1, csv_to_text(&decode_text(bytes)?)?)],
+        Format::Text | Format::Markdown => vec![page(1, decode_text(bytes)?)],
+    };
+    Ok(Extracted { format, pages })
+}
+
+fn page(number: u32, text: String) -> Page {
+    Page { number, text }
+}
+
+/// The format the bytes really are, given what the uploader declared.
+pub fn detect(bytes: &[u8], declared: Format) -> Result<Format, ExtractionError> {
+    let head = &bytes[..bytes.len().min(1024)];
+    let is_pdf = head.windows(5).any(|window| window == b"%PDF-");
+    let is_zip = bytes.starts_with(b"PK\x03\x04");
+    match declared {
+        Format::Pdf if is_pdf => Ok(Format::Pdf),
+        Format::Pdf => Err(refuse(
+            "the file is not a PDF (it does not start with %PDF)",
+        )),
+        Format::Docx if is_zip => Ok(Format::Docx),
+        Format::Docx => Err(refuse(
+            "the file is not a DOCX document (it is not a ZIP package)",
+        )),
+        _ if is_pdf => Err(refuse(format!(
+            "the file is a PDF, not {}; upload it as application/pdf",
+            declared.name()
+        ))),
+        _ if is_zip => Err(refuse(format!(
+            "the file is a ZIP archive, not {}",
+            declared.name()
+        ))),
+        Format::Text | Format::Markdown | Format::Csv
+            if looks_like_html(bytes) && declared == Format::Text =>
+        {
+            Ok(Format::Html)
+        }
+        other => Ok(other),
+    }
+}
+
+fn looks_like_html(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    let head = head.trim_start_matches('\u{feff}').trim_start();
+    head.starts_with("<!doctype html") || head.starts_with("<html")
+}
+
+/// Text as UTF-8 (with or without BOM), UTF-16 with a BOM, or — for legacy files —
+/// Windows-1252. Content with NUL bytes or many control characters is binary.
+pub fn decode_text(bytes: &[u8]) -> Result<String, ExtractionError> {
+    let binary = || refuse("the file is binary, not text");
+    if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        return std::str::from_utf8(rest)
+            .map(str::to_owned)
+            .map_err(|_| binary());
+    }
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        let little_endian = bytes.starts_with(b"\xFF\xFE");
+        let units: Vec<u16> = bytes[2..]
+            .chunks_exact(2)
+            .map(|pair| {
+                if little_endian {
+                    u16::from_le_bytes([pair[0], pair[1]])
+                } else {
+                    u16::from_be_bytes([pair[0], pair[1]])
+                }
+            })
+            .collect();
+        return String::from_utf16(&units).map_err(|_| binary());
+    }
+    if bytes.contains(&0) {
+        return Err(binary());
+    }
+    let control = bytes
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+        .count();
+    if control * 100 > bytes.len() {
+        return Err(binary());
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok(text.to_owned()),
+        Err(_) => Ok(bytes.iter().map(|&b| windows_1252(b)).collect()),
+    }
+}
+
+fn windows_1252(byte: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match byte {
+        0x80..=0x9f => HIGH[(byte - 0x80) as usize],
+        _ => byte as char,
+    }
+}
+
+fn extract_pdf(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
+    let owned = bytes.to_vec();
+    // The parser panics on some malformed files; keep that inside this call.
+    let outcome =
+        std::panic::catch_unwind(move || pdf_extract::extract_text_from_mem_by_pages(&owned));
+    let pages = match outcome {
+        Ok(Ok(pages)) => pages,
+        Ok(Err(error)) => {
+            tracing::info!(%error, "PDF extraction failed");
+            let text = error.to_string().to_ascii_lowercase();
+            return Err(if text.contains("encrypt") || text.contains("password") {
+                refuse("the PDF is password-protected")
+            } else {
+                refuse("the PDF is damaged or not a valid PDF")
+            });
+        }
+        Err(_) => return Err(refuse("the PDF is damaged or not a valid PDF")),
+    };
+    let pages: Vec<Page> = pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, text)| page(index as u32 + 1, tidy_pdf_text(&text)))
+        .collect();
+    if pages.iter().all(|page| page.text.trim().is_empty()) {
+        return Err(refuse("the PDF has no extractable text (scanned?)"));
+    }
+    Ok(pages)
+}
+
+/// pdf-extract leaves runs of blank lines and hyphenated line ends; keep paragraphs.
+fn tidy_pdf_text(text: &str) -> String {
+    let mut tidy = String::with_capacity(text.len());
+    let mut blank_lines = 0;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.trim().is_empty() {
+            blank_lines += 1;
+            continue;
+        }
+        if !tidy.is_empty() {
+            tidy.push_str(if blank_lines > 0 { "\n\n" } else { "\n" });
+        }
+        blank_lines = 0;
+        tidy.push_str(line);
+    }
+    tidy
+}
+
+fn extract_docx(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|_| refuse("the DOCX file is damaged (its ZIP package cannot be read)"))?;
+    let entry = archive.by_name("word/document.xml").map_err(|_| {
+        refuse("the file is a ZIP archive but not a Word document (no word/document.xml)")
+    })?;
+    if entry.size() > MAX_DOCX_XML_BYTES {
+        return Err(refuse(
+            "the DOCX expands to more than 64 MB of text (zip bomb?)",
+        ));
+    }
+    // The declared size can lie: never inflate more than the limit.
+    let mut xml = Vec::new();
+    entry
+        .take(MAX_DOCX_XML_BYTES + 1)
+        .read_to_end(&mut xml)
+        .map_err(|_| refuse("the DOCX file is damaged (its text cannot be inflated)"))?;
+    if xml.len() as u64 > MAX_DOCX_XML_BYTES {
+        return Err(refuse(
+            "the DOCX expands to more than 64 MB of text (zip bomb?)",
+        ));
+    }
+    let pages = docx_pages(&xml)?;
+    if pages.iter().all(|page| page.text.trim().is_empty()) {
+        return Err(refuse("the DOCX has no text"));
+    }
+    Ok(pages)
+}
+
+/// Paragraphs become lines; explicit and last-rendered page breaks start new pages.
+fn docx_pages(xml: &[u8]) -> Result<Vec<Page>, ExtractionError> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    let mut pages = vec![String::new()];
+    let mut in_text = false;
+    let mut buffer = Vec::new();
+    let new_page = |pages: &mut Vec<String>| {
+        if !pages.last().is_some_and(|text| text.trim().is_empty()) {
+            pages.push(String::new());
+        }
+    };
+    loop {
+        let event = reader
+            .read_event_into(&mut buffer)
+            .map_err(|_| refuse("the DOCX file is damaged (its XML cannot be read)"))?;
+        match event {
+            Event::Start(element) if element.local_name().as_ref() == b"t" => in_text = true,
+            Event::End(element) => match element.local_name().as_ref() {
+                b"t" => in_text = false,
+                b"p" => pages.last_mut().unwrap().push('\n'),
+                _ => {}
+            },
+            Event::Empty(element) => match element.local_name().as_ref() {
+                b"tab" => pages.last_mut().unwrap().push('\t'),
+                b"br" => {
+                    let is_page_break = element.attributes().flatten().any(|attribute| {
+                        attribute.key.local_name().as_ref() == b"type"
+                            && attribute.value.as_ref() == b"page"
+                    });
+                    if is_page_break {
+                        new_page(&mut pages);
+                    } else {
+                        pages.last_mut().unwrap().push('\n');
+                    }
+                }
+                b"lastRenderedPageBreak" => new_page(&mut pages),
+                _ => {}
+            },
+            Event::Text(text) if in_text => {
+                let text = text
+                    .unescape()
+                    .map_err(|_| refuse("the DOCX file is damaged (bad text encoding)"))?;
+                pages.last_mut().unwrap().push_str(&text);
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buffer.clear();
+    }
+    if pages.len() > 1 && pages.last().is_some_and(|text| text.trim().is_empty()) {
+        pages.pop();
+    }
+    Ok(pages
+        .into_iter()
+        .enumerate()
+        .map(|(index, text)| page(index as u32 + 1, text.trim().to_string()))
+        .collect())
+}
+
+fn html_to_text(html: &str) -> Result<String, ExtractionError> {
+    html2text::config::plain()
+        .no_link_wrapping()
+        .string_from_read(html.as_bytes(), 10_000)
+        .map_err(|_| refuse("the HTML could not be read"))
+}
+
+/// Each row becomes one line of `column: value` pairs, so a chunk of rows still
+/// says what each value means.
+fn csv_to_text(text: &str) -> Result<String, ExtractionError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|_| refuse("the CSV could not be read"))?
+        .iter()
+        .map(|header| header.trim().to_string())
+        .collect();
+    let mut out = String::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|error| {
+            refuse(format!(
+                "the CSV could not be read at row {}: {error}",
+                index + 2
+            ))
+        })?;
+        let fields: Vec<String> = record
+            .iter()
+            .enumerate()
+            .filter(|(_, value)| !value.trim().is_empty())
+            .map(
+                |(column, value)| match headers.get(column).filter(|h| !h.is_empty()) {
+                    Some(header) => format!("{header}: {}", value.trim()),
+                    None => value.trim().to_string(),
+                },
+            )
+            .collect();
+        if !fields.is_empty() {
+            out.push_str(&fields.join("; "));
+            out.push('\n');
+        }
+    }
+    if out.is_empty() {
+        // Only a header row: keep it, it is still text.
+        out = headers.join(", ");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_come_from_specific_types_or_else_the_extension() {
+        assert_eq!(
+            Format::resolve(Some("application/pdf"), "x.bin"),
+            Some(Format::Pdf)
+        );
+        assert_eq!(
+            Format::resolve(Some("text/plain; charset=utf-8"), "x"),
+            Some(Format::Text)
+        );
+        assert_eq!(
+            Format::resolve(Some("application/octet-stream"), "Report.DOCX"),
+            Some(Format::Docx)
+        );
+        assert_eq!(Format::resolve(None, "notes.md"), Some(Format::Markdown));
+        assert_eq!(Format::resolve(Some("image/png"), "x.pdf"), None);
+        assert_eq!(Format::resolve(None, "archive.zip"), None);
+    }
+
+    #[test]
+    fn binary_named_text_is_refused() {
+        let error = extract(&[0x7f, b'E', b'L', b'F', 0, 0, 1, 2], Format::Text).unwrap_err();
+        assert_eq!(error.0, "the file is binary, not text");
+    }
+
+    #[test]
+    fn legacy_encodings_are_read() {
+        let text = decode_text(b"caf\xe9 \x93quoted\x94").unwrap();
+        assert_eq!(text, "café “quoted”");
+        let utf16: Vec<u8> = [0xFF, 0xFE]
+            .into_iter()
+            .chain("hé".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        assert_eq!(decode_text(&utf16).unwrap(), "hé");
+    }
+
+    #[test]
+    fn csv_rows_keep_their_column_names() {
+        let text = csv_to_text("city,population\nOslo,709000\nBergen,291000\n").unwrap();
+        assert_eq!(
+            text,
+            "city: Oslo; population: 709000\ncity: Bergen; population: 291000\n"
+        );
+    }
+
+    #[test]
+    fn html_loses_its_markup_and_scripts() {
+        let page = &extract(b"<html><head><script>var x=1;</script></head><body><h1>Title</h1><p>Body &amp; soul</p></body></html>", Format::Html).unwrap().pages[0];
+        assert!(
+            page.text.contains("Title") && page.text.contains("Body & soul"),
+            "{}",
+            page.text
+        );
+        assert!(!page.text.contains("var x"), "{}", page.text);
+    }
+
+    #[test]
+    fn docx_page_breaks_make_pages() {
+        let xml = br#"<w:document xmlns:w="w"><w:body>
+            <w:p><w:r><w:t>First page</w:t></w:r></w:p>
+            <w:p><w:r><w:br w:type="page"/><w:t>Second &amp; last</w:t></w:r></w:p>
+        </w:body></w:document>"#;
+        let pages = docx_pages(xml).unwrap();
+        assert_eq!(pages.len(), 2);
+        assert_eq!(pages[0].text, "First page");
+        assert_eq!(pages[1].text, "Second & last");
+    }
+
+    #[test]
+    fn a_pdf_declared_as_text_is_refused() {
+        let error = extract(b"%PDF-1.4\n...", Format::Text).unwrap_err();
+        assert!(error.0.contains("is a PDF"), "{}", error.0);
+        let error = extract(b"just words", Format::Pdf).unwrap_err();
+        assert!(error.0.contains("not a PDF"), "{}", error.0);
+    }
+}

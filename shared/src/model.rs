@@ -1,0 +1,165 @@
+//! The domain's data types, as stored and as shown to clients.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Timestamps are UTC, RFC 3339 with milliseconds, e.g. `2026-11-27T09:56:27.123Z`:
+/// they sort as strings, which the stores rely on.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+pub fn now() -> String {
+    timestamp(Utc::now())
+}
+
+/// A stored account. The hash never leaves the domain: clients get [`Profile`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub user_id: String,
+    /// Trimmed and lower-cased; unique.
+    pub email: String,
+    pub name: Option<String>,
+    /// An argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: String,
+}
+
+/// What a client sees of an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub user_id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&User> for Profile {
+    fn from(user: &User) -> Self {
+        Profile {
+            user_id: user.user_id.clone(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            created_at: user.created_at.clone(),
+        }
+    }
+}
+
+/// The caller of a request, established from a verified, unrevoked token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub email: String,
+    /// The token's id, needed to revoke it on logout.
+    pub token_id: String,
+    /// When the token expires, as seconds since the Unix epoch.
+    pub expires_at: i64,
+}
+
+/// Where a document is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    /// Recorded; waiting for its file to arrive.
+    Pending,
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Pending => "pending",
+            DocumentStatus::Processing => "processing",
+            DocumentStatus::Ready => "ready",
+            DocumentStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(DocumentStatus::Pending),
+            "processing" => Some(DocumentStatus::Processing),
+            "ready" => Some(DocumentStatus::Ready),
+            "failed" => Some(DocumentStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A document's metadata, as stored and as listed (the owner is not shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    #[serde(skip_serializing)]
+    pub user_id: String,
+    pub document_id: String,
+    /// The name as the uploader gave it.
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+    /// `documents/{userId}/{documentId}/{safe name}`.
+    #[serde(skip_serializing)]
+    pub key: String,
+    pub status: DocumentStatus,
+    pub status_reason: Option<String>,
+    pub pages: Option<u32>,
+    pub chunks: Option<u32>,
+    pub upload_date: String,
+    pub updated_at: String,
+}
+
+/// The end of a processing run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessingOutcome {
+    Ready { pages: u32, chunks: u32 },
+    Failed { reason: String },
+}
+
+/// One page of results, newest first, with where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<ListPosition>,
+}
+
+/// A position in a newest-first listing: the last item's time and id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPosition {
+    #[serde(rename = "t")]
+    pub at: String,
+    #[serde(rename = "i")]
+    pub id: String,
+}
+
+/// A passage of a document, ready to be indexed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub user_id: String,
+    pub document_id: String,
+    pub ordinal: u32,
+    pub page: u32,
+    pub text: String,
+    pub embedding: Vec<f32>,
+}
+
+/// A passage found by a search, with its score (higher is better).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredChunk {
+    pub document_id: String,
+    pub ordinal: u32,
+    pub page: u32,
+    pub text: String,
+    pub score: f32,
+}
+
+/// Whose chunks a search may see. The owner is not optional: there is no
+/// way to search without one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchScope {
+    pub user_id: String,
+    /// Restrict to these documents (all of the owner's when `None`).
+    pub document_ids: Option<Vec<String>>,
+}

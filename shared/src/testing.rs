@@ -1,0 +1,433 @@
+//! The shared test suites every adapter of a port must pass, and in-memory
+//! adapters for unit tests of the domain.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::auth::email_taken;
+use crate::error::{Error, Result};
+use crate::model::{now, Chunk, Document, DocumentStatus, ProcessingOutcome, SearchScope, User};
+use crate::ports::{DocumentStore, ObjectStore, TokenStore, UserStore, VectorIndex};
+
+pub fn sample_user(email: &str) -> User {
+    User {
+        user_id: uuid::Uuid::new_v4().to_string(),
+        email: email.to_string(),
+        name: Some("Sample".into()),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        created_at: now(),
+    }
+}
+
+/// What every [`UserStore`] must do.
+pub async fn user_store_contract(store: &dyn UserStore) {
+    // GIVEN a stored user
+    let user = sample_user(&format!("{}@example.com", uuid::Uuid::new_v4()));
+    store.create(&user).await.unwrap();
+    // THEN it can be read by id and by email
+    assert_eq!(
+        store.get(&user.user_id).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    assert_eq!(
+        store.find_by_email(&user.email).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    // AND unknown ids and emails are simply absent
+    assert_eq!(store.get("no-such-user").await.unwrap(), None);
+    assert_eq!(
+        store.find_by_email("nobody@example.com").await.unwrap(),
+        None
+    );
+    // WHEN another account claims the same email THEN it is a conflict and nothing changes
+    let mut twin = sample_user(&user.email);
+    twin.name = Some("Twin".into());
+    let error = store.create(&twin).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Conflict {
+                code: "email_taken",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(store.get(&twin.user_id).await.unwrap(), None);
+    assert_eq!(
+        store.find_by_email(&user.email).await.unwrap().as_ref(),
+        Some(&user)
+    );
+}
+
+/// What every [`TokenStore`] must do.
+pub async fn token_store_contract(store: &dyn TokenStore) {
+    let token_id = uuid::Uuid::new_v4().to_string();
+    let in_an_hour = chrono::Utc::now().timestamp() + 3600;
+    // GIVEN a token that was never revoked THEN it is not revoked
+    assert!(!store.is_revoked(&token_id).await.unwrap());
+    // WHEN it is revoked (twice, as a retried logout would) THEN it stays revoked
+    store.revoke(&token_id, in_an_hour).await.unwrap();
+    store.revoke(&token_id, in_an_hour).await.unwrap();
+    assert!(store.is_revoked(&token_id).await.unwrap());
+    // AND other tokens are unaffected
+    assert!(!store.is_revoked("another-token").await.unwrap());
+}
+
+#[derive(Default)]
+pub struct MemoryUserStore {
+    users: Mutex<HashMap<String, User>>,
+}
+
+#[async_trait]
+impl UserStore for MemoryUserStore {
+    async fn create(&self, user: &User) -> Result<()> {
+        let mut users = self.users.lock().unwrap();
+        if users.values().any(|existing| existing.email == user.email) {
+            return Err(email_taken());
+        }
+        users.insert(user.user_id.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn get(&self, user_id: &str) -> Result<Option<User>> {
+        Ok(self.users.lock().unwrap().get(user_id).cloned())
+    }
+
+    async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
+        let users = self.users.lock().unwrap();
+        Ok(users.values().find(|user| user.email == email).cloned())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryTokenStore {
+    revoked: Mutex<HashMap<String, i64>>,
+}
+
+#[async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn revoke(&self, token_id: &str, expires_at: i64) -> Result<()> {
+        self.revoked
+            .lock()
+            .unwrap()
+            .insert(token_id.to_string(), expires_at);
+        Ok(())
+    }
+
+    async fn is_revoked(&self, token_id: &str) -> Result<bool> {
+        Ok(self.revoked.lock().unwrap().contains_key(token_id))
+    }
+}
+
+/// What every [`ObjectStore`] must do.
+pub async fn object_store_contract(store: &dyn ObjectStore) {
+    let key = format!(
+        "documents/{}/{}/notes.txt",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    );
+    // GIVEN nothing stored THEN reading gives nothing and deleting is harmless
+    assert_eq!(store.get(&key).await.unwrap(), None);
+    store.delete(&key).await.unwrap();
+    // WHEN an object is stored THEN it reads back byte for byte
+    let bytes = b"line one\nline two \xe2\x9c\x93".to_vec();
+    store.put(&key, bytes.clone(), "text/plain").await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), Some(bytes));
+    // AND storing again replaces it
+    store.put(&key, b"v2".to_vec(), "text/plain").await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), Some(b"v2".to_vec()));
+    // AND presigned URLs name the key and pin the upload's type and size
+    let upload = store
+        .presign_upload(&key, "text/plain", 42, std::time::Duration::from_secs(900))
+        .await
+        .unwrap();
+    assert_eq!(upload.method, "PUT");
+    assert!(upload.url.contains("notes.txt"), "{}", upload.url);
+    assert_eq!(
+        upload.headers.get("Content-Type").map(String::as_str),
+        Some("text/plain")
+    );
+    let download = store
+        .presign_download(&key, "notes.txt", std::time::Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert!(download.starts_with("http"), "{download}");
+    // WHEN it is deleted THEN it is gone
+    store.delete(&key).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), None);
+}
+
+pub fn sample_document(user_id: &str, upload_date: &str) -> Document {
+    let document_id = uuid::Uuid::new_v4().to_string();
+    Document {
+        user_id: user_id.to_string(),
+        key: format!("documents/{user_id}/{document_id}/report.pdf"),
+        document_id,
+        file_name: "report.pdf".into(),
+        content_type: "application/pdf".into(),
+        size: 1234,
+        status: DocumentStatus::Pending,
+        status_reason: None,
+        pages: None,
+        chunks: None,
+        upload_date: upload_date.to_string(),
+        updated_at: upload_date.to_string(),
+    }
+}
+
+/// What every [`DocumentStore`] must do.
+pub async fn document_store_contract(store: &dyn DocumentStore) {
+    let owner = uuid::Uuid::new_v4().to_string();
+    let stranger = uuid::Uuid::new_v4().to_string();
+    // GIVEN three documents uploaded one after another
+    let dates = [
+        "2026-01-01T00:00:00.000Z",
+        "2026-01-02T00:00:00.000Z",
+        "2026-01-03T00:00:00.000Z",
+    ];
+    let documents: Vec<Document> = dates
+        .iter()
+        .map(|date| sample_document(&owner, date))
+        .collect();
+    for document in &documents {
+        store.create(document).await.unwrap();
+    }
+    // THEN each reads back, but only through its owner
+    assert_eq!(
+        store
+            .get(&owner, &documents[0].document_id)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&documents[0])
+    );
+    assert_eq!(
+        store
+            .get(&stranger, &documents[0].document_id)
+            .await
+            .unwrap(),
+        None
+    );
+    // AND they list newest first, two at a time
+    let first = store.list(&owner, 2, None).await.unwrap();
+    let ids = |page: &crate::model::Page<Document>| {
+        page.items
+            .iter()
+            .map(|d| d.document_id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&first),
+        vec![
+            documents[2].document_id.clone(),
+            documents[1].document_id.clone()
+        ]
+    );
+    let second = store.list(&owner, 2, first.next.as_ref()).await.unwrap();
+    assert_eq!(ids(&second), vec![documents[0].document_id.clone()]);
+    assert_eq!(second.next, None);
+    assert!(store
+        .list(&stranger, 10, None)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
+    // WHEN processing starts THEN only one caller wins, and a stranger never does
+    let id = &documents[0].document_id;
+    let long_ago = "2000-01-01T00:00:00.000Z";
+    assert!(!store
+        .start_processing(&stranger, id, long_ago)
+        .await
+        .unwrap());
+    assert!(store.start_processing(&owner, id, long_ago).await.unwrap());
+    assert!(!store.start_processing(&owner, id, long_ago).await.unwrap());
+    assert_eq!(
+        store.get(&owner, id).await.unwrap().unwrap().status,
+        DocumentStatus::Processing
+    );
+    // AND a run stuck since before the stale mark can be taken over
+    assert!(store
+        .start_processing(&owner, id, "2999-01-01T00:00:00.000Z")
+        .await
+        .unwrap());
+
+    // WHEN it finishes THEN status and counts are recorded
+    let ready = ProcessingOutcome::Ready {
+        pages: 3,
+        chunks: 7,
+    };
+    assert!(store.finish_processing(&owner, id, &ready).await.unwrap());
+    let stored = store.get(&owner, id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.pages, stored.chunks),
+        (DocumentStatus::Ready, Some(3), Some(7))
+    );
+    assert!(
+        !store.start_processing(&owner, id, long_ago).await.unwrap(),
+        "ready documents are not reprocessed"
+    );
+    // AND a failure keeps its reason and clears old counts
+    let failed = ProcessingOutcome::Failed {
+        reason: "the PDF is damaged".into(),
+    };
+    assert!(store.finish_processing(&owner, id, &failed).await.unwrap());
+    let stored = store.get(&owner, id).await.unwrap().unwrap();
+    assert_eq!(stored.status, DocumentStatus::Failed);
+    assert_eq!(stored.status_reason.as_deref(), Some("the PDF is damaged"));
+    assert_eq!(stored.chunks, None);
+    assert!(
+        store.start_processing(&owner, id, long_ago).await.unwrap(),
+        "failed documents can be retried"
+    );
+
+    // WHEN deleted THEN it is gone, only for its owner, and only once
+    assert!(!store.delete(&stranger, id).await.unwrap());
+    assert!(store.delete(&owner, id).await.unwrap());
+    assert!(!store.delete(&owner, id).await.unwrap());
+    assert_eq!(store.get(&owner, id).await.unwrap(), None);
+    assert!(!store.finish_processing(&owner, id, &ready).await.unwrap());
+}
+
+fn unit_vector(dimensions: usize, axis: usize) -> Vec<f32> {
+    let mut vector = vec![0.0; dimensions];
+    vector[axis] = 1.0;
+    vector
+}
+
+fn chunk(user_id: &str, document_id: &str, ordinal: u32, text: &str, axis: usize) -> Chunk {
+    Chunk {
+        user_id: user_id.into(),
+        document_id: document_id.into(),
+        ordinal,
+        page: ordinal + 1,
+        text: text.into(),
+        embedding: unit_vector(8, axis),
+    }
+}
+
+/// What every [`VectorIndex`] must do.
+pub async fn vector_index_contract(index: &dyn VectorIndex) {
+    let (alice, bob) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    // GIVEN Alice has two documents and Bob one, with similar text
+    index
+        .upsert(&[
+            chunk(&alice, "a1", 0, "The lighthouse keeper logs the tide.", 0),
+            chunk(
+                &alice,
+                "a1",
+                1,
+                "Error code E-4012 means the pump stalled.",
+                1,
+            ),
+            chunk(&alice, "a2", 0, "Recipes for bread and butter.", 2),
+            chunk(
+                &bob,
+                "b1",
+                0,
+                "Bob's lighthouse notes mention error E-4012 too.",
+                0,
+            ),
+        ])
+        .await
+        .unwrap();
+    let alice_all = SearchScope {
+        user_id: alice.clone(),
+        document_ids: None,
+    };
+
+    // THEN vector search ranks by similarity within Alice's chunks only
+    let hits = index
+        .search(&alice_all, &unit_vector(8, 0), 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 3);
+    assert_eq!(
+        (hits[0].document_id.as_str(), hits[0].ordinal, hits[0].page),
+        ("a1", 0, 1)
+    );
+    assert!((hits[0].score - 1.0).abs() < 1e-5);
+    assert!(hits.iter().all(|hit| hit.document_id != "b1"));
+    // AND the limit and a document restriction are honoured
+    assert_eq!(
+        index
+            .search(&alice_all, &unit_vector(8, 0), 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let only_a2 = SearchScope {
+        user_id: alice.clone(),
+        document_ids: Some(vec!["a2".into()]),
+    };
+    let hits = index
+        .search(&only_a2, &unit_vector(8, 0), 10)
+        .await
+        .unwrap();
+    assert!(hits.iter().all(|hit| hit.document_id == "a2") && hits.len() == 1);
+
+    // AND keyword search finds an exact rare term, again only Alice's
+    let hits = index
+        .keyword_search(&alice_all, "what does E-4012 mean?", 10)
+        .await
+        .unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!((hits[0].document_id.as_str(), hits[0].ordinal), ("a1", 1));
+    assert!(index
+        .keyword_search(&only_a2, "E-4012", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(index
+        .keyword_search(&alice_all, "the", 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // WHEN a chunk is upserted again THEN it is replaced, not duplicated
+    index
+        .upsert(&[chunk(
+            &alice,
+            "a1",
+            1,
+            "Error code E-4012 means the pump stalled.",
+            1,
+        )])
+        .await
+        .unwrap();
+    assert_eq!(index.count(&alice, "a1").await.unwrap(), 2);
+
+    // WHEN a document is deleted THEN none of its chunks can be found
+    index.delete_document(&alice, "a1").await.unwrap();
+    assert_eq!(index.count(&alice, "a1").await.unwrap(), 0);
+    assert!(index
+        .keyword_search(&alice_all, "E-4012 lighthouse", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let hits = index
+        .search(&alice_all, &unit_vector(8, 0), 10)
+        .await
+        .unwrap();
+    assert!(hits.iter().all(|hit| hit.document_id == "a2"));
+    // AND Bob's chunks are untouched
+    assert_eq!(index.count(&bob, "b1").await.unwrap(), 1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_adapters_pass_the_shared_suites() {
+        user_store_contract(&MemoryUserStore::default()).await;
+        token_store_contract(&MemoryTokenStore::default()).await;
+    }
+}
