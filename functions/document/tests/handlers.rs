@@ -1,0 +1,560 @@
+//! The document function driven by real API Gateway events from `events/`, on
+//! the embedded backends. Processing runs through the processing handler with
+//! a real S3 event, as it does after an upload in AWS.
+
+use askdocs_document::{app, DocumentState};
+use askdocs_shared::auth::{Credentials, Registration};
+use askdocs_shared::backends::Backends;
+use askdocs_shared::config::Config;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use tower::ServiceExt as _;
+
+struct Harness {
+    data_dir: tempfile::TempDir,
+    backends: Backends,
+    state: DocumentState,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(workspace().join("tests/fixtures").join(name)).unwrap()
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let path = data_dir.path().display().to_string();
+        let model_dir = std::env::var("ASKDOCS_MODEL_DIR").unwrap_or_else(|_| {
+            workspace()
+                .join(".models/all-MiniLM-L6-v2")
+                .display()
+                .to_string()
+        });
+        let config = Config::from_lookup(|name| match name {
+            "ASKDOCS_DATA_DIR" => Some(path.clone()),
+            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
+            "ASKDOCS_PUBLIC_URL" => Some("http://127.0.0.1:3000".into()),
+            _ => None,
+        })
+        .unwrap();
+        let backends = Backends::connect(&config).await.unwrap();
+        Harness {
+            state: DocumentState::new(&backends).unwrap(),
+            backends,
+            data_dir,
+        }
+    }
+
+    /// A registered, logged-in user: (user id, bearer token).
+    async fn user(&self, email: &str) -> (String, String) {
+        let accounts = self.backends.accounts().unwrap();
+        let registration = Registration {
+            email: email.into(),
+            password: "Correct1horse".into(),
+            name: None,
+        };
+        let profile = accounts.register(registration).await.unwrap();
+        let credentials = Credentials {
+            email: email.into(),
+            password: "Correct1horse".into(),
+        };
+        (
+            profile.user_id,
+            accounts.login(credentials).await.unwrap().token,
+        )
+    }
+
+    async fn send(&self, event: Value) -> (u16, Value) {
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        (status, body)
+    }
+
+    /// Runs the processing handler on the document's upload, as S3's notification would.
+    async fn process(&self, key: &str) {
+        let state = askdocs_processing::ProcessingState::new(&self.backends).unwrap();
+        let event = askdocs_processing::object_created_event(key, 0);
+        askdocs_processing::handle(&state, event).await.unwrap();
+    }
+}
+
+fn event(name: &str) -> Value {
+    let text = match name {
+        "document-upload.json" => include_str!("../../../events/document-upload.json"),
+        "document-upload-direct.json" => {
+            include_str!("../../../events/document-upload-direct.json")
+        }
+        "document-list.json" => include_str!("../../../events/document-list.json"),
+        "document-get.json" => include_str!("../../../events/document-get.json"),
+        "document-delete.json" => include_str!("../../../events/document-delete.json"),
+        other => panic!("no event {other}"),
+    };
+    serde_json::from_str(text).unwrap()
+}
+
+/// As the local server sees it: the caller's Bearer token, no authorizer context.
+fn as_user(mut event: Value, token: &str) -> Value {
+    let value = format!("Bearer {token}");
+    event["headers"]["Authorization"] = json!(value);
+    event["multiValueHeaders"]["Authorization"] = json!([value]);
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    event
+}
+
+fn with_body(mut event: Value, body: &str) -> Value {
+    event["body"] = json!(body);
+    event
+}
+
+fn with_query(mut event: Value, query: Value) -> Value {
+    let multi: serde_json::Map<String, Value> = query
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, value)| (key.clone(), json!([value])))
+        .collect();
+    event["queryStringParameters"] = query;
+    event["multiValueQueryStringParameters"] = Value::Object(multi);
+    event
+}
+
+fn for_document(mut event: Value, id: &str) -> Value {
+    event["path"] = json!(format!("/documents/{id}"));
+    event["pathParameters"] = json!({"id": id});
+    event
+}
+
+fn with_content_type(mut event: Value, content_type: &str) -> Value {
+    event["headers"]["Content-Type"] = json!(content_type);
+    event["multiValueHeaders"]["Content-Type"] = json!([content_type]);
+    event
+}
+
+fn assert_error(status: u16, body: &Value, expected: u16, code: &str) {
+    assert_eq!(status, expected, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+}
+
+#[tokio::test]
+async fn an_upload_url_is_issued_and_the_document_waits_as_pending() {
+    let harness = Harness::new().await;
+    let (user_id, token) = harness.user("ada@example.com").await;
+
+    // WHEN the client asks to upload "Annual Report, 2026.pdf"
+    let (status, ticket) = harness
+        .send(as_user(event("document-upload.json"), &token))
+        .await;
+
+    // THEN it gets a PUT URL pinned to the type and size, under the user's key prefix
+    assert_eq!(status, 201, "{ticket}");
+    let document_id = ticket["documentId"].as_str().unwrap();
+    assert_eq!(
+        ticket["key"],
+        format!("documents/{user_id}/{document_id}/Annual_Report_2026.pdf")
+    );
+    assert_eq!(ticket["uploadMethod"], "PUT");
+    assert_eq!(ticket["expiresIn"], 900);
+    assert_eq!(ticket["uploadHeaders"]["Content-Type"], "application/pdf");
+    assert_eq!(ticket["uploadHeaders"]["Content-Length"], "48213");
+    assert!(ticket["uploadUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:3000/local-objects/documents/"));
+
+    // AND the document is listed as pending under its original name
+    let (status, list) = harness
+        .send(as_user(event("document-list.json"), &token))
+        .await;
+    assert_eq!(status, 200);
+    let listed = &list["documents"][0];
+    assert_eq!(listed["documentId"], document_id);
+    assert_eq!(listed["fileName"], "Annual Report, 2026.pdf");
+    assert_eq!(listed["status"], "pending");
+    assert_eq!(listed["size"], 48213);
+    for field in [
+        "contentType",
+        "statusReason",
+        "pages",
+        "chunks",
+        "uploadDate",
+        "updatedAt",
+    ] {
+        assert!(listed.get(field).is_some(), "{field} missing from {listed}");
+    }
+    assert!(listed.get("userId").is_none() && listed.get("key").is_none());
+}
+
+#[tokio::test]
+async fn bad_upload_requests_are_refused_and_record_nothing() {
+    let harness = Harness::new().await;
+    let (_, token) = harness.user("lin@example.com").await;
+    let upload = |body: Value| {
+        with_body(
+            as_user(event("document-upload.json"), &token),
+            &body.to_string(),
+        )
+    };
+    let cases = [
+        (
+            json!({"fileName": "photo.png", "contentType": "image/png", "size": 10}),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            json!({"fileName": "huge.pdf", "contentType": "application/pdf", "size": 50 * 1024 * 1024 + 1}),
+            413,
+            "payload_too_large",
+        ),
+        (
+            json!({"fileName": "zero.pdf", "contentType": "application/pdf", "size": 0}),
+            400,
+            "validation_failed",
+        ),
+        (
+            json!({"fileName": "minus.pdf", "contentType": "application/pdf", "size": -5}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"fileName": "a.pdf", "contentType": "application/pdf", "size": "big"}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"contentType": "application/pdf", "size": 10}),
+            400,
+            "invalid_request",
+        ),
+        (
+            json!({"fileName": "  ", "contentType": "application/pdf", "size": 10}),
+            400,
+            "validation_failed",
+        ),
+        (
+            json!({"fileName": "x".repeat(300), "contentType": "application/pdf", "size": 10}),
+            400,
+            "validation_failed",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let (actual, response) = harness.send(upload(body.clone())).await;
+        assert_error(actual, &response, status, code);
+    }
+    let (actual, response) = harness
+        .send(with_body(
+            as_user(event("document-upload.json"), &token),
+            "not json",
+        ))
+        .await;
+    assert_error(actual, &response, 400, "invalid_request");
+
+    let (_, list) = harness
+        .send(as_user(event("document-list.json"), &token))
+        .await;
+    assert_eq!(list["documents"], json!([]));
+}
+
+#[tokio::test]
+async fn awkward_file_names_work_and_are_kept() {
+    let harness = Harness::new().await;
+    let (user_id, token) = harness.user("kay@example.com").await;
+    for (name, safe) in [
+        ("Q3 results, final (v2).pdf", "Q3_results_final_v2.pdf"),
+        ("Übersicht über Verträge.pdf", "bersicht_ber_Vertr_ge.pdf"),
+        ("../../etc/passwd.pdf", "passwd.pdf"),
+        ("报告.pdf", "document.pdf"),
+    ] {
+        let body =
+            json!({"fileName": name, "contentType": "application/pdf", "size": 100}).to_string();
+        let (status, ticket) = harness
+            .send(with_body(
+                as_user(event("document-upload.json"), &token),
+                &body,
+            ))
+            .await;
+        assert_eq!(status, 201, "{name}: {ticket}");
+        let id = ticket["documentId"].as_str().unwrap();
+        assert_eq!(ticket["key"], format!("documents/{user_id}/{id}/{safe}"));
+        let (_, details) = harness
+            .send(for_document(
+                as_user(event("document-get.json"), &token),
+                id,
+            ))
+            .await;
+        assert_eq!(details["fileName"], name);
+    }
+}
+
+#[tokio::test]
+async fn a_small_file_sent_directly_is_processed_to_ready() {
+    let harness = Harness::new().await;
+    let (user_id, token) = harness.user("ola@example.com").await;
+
+    // WHEN a text file is posted as the body with ?fileName=
+    let (status, document) = harness
+        .send(as_user(event("document-upload-direct.json"), &token))
+        .await;
+    assert_eq!(status, 201, "{document}");
+    assert_eq!(document["fileName"], "tide notes.txt");
+    assert_eq!(document["contentType"], "text/plain");
+    assert_eq!(document["status"], "pending");
+    let id = document["documentId"].as_str().unwrap().to_string();
+
+    // AND S3's notification runs processing
+    let stored = harness
+        .backends
+        .document_store()
+        .get(&user_id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    harness.process(&stored.key).await;
+
+    // THEN it reads as ready, with a download link
+    let (status, details) = harness
+        .send(for_document(
+            as_user(event("document-get.json"), &token),
+            &id,
+        ))
+        .await;
+    assert_eq!(status, 200, "{details}");
+    assert_eq!(details["status"], "ready");
+    assert_eq!(details["pages"], 1);
+    assert_eq!(details["chunks"], 1);
+    assert!(details["downloadUrl"]
+        .as_str()
+        .unwrap()
+        .contains("/local-objects/documents/"));
+}
+
+#[tokio::test]
+async fn direct_uploads_are_limited_and_typed() {
+    let harness = Harness::new().await;
+    let (_, token) = harness.user("per@example.com").await;
+    let direct = |body: &str, name: &str, content_type: &str| {
+        with_content_type(
+            with_query(
+                with_body(as_user(event("document-upload-direct.json"), &token), body),
+                json!({"fileName": name}),
+            ),
+            content_type,
+        )
+    };
+    let big = "x".repeat(5 * 1024 * 1024 + 1);
+    let (status, body) = harness.send(direct(&big, "big.txt", "text/plain")).await;
+    assert_error(status, &body, 413, "payload_too_large");
+    let (status, body) = harness.send(direct("GIF89a", "cat.gif", "image/gif")).await;
+    assert_error(status, &body, 415, "unsupported_media_type");
+    let (status, body) = harness.send(direct("", "empty.txt", "text/plain")).await;
+    assert_error(status, &body, 400, "validation_failed");
+    // A generic type falls back to the extension.
+    let (status, body) = harness
+        .send(direct("# Title", "readme.md", "application/octet-stream"))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["contentType"], "text/markdown");
+}
+
+#[tokio::test]
+async fn documents_list_newest_first_in_pages() {
+    let harness = Harness::new().await;
+    let (_, token) = harness.user("eva@example.com").await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (_, ticket) = harness
+            .send(as_user(event("document-upload.json"), &token))
+            .await;
+        ids.push(ticket["documentId"].as_str().unwrap().to_string());
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let list = |query: Value| with_query(as_user(event("document-list.json"), &token), query);
+    let (_, first) = harness.send(list(json!({"limit": "2"}))).await;
+    let page_ids = |page: &Value| {
+        page["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["documentId"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page_ids(&first), vec![ids[2].clone(), ids[1].clone()]);
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = harness
+        .send(list(json!({"limit": "2", "cursor": cursor})))
+        .await;
+    assert_eq!(page_ids(&second), vec![ids[0].clone()]);
+    assert_eq!(second["nextCursor"], Value::Null);
+
+    for (query, code) in [
+        (json!({"limit": "0"}), "validation_failed"),
+        (json!({"limit": "1000"}), "validation_failed"),
+        (json!({"limit": "ten"}), "invalid_request"),
+        (json!({"cursor": "garbage"}), "invalid_request"),
+    ] {
+        let (status, body) = harness.send(list(query)).await;
+        assert_error(status, &body, 400, code);
+    }
+}
+
+#[tokio::test]
+async fn another_users_document_is_404_exactly_like_a_missing_one() {
+    let harness = Harness::new().await;
+    let (_, owner) = harness.user("owner@example.com").await;
+    let (_, stranger) = harness.user("stranger@example.com").await;
+    let (_, ticket) = harness
+        .send(as_user(event("document-upload.json"), &owner))
+        .await;
+    let id = ticket["documentId"].as_str().unwrap();
+
+    let (status, theirs) = harness
+        .send(for_document(
+            as_user(event("document-get.json"), &stranger),
+            id,
+        ))
+        .await;
+    let (missing_status, missing) = harness
+        .send(as_user(event("document-get.json"), &stranger))
+        .await;
+    assert_error(status, &theirs, 404, "not_found");
+    assert_eq!((status, &theirs), (missing_status, &missing));
+
+    let (status, body) = harness
+        .send(for_document(
+            as_user(event("document-delete.json"), &stranger),
+            id,
+        ))
+        .await;
+    assert_error(status, &body, 404, "not_found");
+    let (status, _) = harness
+        .send(for_document(
+            as_user(event("document-get.json"), &owner),
+            id,
+        ))
+        .await;
+    assert_eq!(status, 200, "the stranger's delete removed nothing");
+
+    let (_, list) = harness
+        .send(as_user(event("document-list.json"), &stranger))
+        .await;
+    assert_eq!(list["documents"], json!([]));
+}
+
+#[tokio::test]
+async fn delete_leaves_nothing_in_any_store() {
+    let harness = Harness::new().await;
+    let (user_id, token) = harness.user("del@example.com").await;
+    let document = harness
+        .backends
+        .documents()
+        .upload(
+            &user_id,
+            "manual.pdf",
+            Some("application/pdf"),
+            fixture("lighthouse.pdf"),
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    harness.process(&document.key).await;
+    let index = harness.backends.vector_index();
+    assert!(index.count(&user_id, &document.document_id).await.unwrap() > 0);
+
+    // WHEN the owner deletes it
+    let (status, body) = harness
+        .send(for_document(
+            as_user(event("document-delete.json"), &token),
+            &document.document_id,
+        ))
+        .await;
+    assert_eq!((status, body), (204, Value::Null));
+
+    // THEN the object, the metadata and every chunk are gone
+    assert_eq!(
+        harness
+            .backends
+            .object_store()
+            .get(&document.key)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!harness
+        .data_dir
+        .path()
+        .join("objects")
+        .join(&document.key)
+        .exists());
+    assert_eq!(
+        harness
+            .backends
+            .document_store()
+            .get(&user_id, &document.document_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        index.count(&user_id, &document.document_id).await.unwrap(),
+        0
+    );
+    let scope = askdocs_shared::model::SearchScope {
+        user_id: user_id.clone(),
+        document_ids: None,
+    };
+    assert!(index
+        .keyword_search(&scope, "E-4012 lighthouse harbour", 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // AND it reads as missing
+    let (status, _) = harness
+        .send(for_document(
+            as_user(event("document-get.json"), &token),
+            &document.document_id,
+        ))
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn document_routes_need_a_token() {
+    let harness = Harness::new().await;
+    for name in [
+        "document-upload.json",
+        "document-list.json",
+        "document-get.json",
+        "document-delete.json",
+    ] {
+        let mut unauthenticated = event(name);
+        unauthenticated["headers"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Authorization");
+        unauthenticated["multiValueHeaders"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Authorization");
+        unauthenticated["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
+        let (status, body) = harness.send(unauthenticated).await;
+        assert_error(status, &body, 401, "unauthorized");
+    }
+}

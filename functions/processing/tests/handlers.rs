@@ -1,0 +1,328 @@
+//! The processing handler fed the real S3 event from `events/s3-put.json`, on
+//! the embedded backends with the real local embedding model.
+
+use std::path::{Path, PathBuf};
+
+use askdocs_processing::{handle, ProcessingState};
+use askdocs_shared::backends::Backends;
+use askdocs_shared::config::Config;
+use askdocs_shared::documents::Documents;
+use askdocs_shared::ingest::Processed;
+use askdocs_shared::model::{Document, DocumentStatus};
+use askdocs_shared::ports::{DocumentStore, VectorIndex};
+use aws_lambda_events::event::s3::S3Event;
+use std::sync::Arc;
+
+struct Harness {
+    _data_dir: tempfile::TempDir,
+    state: ProcessingState,
+    documents: Arc<Documents>,
+    store: Arc<dyn DocumentStore>,
+    index: Arc<dyn VectorIndex>,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let path = data_dir.path().display().to_string();
+        let model_dir = std::env::var("ASKDOCS_MODEL_DIR").unwrap_or_else(|_| {
+            workspace()
+                .join(".models/all-MiniLM-L6-v2")
+                .display()
+                .to_string()
+        });
+        let config = Config::from_lookup(|name| match name {
+            "ASKDOCS_DATA_DIR" => Some(path.clone()),
+            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
+            _ => None,
+        })
+        .unwrap();
+        let backends = Backends::connect(&config).await.unwrap();
+        Harness {
+            state: ProcessingState::new(&backends).unwrap(),
+            documents: backends.documents(),
+            store: backends.document_store(),
+            index: backends.vector_index(),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// GIVEN: a user's document recorded and its file stored, as after an upload.
+    async fn upload(
+        &self,
+        user_id: &str,
+        fixture: &str,
+        file_name: &str,
+        content_type: &str,
+    ) -> Document {
+        let bytes = std::fs::read(workspace().join("tests/fixtures").join(fixture)).unwrap();
+        self.upload_bytes(user_id, bytes, file_name, content_type)
+            .await
+    }
+
+    async fn upload_bytes(
+        &self,
+        user_id: &str,
+        bytes: Vec<u8>,
+        file_name: &str,
+        content_type: &str,
+    ) -> Document {
+        // Direct upload refuses empty files, so store those through the object store path.
+        if bytes.is_empty() {
+            let document = self
+                .documents
+                .upload(
+                    user_id,
+                    file_name,
+                    Some(content_type),
+                    b"placeholder".to_vec(),
+                    u64::MAX,
+                )
+                .await
+                .unwrap();
+            std::fs::write(self.object_path(&document.key), b"").unwrap();
+            return document;
+        }
+        self.documents
+            .upload(user_id, file_name, Some(content_type), bytes, u64::MAX)
+            .await
+            .unwrap()
+    }
+
+    fn object_path(&self, key: &str) -> PathBuf {
+        self._data_dir.path().join("objects").join(key)
+    }
+
+    /// WHEN: S3 delivers the ObjectCreated event for that document's key.
+    async fn deliver(&self, document: &Document) -> Vec<Processed> {
+        handle(&self.state, s3_event(&document.key)).await.unwrap()
+    }
+
+    async fn stored(&self, document: &Document) -> Document {
+        self.store
+            .get(&document.user_id, &document.document_id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+/// The real S3 event with its key swapped for ours, encoded as S3 encodes keys.
+fn s3_event(key: &str) -> S3Event {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/s3-put.json")).unwrap();
+    let encoded = key.replace(' ', "+");
+    event["Records"][0]["s3"]["object"]["key"] = serde_json::json!(encoded);
+    serde_json::from_value(event).unwrap()
+}
+
+#[tokio::test]
+async fn every_supported_format_becomes_ready_with_pages_and_chunks() {
+    let harness = Harness::new().await;
+    let cases = [
+        (
+            "lighthouse.pdf",
+            "Lighthouse manual.pdf",
+            "application/pdf",
+            3,
+        ),
+        (
+            "handbook.docx",
+            "Staff handbook.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            2,
+        ),
+        ("notes.txt", "notes.txt", "text/plain", 1),
+        ("guide.md", "guide.md", "text/markdown", 1),
+        ("page.html", "page.html", "text/html", 1),
+        ("prices.csv", "prices.csv", "text/csv", 1),
+    ];
+    for (fixture, name, content_type, pages) in cases {
+        let document = harness.upload("user-a", fixture, name, content_type).await;
+        assert_eq!(document.status, DocumentStatus::Pending);
+
+        let outcome = harness.deliver(&document).await;
+
+        let stored = harness.stored(&document).await;
+        assert_eq!(
+            stored.status,
+            DocumentStatus::Ready,
+            "{fixture}: {:?} {outcome:?}",
+            stored.status_reason
+        );
+        assert_eq!(stored.pages, Some(pages), "{fixture}");
+        let chunks = harness
+            .index
+            .count("user-a", &document.document_id)
+            .await
+            .unwrap();
+        assert!(chunks > 0, "{fixture}");
+        assert_eq!(stored.chunks, Some(chunks as u32), "{fixture}");
+        assert_eq!(stored.status_reason, None);
+    }
+}
+
+#[tokio::test]
+async fn pdf_chunks_keep_their_page_numbers() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-a", "lighthouse.pdf", "manual.pdf", "application/pdf")
+        .await;
+    harness.deliver(&document).await;
+    let scope = askdocs_shared::model::SearchScope {
+        user_id: "user-a".into(),
+        document_ids: None,
+    };
+    let hits = harness
+        .index
+        .keyword_search(&scope, "E-4012", 5)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].page, 2, "{hits:?}");
+    let hits = harness
+        .index
+        .keyword_search(&scope, "harbour fee", 5)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].page, 3, "{hits:?}");
+}
+
+#[tokio::test]
+async fn bad_files_fail_with_a_reason_and_leave_nothing_indexed() {
+    let harness = Harness::new().await;
+    let cases = [
+        ("corrupt.pdf", "corrupt.pdf", "application/pdf", "damaged"),
+        (
+            "scanned.pdf",
+            "scan.pdf",
+            "application/pdf",
+            "no extractable text (scanned?)",
+        ),
+        ("empty.txt", "empty.txt", "text/plain", "the file is empty"),
+        (
+            "binary.txt",
+            "program.txt",
+            "text/plain",
+            "binary, not text",
+        ),
+        (
+            "bomb.docx",
+            "bomb.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "zip bomb",
+        ),
+        ("notes.txt", "notes.pdf", "application/pdf", "not a PDF"),
+    ];
+    for (fixture, name, content_type, reason) in cases {
+        let document = harness.upload("user-b", fixture, name, content_type).await;
+
+        let outcome = harness.deliver(&document).await;
+
+        let stored = harness.stored(&document).await;
+        assert_eq!(
+            stored.status,
+            DocumentStatus::Failed,
+            "{fixture}: {outcome:?}"
+        );
+        let stated = stored.status_reason.clone().unwrap_or_default();
+        assert!(stated.contains(reason), "{fixture}: {stated}");
+        assert_eq!(
+            harness
+                .index
+                .count("user-b", &document.document_id)
+                .await
+                .unwrap(),
+            0,
+            "{fixture}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_leaves_one_copy() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-c", "lighthouse.pdf", "manual.pdf", "application/pdf")
+        .await;
+    harness.deliver(&document).await;
+    let first = harness
+        .index
+        .count("user-c", &document.document_id)
+        .await
+        .unwrap();
+
+    // WHEN S3 delivers the same notification again
+    let outcome = harness.deliver(&document).await;
+
+    // THEN it is skipped and the index holds exactly the same chunks
+    assert!(
+        matches!(outcome[0], Processed::Skipped { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        harness
+            .index
+            .count("user-c", &document.document_id)
+            .await
+            .unwrap(),
+        first
+    );
+    assert_eq!(harness.stored(&document).await.chunks, Some(first as u32));
+}
+
+#[tokio::test]
+async fn a_failed_document_reprocessed_replaces_rather_than_duplicates() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-d", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    harness.deliver(&document).await;
+    let chunks = harness
+        .index
+        .count("user-d", &document.document_id)
+        .await
+        .unwrap();
+    // GIVEN the document was marked failed (e.g. a retried run) with its chunks still there
+    let failed = askdocs_shared::model::ProcessingOutcome::Failed {
+        reason: "retry".into(),
+    };
+    harness
+        .store
+        .finish_processing("user-d", &document.document_id, &failed)
+        .await
+        .unwrap();
+    // WHEN it is processed again THEN the chunk count is the same, not doubled
+    harness.deliver(&document).await;
+    assert_eq!(
+        harness
+            .index
+            .count("user-d", &document.document_id)
+            .await
+            .unwrap(),
+        chunks
+    );
+    assert_eq!(
+        harness.stored(&document).await.status,
+        DocumentStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn keys_that_are_not_known_documents_are_skipped() {
+    let harness = Harness::new().await;
+    for key in [
+        "documents/9b2f1c3e-4d5a-4b6c-8d7e-0f1a2b3c4d5e/0c8f6a52-3b1d-4e7f-9a2b-5c6d7e8f9a0b/Annual_Report_2026.pdf",
+        "uploads/elsewhere.pdf",
+    ] {
+        let outcome = handle(&harness.state, s3_event(key)).await.unwrap();
+        assert!(matches!(outcome[0], Processed::Skipped { .. }), "{key}: {outcome:?}");
+    }
+    // The committed event itself parses and names a key in the documents layout.
+    let event: S3Event = serde_json::from_str(include_str!("../../../events/s3-put.json")).unwrap();
+    let keys = askdocs_processing::created_object_keys(&event);
+    assert!(askdocs_shared::documents::parse_object_key(&keys[0]).is_some());
+}
