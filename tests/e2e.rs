@@ -98,3 +98,191 @@ fn bad_requests_get_json_errors() {
     assert_eq!(status, 413, "{response}");
     assert_eq!(response["error"]["code"], "payload_too_large");
 }
+
+/// Registers and logs in; returns the token.
+fn signed_in(server: &Server, email: &str) -> String {
+    let credentials = json!({"email": email, "password": "Correct1horse"}).to_string();
+    let (status, _) = server.call("POST", "/auth/register", None, Some(&credentials));
+    assert_eq!(status, 201);
+    let (_, session) = server.call("POST", "/auth/login", None, Some(&credentials));
+    session["token"].as_str().unwrap().to_string()
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// Polls the document until it leaves pending/processing.
+fn wait_until_processed(server: &Server, token: &str, id: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let (status, document) = server.call("GET", &format!("/documents/{id}"), Some(token), None);
+        assert_eq!(status, 200, "{document}");
+        let state = document["status"].as_str().unwrap().to_string();
+        if state == "ready" || state == "failed" {
+            return document;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {state}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_person_uploads_a_pdf_and_a_docx_sees_them_ready_and_deletes_one() {
+    let server = Server::start();
+    let token = signed_in(&server, "ada@example.com");
+    let mut ids = Vec::new();
+    for (fixture_name, file_name, content_type, pages) in [
+        (
+            "lighthouse.pdf",
+            "Lighthouse manual.pdf",
+            "application/pdf",
+            3,
+        ),
+        (
+            "handbook.docx",
+            "Staff handbook.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            2,
+        ),
+    ] {
+        let bytes = fixture(fixture_name);
+        // GIVEN an upload URL for the file
+        let request =
+            json!({"fileName": file_name, "contentType": content_type, "size": bytes.len()});
+        let (status, ticket) = server.call(
+            "POST",
+            "/documents/upload",
+            Some(&token),
+            Some(&request.to_string()),
+        );
+        assert_eq!(status, 201, "{ticket}");
+        let id = ticket["documentId"].as_str().unwrap().to_string();
+
+        // WHEN the file is PUT there with the headers the ticket names
+        let mut put = Server::agent().put(ticket["uploadUrl"].as_str().unwrap());
+        for (name, value) in ticket["uploadHeaders"].as_object().unwrap() {
+            if name != "Content-Length" {
+                put = put.set(name, value.as_str().unwrap());
+            }
+        }
+        let response = put.send_bytes(&bytes).unwrap();
+        assert_eq!(response.status(), 200);
+
+        // THEN it goes on to ready with its page and chunk counts
+        let document = wait_until_processed(&server, &token, &id);
+        assert_eq!(document["status"], "ready", "{document}");
+        assert_eq!(document["pages"], pages);
+        assert!(document["chunks"].as_u64().unwrap() >= 1);
+        assert_eq!(document["fileName"], file_name);
+
+        // AND its download link returns the same bytes
+        let download = Server::agent()
+            .get(document["downloadUrl"].as_str().unwrap())
+            .call()
+            .unwrap();
+        let mut downloaded = Vec::new();
+        std::io::Read::read_to_end(&mut download.into_reader(), &mut downloaded).unwrap();
+        assert_eq!(downloaded, bytes);
+        ids.push(id);
+    }
+
+    let (_, list) = server.call("GET", "/documents", Some(&token), None);
+    assert_eq!(list["documents"].as_array().unwrap().len(), 2);
+
+    // WHEN one is deleted THEN it is gone and the other stays
+    let (status, _) = server.call(
+        "DELETE",
+        &format!("/documents/{}", ids[0]),
+        Some(&token),
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, _) = server.call("GET", &format!("/documents/{}", ids[0]), Some(&token), None);
+    assert_eq!(status, 404);
+    let (_, list) = server.call("GET", "/documents", Some(&token), None);
+    assert_eq!(list["documents"][0]["documentId"], ids[1]);
+    assert_eq!(list["documents"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn upload_urls_refuse_what_they_were_not_signed_for() {
+    let server = Server::start();
+    let token = signed_in(&server, "kay@example.com");
+    let request = json!({"fileName": "notes.txt", "contentType": "text/plain", "size": 5});
+    let (_, ticket) = server.call(
+        "POST",
+        "/documents/upload",
+        Some(&token),
+        Some(&request.to_string()),
+    );
+    let url = ticket["uploadUrl"].as_str().unwrap();
+    let attempt = |url: &str, content_type: &str, body: &[u8]| match Server::agent()
+        .put(url)
+        .set("Content-Type", content_type)
+        .send_bytes(body)
+    {
+        Ok(response) => response.status(),
+        Err(ureq::Error::Status(status, _)) => status,
+        Err(error) => panic!("{error}"),
+    };
+    assert_eq!(attempt(url, "text/plain", b"too many bytes"), 400);
+    assert_eq!(attempt(url, "application/pdf", b"hello"), 400);
+    assert_eq!(
+        attempt(
+            &url.replace("signature=", "signature=00"),
+            "text/plain",
+            b"hello"
+        ),
+        401
+    );
+    assert_eq!(attempt(url, "text/plain", b"hello"), 200);
+}
+
+#[test]
+fn askdocs_ingest_processes_a_folder_and_summarises() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::create_dir(folder.path().join("sub")).unwrap();
+    std::fs::write(folder.path().join("manual.pdf"), fixture("lighthouse.pdf")).unwrap();
+    std::fs::write(
+        folder.path().join("sub").join("prices.csv"),
+        fixture("prices.csv"),
+    )
+    .unwrap();
+    std::fs::write(folder.path().join("broken.pdf"), fixture("corrupt.pdf")).unwrap();
+    std::fs::write(folder.path().join("picture.png"), b"\x89PNG").unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .arg("ingest")
+        .arg(folder.path())
+        .env("ASKDOCS_MODEL_DIR", common::model_dir())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert!(
+        stdout.contains("Ingested 2 files for local@askdocs.localhost: 4 pages"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 failed:") && stdout.contains("broken.pdf: the PDF is damaged"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 skipped") && stdout.contains("picture.png"),
+        "{stdout}"
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a failure is reported in the exit code"
+    );
+}

@@ -1,5 +1,6 @@
 //! `askdocs`: every askdocs function on one machine, on embedded backends.
 
+mod ingest;
 mod serve;
 
 use std::path::PathBuf;
@@ -36,15 +37,39 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         port: u16,
     },
+    /// Upload and process files and folders (PDF, DOCX, TXT, MD, HTML, CSV) for the local user.
+    Ingest {
+        /// Files or folders; folders are searched recursively.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// The account to ingest for (made if missing; register it through the API to log in as it).
+        #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
+        email: String,
+    },
 }
+
+/// The account the command works as when none is named.
+const DEFAULT_LOCAL_USER: &str = "local@askdocs.localhost";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = local_config(cli.data_dir.as_deref())?;
-    logging::init(config.log_format, &config.log_filter);
+    // A server logs every request; a one-off command only says what went wrong.
+    let quiet =
+        !matches!(cli.command, Command::Serve { .. }) && std::env::var_os("RUST_LOG").is_none();
+    logging::init(
+        config.log_format,
+        if quiet { "warn" } else { &config.log_filter },
+    );
     match cli.command {
         Command::Serve { host, port } => serve::run(&config, &host, port).await,
+        Command::Ingest { paths, email } => {
+            if !ingest::run(&config, &email, &paths).await? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }
 

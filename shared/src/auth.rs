@@ -357,6 +357,35 @@ impl Accounts {
         Ok(Profile::from(&user))
     }
 
+    /// The account the `askdocs` command works as on this machine, made on first
+    /// use with a random password (register the email through the API first to
+    /// be able to log in as it and see the same documents).
+    pub async fn local_user(&self, email: &str) -> Result<Profile> {
+        let email = normalize_email(email)?;
+        if let Some(user) = self.users.find_by_email(&email).await? {
+            return Ok(Profile::from(&user));
+        }
+        let password = format!("Local-{}-{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let user = User {
+            user_id: uuid::Uuid::new_v4().to_string(),
+            email,
+            name: Some("Local user".into()),
+            password_hash: hash_password(password).await?,
+            created_at: now(),
+        };
+        match self.users.create(&user).await {
+            Ok(()) => Ok(Profile::from(&user)),
+            // Made by a concurrent askdocs command: use theirs.
+            Err(Error::Conflict { .. }) => self
+                .users
+                .find_by_email(&user.email)
+                .await?
+                .map(|user| Profile::from(&user))
+                .ok_or_else(|| Error::Internal(anyhow::anyhow!("local user vanished"))),
+            Err(error) => Err(error),
+        }
+    }
+
     pub fn authenticator(&self) -> &Arc<Authenticator> {
         &self.authenticator
     }
