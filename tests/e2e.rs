@@ -286,3 +286,80 @@ fn askdocs_ingest_processes_a_folder_and_summarises() {
         "a failure is reported in the exit code"
     );
 }
+
+#[test]
+fn a_person_uploads_a_document_and_asks_about_it() {
+    let server = Server::start();
+    let token = signed_in(&server, "eva@example.com");
+
+    // GIVEN a PDF sent directly (the small-file path)
+    let response = Server::agent()
+        .post(&format!(
+            "{}/documents/upload?fileName=Lighthouse%20manual.pdf",
+            server.base_url
+        ))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/pdf")
+        .send_bytes(&fixture("lighthouse.pdf"))
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let document: serde_json::Value = response.into_json().unwrap();
+    let id = document["documentId"].as_str().unwrap();
+    assert_eq!(wait_until_processed(&server, &token, id)["status"], "ready");
+
+    // WHEN they ask about it
+    let question = json!({"question": "Who collects the harbour fees?"}).to_string();
+    let (status, answer) = server.call("POST", "/query/ask", Some(&token), Some(&question));
+
+    // THEN the answer names the harbour master and cites page 3
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["answer"]
+            .as_str()
+            .unwrap()
+            .contains("Ingrid Solberg"),
+        "{answer}"
+    );
+    assert_eq!(answer["citations"][0]["fileName"], "Lighthouse manual.pdf");
+    assert_eq!(answer["citations"][0]["page"], 3);
+
+    // AND the question is in their history
+    let (status, history) = server.call("GET", "/query/history", Some(&token), None);
+    assert_eq!(status, 200);
+    assert_eq!(
+        history["items"][0]["question"],
+        "Who collects the harbour fees?"
+    );
+}
+
+#[test]
+fn askdocs_ask_answers_from_ingested_documents_in_the_terminal() {
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("manual.pdf"), fixture("lighthouse.pdf")).unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let askdocs = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .args(args)
+            .env("ASKDOCS_MODEL_DIR", common::model_dir())
+            .output()
+            .unwrap()
+    };
+    let ingested = askdocs(&["ingest", folder.path().to_str().unwrap()]);
+    assert!(
+        ingested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingested.stdout)
+    );
+
+    let output = askdocs(&["ask", "What does error code E-4012 mean?"]);
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Error code E-4012 means the fog pump stalled. [1]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[1] manual.pdf, page 2"), "{stdout}");
+}

@@ -1,5 +1,6 @@
 //! `askdocs`: every askdocs function on one machine, on embedded backends.
 
+mod ask;
 mod ingest;
 mod serve;
 
@@ -46,6 +47,22 @@ enum Command {
         #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
         email: String,
     },
+    /// Ask a question of the local user's documents; prints the answer and its sources.
+    Ask {
+        question: String,
+        /// How many passages to answer from (1-20).
+        #[arg(long)]
+        top_k: Option<i64>,
+        /// Only these documents (repeat for several).
+        #[arg(long = "document", value_name = "DOCUMENT_ID")]
+        documents: Vec<String>,
+        /// Continue a conversation (printed after each answer).
+        #[arg(long)]
+        conversation: Option<String>,
+        /// The account whose documents to ask.
+        #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
+        email: String,
+    },
 }
 
 /// The account the command works as when none is named.
@@ -64,6 +81,13 @@ async fn main() -> anyhow::Result<()> {
     );
     match cli.command {
         Command::Serve { host, port } => serve::run(&config, &host, port).await,
+        Command::Ask {
+            question,
+            top_k,
+            documents,
+            conversation,
+            email,
+        } => ask::run(&config, &email, question, top_k, documents, conversation).await,
         Command::Ingest { paths, email } => {
             if !ingest::run(&config, &email, &paths).await? {
                 std::process::exit(1);

@@ -13,11 +13,15 @@ use crate::auth::{Accounts, Authenticator};
 use crate::config::{Backend, Config, JwtSecretSource};
 use crate::documents::Documents;
 use crate::embedded::{
-    FsObjectStore, MiniLmEmbedder, SqliteDb, SqliteDocumentStore, SqliteTokenStore,
-    SqliteUserStore, SqliteVectorIndex,
+    ExtractiveAnswerer, FsObjectStore, MiniLmEmbedder, OpenAiChatGenerator, SqliteDb,
+    SqliteDocumentStore, SqliteHistoryStore, SqliteTokenStore, SqliteUserStore, SqliteVectorIndex,
 };
 use crate::ingest::Processor;
-use crate::ports::{DocumentStore, Embedder, ObjectStore, TokenStore, UserStore, VectorIndex};
+use crate::ports::{
+    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, TokenStore, UserStore,
+    VectorIndex,
+};
+use crate::retrieve::Asker;
 
 pub struct Backends {
     config: Config,
@@ -86,6 +90,29 @@ impl Backends {
             self.vector_index(),
             self.config.documents,
         ))
+    }
+
+    pub fn history_store(&self) -> Arc<dyn HistoryStore> {
+        Arc::new(SqliteHistoryStore::new(self.sqlite.clone()))
+    }
+
+    /// The configured chat endpoint, or the extractive answerer.
+    pub fn generator(&self) -> anyhow::Result<Arc<dyn Generator>> {
+        Ok(match &self.config.chat {
+            Some(settings) => Arc::new(OpenAiChatGenerator::new(settings.clone())?),
+            None => Arc::new(ExtractiveAnswerer::new(self.embedder()?)),
+        })
+    }
+
+    pub fn asker(&self) -> anyhow::Result<Arc<Asker>> {
+        Ok(Arc::new(Asker::new(
+            self.document_store(),
+            self.vector_index(),
+            self.embedder()?,
+            self.generator()?,
+            self.history_store(),
+            self.config.retrieval,
+        )))
     }
 
     pub fn processor(&self) -> anyhow::Result<Arc<Processor>> {

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use crate::chunk::ChunkSettings;
 use crate::documents::DocumentSettings;
+use crate::embedded::ChatSettings;
 use crate::ingest::ProcessingSettings;
+use crate::retrieve::RetrievalSettings;
 
 /// A setting that could not be used, with the variable that holds it.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -83,6 +85,9 @@ pub struct Config {
     pub model_dir: PathBuf,
     /// The base URL clients reach `askdocs serve` at, for its upload and download links.
     pub public_url: Option<String>,
+    pub retrieval: RetrievalSettings,
+    /// An OpenAI-compatible chat endpoint to answer with, instead of the extractive answerer.
+    pub chat: Option<ChatSettings>,
 }
 
 /// Shortest HS256 secret we accept: the key must be at least as long as the hash.
@@ -222,6 +227,41 @@ impl Config {
             None => None,
         };
 
+        let min_relevance = match get("ASKDOCS_MIN_RELEVANCE") {
+            None => RetrievalSettings::default().min_relevance,
+            Some(raw) => match raw.trim().parse::<f32>() {
+                Ok(value) if (0.0..=1.0).contains(&value) => value,
+                _ => {
+                    return Err(problem(
+                        "ASKDOCS_MIN_RELEVANCE",
+                        format!("must be a number from 0 to 1, not `{raw}`"),
+                    ))
+                }
+            },
+        };
+        let retrieval = RetrievalSettings {
+            min_relevance,
+            history_turns: parse_number(&get, "ASKDOCS_HISTORY_TURNS", 3, 0..=20)? as usize,
+            ..RetrievalSettings::default()
+        };
+        let chat = match get("ASKDOCS_LLM_URL") {
+            None => None,
+            Some(url) if url.starts_with("http://") => Some(ChatSettings {
+                base_url: url.trim().to_string(),
+                model: get("ASKDOCS_LLM_MODEL")
+                    .ok_or_else(|| problem("ASKDOCS_LLM_MODEL", "is required when ASKDOCS_LLM_URL is set"))?,
+                api_key: get("ASKDOCS_LLM_API_KEY"),
+                max_tokens: parse_number(&get, "ASKDOCS_LLM_MAX_TOKENS", 512, 16..=8192)? as u32,
+                temperature: 0.0,
+            }),
+            Some(url) => {
+                return Err(problem(
+                    "ASKDOCS_LLM_URL",
+                    format!("must be an http:// URL of a local OpenAI-compatible server (TLS is not built in), not `{url}`"),
+                ))
+            }
+        };
+
         Ok(Config {
             backend,
             jwt_secret,
@@ -232,6 +272,8 @@ impl Config {
             processing,
             model_dir,
             public_url,
+            retrieval,
+            chat,
         })
     }
 

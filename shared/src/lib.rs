@@ -14,6 +14,9 @@ pub mod ingest;
 pub mod logging;
 pub mod model;
 pub mod ports;
+pub mod prompt;
+pub mod retrieve;
 pub mod testing;
+pub mod text;
 
 pub use error::{Error, Result};

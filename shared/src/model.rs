@@ -163,3 +163,71 @@ pub struct SearchScope {
     /// Restrict to these documents (all of the owner's when `None`).
     pub document_ids: Option<Vec<String>>,
 }
+
+/// A passage an answer rests on, as the client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Citation {
+    pub document_id: String,
+    pub file_name: String,
+    pub page: u32,
+    pub snippet: String,
+    /// Relevance from 0 to 1.
+    pub score: f32,
+}
+
+/// A question asked and how it was answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    pub query_id: String,
+    #[serde(skip_serializing)]
+    pub user_id: String,
+    pub conversation_id: String,
+    pub question: String,
+    pub answer: String,
+    pub citations: Vec<Citation>,
+    pub model: String,
+    pub created_at: String,
+}
+
+/// A numbered passage handed to a generator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Passage {
+    /// 1-based, as the prompt and the answer's `[n]` markers name it.
+    pub number: usize,
+    pub file_name: String,
+    pub page: u32,
+    pub text: String,
+}
+
+/// An earlier question and answer of the same conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Turn {
+    pub question: String,
+    pub answer: String,
+}
+
+/// What a generator is asked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationRequest {
+    pub question: String,
+    pub passages: Vec<Passage>,
+    /// Oldest first, already bounded.
+    pub history: Vec<Turn>,
+}
+
+/// A passage the answer used, with the words it used when the generator knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsedPassage {
+    pub number: usize,
+    pub quote: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generated {
+    pub answer: String,
+    /// In the order the answer cites them; numbers are valid passage numbers.
+    pub used: Vec<UsedPassage>,
+    pub model: String,
+}

@@ -129,3 +129,26 @@ pub trait Embedder: Send + Sync {
     fn dimensions(&self) -> usize;
     fn model_id(&self) -> &str;
 }
+
+use crate::model::{Generated, GenerationRequest, HistoryEntry};
+
+/// Questions and answers, per user, newest first.
+#[async_trait]
+pub trait HistoryStore: Send + Sync {
+    async fn append(&self, entry: &HistoryEntry) -> Result<()>;
+    /// Newest first, optionally one conversation only; `after` continues a listing.
+    async fn list(
+        &self,
+        user_id: &str,
+        conversation_id: Option<&str>,
+        limit: usize,
+        after: Option<&ListPosition>,
+    ) -> Result<Page<HistoryEntry>>;
+}
+
+/// Writes an answer from numbered passages, citing the ones it used.
+#[async_trait]
+pub trait Generator: Send + Sync {
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generated>;
+    fn model_id(&self) -> &str;
+}

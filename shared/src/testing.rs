@@ -8,8 +8,13 @@ use async_trait::async_trait;
 
 use crate::auth::email_taken;
 use crate::error::{Error, Result};
-use crate::model::{now, Chunk, Document, DocumentStatus, ProcessingOutcome, SearchScope, User};
-use crate::ports::{DocumentStore, ObjectStore, TokenStore, UserStore, VectorIndex};
+use crate::model::{
+    now, Chunk, Citation, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
+    ProcessingOutcome, SearchScope, Turn, User,
+};
+use crate::ports::{
+    DocumentStore, Generator, HistoryStore, ObjectStore, TokenStore, UserStore, VectorIndex,
+};
 
 pub fn sample_user(email: &str) -> User {
     User {
@@ -419,6 +424,115 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
     assert!(hits.iter().all(|hit| hit.document_id == "a2"));
     // AND Bob's chunks are untouched
     assert_eq!(index.count(&bob, "b1").await.unwrap(), 1);
+}
+
+/// The request every generator is checked with: passage 2 holds the answer.
+pub fn sample_generation_request() -> GenerationRequest {
+    GenerationRequest {
+        question: "What does error code E-4012 mean?".into(),
+        passages: vec![
+            Passage {
+                number: 1,
+                file_name: "manual.pdf".into(),
+                page: 1,
+                text: "The keeper logs the tide every six hours. The lamp is lit at sunset.".into(),
+            },
+            Passage {
+                number: 2,
+                file_name: "manual.pdf".into(),
+                page: 2,
+                text: "Chapter 2. Error code E-4012 means the fog pump stalled. Close valve three to clear it.".into(),
+            },
+        ],
+        history: vec![Turn { question: "Which manual is this?".into(), answer: "The lighthouse manual.".into() }],
+    }
+}
+
+/// What every [`Generator`] must do: answer from the passages and cite only
+/// passages that exist, including the one that holds the answer.
+pub async fn generator_contract(generator: &dyn Generator) {
+    let request = sample_generation_request();
+    let generated = generator.generate(&request).await.unwrap();
+    assert!(!generated.answer.trim().is_empty());
+    assert!(!generated.model.is_empty());
+    assert!(
+        generated
+            .used
+            .iter()
+            .all(|used| (1..=2).contains(&used.number)),
+        "{:?}",
+        generated.used
+    );
+    assert!(
+        generated.used.iter().any(|used| used.number == 2),
+        "{generated:?}"
+    );
+    let mut numbers: Vec<usize> = generated.used.iter().map(|used| used.number).collect();
+    numbers.dedup();
+    assert_eq!(
+        numbers.len(),
+        generated.used.len(),
+        "no passage is cited twice"
+    );
+}
+
+fn history_entry(
+    user_id: &str,
+    conversation_id: &str,
+    question: &str,
+    created_at: &str,
+) -> HistoryEntry {
+    HistoryEntry {
+        query_id: uuid::Uuid::new_v4().to_string(),
+        user_id: user_id.into(),
+        conversation_id: conversation_id.into(),
+        question: question.into(),
+        answer: format!("answer to {question}"),
+        citations: vec![Citation {
+            document_id: "doc-1".into(),
+            file_name: "manual.pdf".into(),
+            page: 2,
+            snippet: "Error code E-4012 means the fog pump stalled.".into(),
+            score: 0.75,
+        }],
+        model: "test-model".into(),
+        created_at: created_at.into(),
+    }
+}
+
+/// What every [`HistoryStore`] must do.
+pub async fn history_store_contract(store: &dyn HistoryStore) {
+    let (ada, bob) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let first = history_entry(&ada, "c1", "first", "2026-01-01T00:00:00.000Z");
+    let second = history_entry(&ada, "c2", "second", "2026-01-02T00:00:00.000Z");
+    let third = history_entry(&ada, "c1", "third", "2026-01-03T00:00:00.000Z");
+    for entry in [
+        &first,
+        &second,
+        &third,
+        &history_entry(&bob, "c1", "bob's", "2026-01-04T00:00:00.000Z"),
+    ] {
+        store.append(entry).await.unwrap();
+    }
+    // THEN Ada's entries list newest first, whole, and never Bob's
+    let all = store.list(&ada, None, 10, None).await.unwrap();
+    assert_eq!(
+        all.items,
+        vec![third.clone(), second.clone(), first.clone()]
+    );
+    assert_eq!(all.next, None);
+    // AND one conversation can be listed alone
+    let thread = store.list(&ada, Some("c1"), 10, None).await.unwrap();
+    assert_eq!(thread.items, vec![third.clone(), first.clone()]);
+    // AND pages continue where they stopped
+    let page = store.list(&ada, None, 2, None).await.unwrap();
+    assert_eq!(page.items, vec![third, second]);
+    let rest = store.list(&ada, None, 2, page.next.as_ref()).await.unwrap();
+    assert_eq!(rest.items, vec![first]);
+    assert_eq!(rest.next, None);
 }
 
 #[cfg(test)]

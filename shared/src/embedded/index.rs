@@ -60,16 +60,8 @@ fn scope_clause(scope: &SearchScope, first: usize) -> (String, Vec<SqlValue>) {
 /// Turns free text into an FTS5 query: each word a quoted phrase (so `E-4012`
 /// stays one term sequence and no user input is read as FTS syntax), any may match.
 pub fn fts_query(text: &str) -> Option<String> {
-    const STOPWORDS: &[&str] = &[
-        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from", "how",
-        "in", "is", "it", "of", "on", "or", "that", "the", "this", "to", "was", "what", "when",
-        "where", "which", "who", "why", "with", "i", "me", "my", "we", "you", "your", "can",
-        "about", "tell",
-    ];
-    let terms: Vec<String> = text
-        .split_whitespace()
-        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
-        .filter(|word| !word.is_empty() && !STOPWORDS.contains(&word.to_lowercase().as_str()))
+    let terms: Vec<String> = crate::text::query_terms(text)
+        .into_iter()
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
@@ -257,7 +249,7 @@ mod tests {
         );
         assert_eq!(
             fts_query("say \"NEAR(a b)\" OR *").unwrap(),
-            "\"say\" OR \"NEAR(a\" OR \"b\""
+            "\"NEAR(a\" OR \"b\""
         );
         assert_eq!(fts_query("what is the"), None);
     }

@@ -44,6 +44,21 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE INDEX IF NOT EXISTS documents_newest_first
     ON documents (user_id, upload_date DESC, document_id DESC);
 
+CREATE TABLE IF NOT EXISTS history (
+    user_id         TEXT NOT NULL,
+    query_id        TEXT NOT NULL,
+    conversation_id TEXT NOT NULL,
+    question        TEXT NOT NULL,
+    answer          TEXT NOT NULL,
+    citations       TEXT NOT NULL,
+    model           TEXT NOT NULL,
+    created_at      TEXT NOT NULL,
+    PRIMARY KEY (user_id, query_id)
+);
+CREATE INDEX IF NOT EXISTS history_newest_first ON history (user_id, created_at DESC, query_id DESC);
+CREATE INDEX IF NOT EXISTS history_by_conversation
+    ON history (user_id, conversation_id, created_at DESC, query_id DESC);
+
 CREATE TABLE IF NOT EXISTS chunks (
     id          INTEGER PRIMARY KEY,
     user_id     TEXT NOT NULL,

@@ -1,0 +1,509 @@
+//! The query function driven by real API Gateway events from `events/`, over
+//! documents uploaded and processed as in production, on the embedded backends
+//! with the real embedding model and the extractive answerer.
+
+use std::path::{Path, PathBuf};
+
+use askdocs_query::{app, QueryState};
+use askdocs_shared::auth::{Credentials, Registration};
+use askdocs_shared::backends::Backends;
+use askdocs_shared::config::Config;
+use askdocs_shared::model::SearchScope;
+use askdocs_shared::retrieve::NOT_FOUND_ANSWER;
+use serde_json::{json, Value};
+use tower::ServiceExt as _;
+
+struct Harness {
+    _data_dir: tempfile::TempDir,
+    backends: Backends,
+    state: QueryState,
+}
+
+struct User {
+    id: String,
+    token: String,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Harness {
+    async fn new() -> Self {
+        let data_dir = tempfile::tempdir().unwrap();
+        let path = data_dir.path().display().to_string();
+        let model_dir = std::env::var("ASKDOCS_MODEL_DIR").unwrap_or_else(|_| {
+            workspace()
+                .join(".models/all-MiniLM-L6-v2")
+                .display()
+                .to_string()
+        });
+        let config = Config::from_lookup(|name| match name {
+            "ASKDOCS_DATA_DIR" => Some(path.clone()),
+            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
+            _ => None,
+        })
+        .unwrap();
+        let backends = Backends::connect(&config).await.unwrap();
+        Harness {
+            state: QueryState::new(&backends).unwrap(),
+            backends,
+            _data_dir: data_dir,
+        }
+    }
+
+    async fn user(&self, email: &str) -> User {
+        let accounts = self.backends.accounts().unwrap();
+        let registration = Registration {
+            email: email.into(),
+            password: "Correct1horse".into(),
+            name: None,
+        };
+        let id = accounts.register(registration).await.unwrap().user_id;
+        let credentials = Credentials {
+            email: email.into(),
+            password: "Correct1horse".into(),
+        };
+        User {
+            id,
+            token: accounts.login(credentials).await.unwrap().token,
+        }
+    }
+
+    /// Uploads a fixture for the user and processes it as the S3 event would; returns its id.
+    async fn document(&self, user: &User, fixture: &str, file_name: &str) -> String {
+        let bytes = std::fs::read(workspace().join("tests/fixtures").join(fixture)).unwrap();
+        let document = self
+            .backends
+            .documents()
+            .upload(&user.id, file_name, None, bytes, u64::MAX)
+            .await
+            .unwrap();
+        let processing = askdocs_processing::ProcessingState::new(&self.backends).unwrap();
+        askdocs_processing::handle(
+            &processing,
+            askdocs_processing::object_created_event(&document.key, 0),
+        )
+        .await
+        .unwrap();
+        document.document_id
+    }
+
+    async fn send(&self, event: Value) -> (u16, Value) {
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = app(self.state.clone()).oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).expect("JSON body"))
+    }
+
+    async fn ask(&self, user: &User, body: Value) -> (u16, Value) {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/query-ask.json")).unwrap();
+        event["body"] = json!(body.to_string());
+        self.send(as_user(event, &user.token)).await
+    }
+
+    async fn history(&self, user: &User, query: Value) -> (u16, Value) {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../../events/query-history.json")).unwrap();
+        let multi: serde_json::Map<String, Value> = query
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), json!([v])))
+            .collect();
+        event["queryStringParameters"] = query;
+        event["multiValueQueryStringParameters"] = Value::Object(multi);
+        self.send(as_user(event, &user.token)).await
+    }
+}
+
+fn as_user(mut event: Value, token: &str) -> Value {
+    let value = format!("Bearer {token}");
+    event["headers"]["Authorization"] = json!(value);
+    event["multiValueHeaders"]["Authorization"] = json!([value]);
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    event
+}
+
+fn cited(answer: &Value) -> Vec<(String, u64)> {
+    answer["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["fileName"].as_str().unwrap().to_string(),
+                c["page"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_question_is_answered_from_the_right_page_with_citations() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    let manual = harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+    harness
+        .document(&ada, "handbook.docx", "handbook.docx")
+        .await;
+
+    // WHEN Ada asks what the pump error means (the committed event's question)
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../events/query-ask.json")).unwrap();
+    event = as_user(event, &ada.token);
+    let (status, answer) = harness.send(event).await;
+
+    // THEN the answer quotes page 2 of the manual and cites it
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["answer"]
+            .as_str()
+            .unwrap()
+            .contains("fog pump stalled"),
+        "{answer}"
+    );
+    let citation = &answer["citations"][0];
+    assert_eq!(citation["documentId"], manual.as_str());
+    assert_eq!(citation["fileName"], "Lighthouse manual.pdf");
+    assert_eq!(citation["page"], 2);
+    assert!(citation["snippet"].as_str().unwrap().contains("E-4012"));
+    let score = citation["score"].as_f64().unwrap();
+    assert!(score > 0.0 && score <= 1.0, "{score}");
+    assert!(answer["queryId"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(answer["conversationId"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    assert!(answer["model"]
+        .as_str()
+        .unwrap()
+        .contains("all-MiniLM-L6-v2"));
+
+    // AND another page answers another question
+    let (_, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "How much is the harbour fee per night?"}),
+        )
+        .await;
+    assert_eq!(
+        cited(&answer)[0],
+        ("Lighthouse manual.pdf".to_string(), 3),
+        "{answer}"
+    );
+    assert!(
+        answer["answer"].as_str().unwrap().contains("40 crowns"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn an_unanswerable_question_says_so_and_cites_nothing() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness.document(&ada, "lighthouse.pdf", "manual.pdf").await;
+
+    let (status, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What is the capital of Mongolia?"}),
+        )
+        .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(answer["answer"], NOT_FOUND_ANSWER);
+    assert_eq!(answer["citations"], json!([]));
+
+    // AND with no documents at all
+    let newcomer = harness.user("new@example.com").await;
+    let (_, answer) = harness
+        .ask(
+            &newcomer,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+    assert_eq!(answer["answer"], NOT_FOUND_ANSWER);
+    assert_eq!(answer["citations"], json!([]));
+}
+
+#[tokio::test]
+async fn another_users_documents_are_never_cited() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    let bob = harness.user("bob@example.com").await;
+    harness
+        .document(&ada, "handbook.docx", "handbook.docx")
+        .await;
+    let bobs = harness
+        .document(&bob, "lighthouse.pdf", "bobs-manual.pdf")
+        .await;
+
+    // WHEN Ada asks about what only Bob's document says
+    let (status, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+
+    // THEN Bob's document is not cited and its text is not in the answer
+    assert_eq!(status, 200);
+    assert!(
+        answer["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["documentId"] != bobs.as_str()),
+        "{answer}"
+    );
+    assert!(
+        !answer["answer"].as_str().unwrap().contains("fog pump"),
+        "{answer}"
+    );
+
+    // AND naming Bob's document outright is a 404, exactly like a made-up id
+    let (status, theirs) = harness
+        .ask(&ada, json!({"question": "E-4012?", "documentIds": [bobs]}))
+        .await;
+    let (_, made_up) = harness
+        .ask(
+            &ada,
+            json!({"question": "E-4012?", "documentIds": ["no-such-id"]}),
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(theirs["error"]["code"], "not_found");
+    assert_eq!(made_up["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn document_ids_restrict_the_search_and_deleted_documents_are_never_cited() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    let manual = harness.document(&ada, "lighthouse.pdf", "manual.pdf").await;
+    let handbook = harness
+        .document(&ada, "handbook.docx", "handbook.docx")
+        .await;
+
+    let (_, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?", "documentIds": [handbook]}),
+        )
+        .await;
+    assert_eq!(answer["answer"], NOT_FOUND_ANSWER, "{answer}");
+
+    harness
+        .backends
+        .documents()
+        .delete(&ada.id, &manual)
+        .await
+        .unwrap();
+    let (_, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+    assert!(answer["citations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["documentId"] != manual.as_str()));
+    assert_eq!(answer["answer"], NOT_FOUND_ANSWER, "{answer}");
+}
+
+#[tokio::test]
+async fn the_keyword_path_finds_a_rare_term_the_vector_path_alone_misses() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document(&ada, "maintenance-log.txt", "maintenance-log.txt")
+        .await;
+    let question = "VX-88217";
+
+    // GIVEN the vector path alone: the passage naming the part is not found relevant
+    let vector = harness
+        .backends
+        .embedder()
+        .unwrap()
+        .embed(&[question.to_string()])
+        .await
+        .unwrap()
+        .remove(0);
+    let scope = SearchScope {
+        user_id: ada.id.clone(),
+        document_ids: None,
+    };
+    let by_meaning = harness
+        .backends
+        .vector_index()
+        .search(&scope, &vector, 5)
+        .await
+        .unwrap();
+    let min_relevance = askdocs_shared::retrieve::RetrievalSettings::default().min_relevance;
+    let vector_finds_it = by_meaning
+        .iter()
+        .any(|hit| hit.text.contains("VX-88217") && hit.score >= min_relevance);
+    assert!(
+        !vector_finds_it,
+        "the vector path alone should miss it: {by_meaning:?}"
+    );
+
+    // WHEN the user asks for it
+    let (status, answer) = harness.ask(&ada, json!({"question": question})).await;
+
+    // THEN hybrid retrieval finds and cites the entry
+    assert_eq!(status, 200);
+    assert!(
+        answer["answer"].as_str().unwrap().contains("VX-88217"),
+        "{answer}"
+    );
+    assert!(
+        answer["citations"][0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("VX-88217"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn history_lists_what_was_asked_newest_first_and_only_the_callers() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    let bob = harness.user("bob@example.com").await;
+    harness.document(&ada, "lighthouse.pdf", "manual.pdf").await;
+
+    let (_, first) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+    let conversation = first["conversationId"].as_str().unwrap().to_string();
+    let (_, second) = harness
+        .ask(
+            &ada,
+            json!({"question": "How do I clear it?", "conversationId": conversation}),
+        )
+        .await;
+    assert_eq!(second["conversationId"], conversation.as_str());
+    let (_, third) = harness
+        .ask(&ada, json!({"question": "Who is the harbour master?"}))
+        .await;
+    assert_ne!(third["conversationId"], conversation.as_str());
+    harness
+        .ask(&bob, json!({"question": "Bob's private question"}))
+        .await;
+
+    // THEN Ada's history is her three questions, newest first, with their answers and citations
+    let (status, history) = harness.history(&ada, json!({})).await;
+    assert_eq!(status, 200);
+    let questions: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["question"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        questions,
+        vec![
+            "Who is the harbour master?",
+            "How do I clear it?",
+            "What does error code E-4012 mean?"
+        ]
+    );
+    let oldest = &history["items"][2];
+    assert_eq!(oldest["queryId"], first["queryId"]);
+    assert_eq!(oldest["answer"], first["answer"]);
+    assert_eq!(oldest["citations"], first["citations"]);
+    assert!(oldest["createdAt"].as_str().is_some());
+
+    // AND the follow-up in the conversation was answered about the pump (the earlier turn counted)
+    assert!(
+        second["answer"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("valve"),
+        "{second}"
+    );
+
+    // AND one conversation, and pages, can be asked for
+    let (_, thread) = harness
+        .history(&ada, json!({"conversationId": conversation}))
+        .await;
+    assert_eq!(thread["items"].as_array().unwrap().len(), 2);
+    let (_, page) = harness.history(&ada, json!({"limit": "2"})).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let cursor = page["nextCursor"].as_str().unwrap();
+    let (_, rest) = harness
+        .history(&ada, json!({"limit": "2", "cursor": cursor}))
+        .await;
+    assert_eq!(
+        rest["items"][0]["question"],
+        "What does error code E-4012 mean?"
+    );
+    assert_eq!(rest["nextCursor"], Value::Null);
+
+    // AND Bob sees only his own
+    let (_, bobs) = harness.history(&bob, json!({})).await;
+    assert_eq!(bobs["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn bad_questions_get_clear_errors_and_are_not_recorded() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    let cases = [
+        (json!({"question": ""}), "validation_failed"),
+        (json!({"question": "   "}), "validation_failed"),
+        (json!({"question": "x".repeat(2001)}), "validation_failed"),
+        (json!({"question": 42}), "invalid_request"),
+        (json!({"question": ["a"]}), "invalid_request"),
+        (json!({}), "invalid_request"),
+        (json!({"question": "ok?", "topK": 0}), "validation_failed"),
+        (json!({"question": "ok?", "topK": 21}), "validation_failed"),
+        (
+            json!({"question": "ok?", "topK": "five"}),
+            "invalid_request",
+        ),
+        (
+            json!({"question": "ok?", "documentIds": []}),
+            "validation_failed",
+        ),
+        (
+            json!({"question": "ok?", "conversationId": "has spaces"}),
+            "validation_failed",
+        ),
+        (
+            json!({"question": "ok?", "userId": "someone-else"}),
+            "invalid_request",
+        ),
+    ];
+    for (body, code) in cases {
+        let (status, response) = harness.ask(&ada, body.clone()).await;
+        assert_eq!(status, 400, "{body:.80}: {response}");
+        assert_eq!(response["error"]["code"], code, "{body:.80}");
+    }
+    let (_, history) = harness.history(&ada, json!({})).await;
+    assert_eq!(history["items"], json!([]));
+    for query in [
+        json!({"limit": "0"}),
+        json!({"cursor": "nope"}),
+        json!({"conversationId": "a b"}),
+    ] {
+        let (status, _) = harness.history(&ada, query).await;
+        assert_eq!(status, 400);
+    }
+}

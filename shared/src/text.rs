@@ -1,0 +1,157 @@
+//! Small text helpers shared by keyword search, relevance checks and the
+//! extractive answerer: query terms, a light stemmer, sentence splitting.
+
+/// Words too common to say anything about what a question is after.
+pub const STOPWORDS: &[&str] = &[
+    "a", "about", "an", "and", "are", "as", "at", "be", "by", "can", "could", "did", "do", "does",
+    "for", "from", "had", "has", "have", "how", "i", "in", "is", "it", "its", "me", "my", "of",
+    "on", "or", "our", "please", "say", "says", "should", "tell", "that", "the", "their", "there",
+    "these", "they", "this", "to", "was", "we", "were", "what", "when", "where", "which", "who",
+    "whom", "why", "will", "with", "would", "you", "your",
+];
+
+/// The words of a question worth searching for, as typed (punctuation at the
+/// ends removed, so `E-4012?` is `E-4012`).
+pub fn query_terms(text: &str) -> Vec<&str> {
+    text.split_whitespace()
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
+        .filter(|word| !word.is_empty() && !STOPWORDS.contains(&word.to_lowercase().as_str()))
+        .collect()
+}
+
+/// A crude English stemmer: enough that "fees" meets "fee" and "collected" meets "collects".
+pub fn stem(word: &str) -> String {
+    let word = word.to_lowercase();
+    for suffix in ["ing", "ed", "es", "s", "ly"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if stem.chars().count() >= 3 {
+                return stem.to_string();
+            }
+        }
+    }
+    word
+}
+
+/// Lower-cased, stemmed words of a text (hyphenated codes stay whole).
+pub fn stemmed_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .map(|word| word.trim_matches('-'))
+        .filter(|word| !word.is_empty())
+        .map(stem)
+        .collect()
+}
+
+/// The share (0–1) of the question's distinct search terms that appear in `text`.
+pub fn term_coverage(question: &str, text: &str) -> f32 {
+    let mut terms: Vec<String> = query_terms(question).into_iter().map(stem).collect();
+    terms.sort();
+    terms.dedup();
+    if terms.is_empty() {
+        return 0.0;
+    }
+    let words: std::collections::HashSet<String> = stemmed_words(text).into_iter().collect();
+    let found = terms
+        .iter()
+        .filter(|term| words.contains(term.as_str()))
+        .count();
+    found as f32 / terms.len() as f32
+}
+
+/// Splits text into sentences at `.`, `!` or `?` followed by a space, and at line breaks.
+pub fn sentences(text: &str) -> Vec<String> {
+    let mut sentences = Vec::new();
+    for line in text.lines() {
+        let mut current = String::new();
+        let mut characters = line.chars().peekable();
+        while let Some(c) = characters.next() {
+            current.push(c);
+            let at_end = matches!(c, '.' | '!' | '?')
+                && characters.peek().is_none_or(|next| next.is_whitespace());
+            if at_end {
+                push_sentence(&mut sentences, &current);
+                current.clear();
+            }
+        }
+        push_sentence(&mut sentences, &current);
+    }
+    sentences
+}
+
+fn push_sentence(sentences: &mut Vec<String>, text: &str) {
+    let text = text.trim();
+    if text.chars().any(char::is_alphanumeric) {
+        sentences.push(text.to_string());
+    }
+}
+
+/// At most `max_chars` characters, cut at a word boundary, with `…` when cut.
+pub fn shorten(text: &str, max_chars: usize) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= max_chars {
+        return text;
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let cut = match cut.rfind(' ') {
+        Some(space) if space > max_chars / 2 => &cut[..space],
+        _ => cut.as_str(),
+    };
+    format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_keep_their_meaningful_terms() {
+        assert_eq!(
+            query_terms("What does error E-4012 mean?"),
+            vec!["error", "E-4012", "mean"]
+        );
+        assert!(query_terms("what is the").is_empty());
+    }
+
+    #[test]
+    fn coverage_matches_word_forms() {
+        assert_eq!(
+            term_coverage(
+                "Who collects the fees?",
+                "Fees are collected by the harbour master."
+            ),
+            1.0
+        );
+        assert_eq!(
+            term_coverage(
+                "capital of Mongolia",
+                "Fees are collected by the harbour master."
+            ),
+            0.0
+        );
+        assert_eq!(
+            term_coverage(
+                "error E-4012 meaning",
+                "Error code E-4012 means the pump stalled."
+            ),
+            1.0
+        );
+    }
+
+    #[test]
+    fn sentences_split_at_ends_and_lines() {
+        assert_eq!(
+            sentences("First one. Second one? Version 2.5 stays.\nA line without a stop"),
+            vec![
+                "First one.",
+                "Second one?",
+                "Version 2.5 stays.",
+                "A line without a stop"
+            ]
+        );
+    }
+
+    #[test]
+    fn shortening_cuts_at_words() {
+        assert_eq!(shorten("one two three four", 100), "one two three four");
+        assert_eq!(shorten("alpha beta gamma delta", 12), "alpha beta…");
+    }
+}
