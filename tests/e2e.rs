@@ -363,3 +363,34 @@ fn askdocs_ask_answers_from_ingested_documents_in_the_terminal() {
     );
     assert!(stdout.contains("[1] manual.pdf, page 2"), "{stdout}");
 }
+
+#[test]
+fn openapi_yaml_describes_every_route_the_server_answers() {
+    let spec = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml"),
+    )
+    .unwrap();
+    let routes = [
+        ("/auth/register", "post"),
+        ("/auth/login", "post"),
+        ("/auth/logout", "post"),
+        ("/auth/profile", "get"),
+        ("/documents/upload", "post"),
+        ("/documents", "get"),
+        ("/documents/{id}", "get"),
+        ("/documents/{id}", "delete"),
+        ("/query/ask", "post"),
+        ("/query/history", "get"),
+    ];
+    for (path, method) in routes {
+        let section = spec
+            .split(&format!("\n  {path}:\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path} is not in openapi.yaml"));
+        let section = section.split("\n  /").next().unwrap();
+        assert!(
+            section.contains(&format!("\n    {method}:")),
+            "{method} {path} is not in openapi.yaml"
+        );
+    }
+}

@@ -311,9 +311,7 @@ impl Documents {
         let file_name = validate_file_name(file_name)?;
         let format =
             Format::resolve(content_type, &file_name).ok_or_else(|| match content_type {
-                Some(ct)
-                    if !ct.trim().is_empty() && !ct.starts_with("application/octet-stream") =>
-                {
+                Some(ct) if !Format::is_generic_content_type(ct) => {
                     unsupported(&format!("content type `{}`", ct.trim()))
                 }
                 _ => unsupported(&format!("the file type of `{file_name}`")),

@@ -87,14 +87,20 @@ impl Format {
         }
     }
 
+    /// Whether a declared type says nothing about the format (so the name decides).
+    pub fn is_generic_content_type(content_type: &str) -> bool {
+        let ct = content_type.trim().to_ascii_lowercase();
+        // curl's --data-binary says form-urlencoded unless told otherwise.
+        ct.is_empty()
+            || ct.starts_with("application/octet-stream")
+            || ct.starts_with("binary/")
+            || ct.starts_with("application/x-www-form-urlencoded")
+    }
+
     /// The declared type when it is specific, else the file name's extension.
     pub fn resolve(content_type: Option<&str>, file_name: &str) -> Option<Format> {
-        let generic = |ct: &str| {
-            let ct = ct.trim().to_ascii_lowercase();
-            ct.is_empty() || ct.starts_with("application/octet-stream") || ct.starts_with("binary/")
-        };
         match content_type {
-            Some(ct) if !generic(ct) => Format::from_content_type(ct),
+            Some(ct) if !Format::is_generic_content_type(ct) => Format::from_content_type(ct),
             _ => Format::from_file_name(file_name),
         }
     }
@@ -446,6 +452,10 @@ mod tests {
             Some(Format::Docx)
         );
         assert_eq!(Format::resolve(None, "notes.md"), Some(Format::Markdown));
+        assert_eq!(
+            Format::resolve(Some("application/x-www-form-urlencoded"), "a.docx"),
+            Some(Format::Docx)
+        );
         assert_eq!(Format::resolve(Some("image/png"), "x.pdf"), None);
         assert_eq!(Format::resolve(None, "archive.zip"), None);
     }
