@@ -387,7 +387,7 @@ fn openapi_yaml_describes_every_route_the_server_answers() {
             .split(&format!("\n  {path}:\n"))
             .nth(1)
             .unwrap_or_else(|| panic!("{path} is not in openapi.yaml"));
-        let section = section.split("\n  /").next().unwrap();
+        let section = format!("\n{}", section.split("\n  /").next().unwrap());
         assert!(
             section.contains(&format!("\n    {method}:")),
             "{method} {path} is not in openapi.yaml"
