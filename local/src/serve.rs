@@ -20,7 +20,9 @@ const ATTEMPTS: u32 = 3;
 pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
     let backends = Backends::connect(config).await?;
     let processing = ProcessingState::new(&backends)?;
-    let objects = backends.local_objects();
+    let objects = backends
+        .local_objects()
+        .context("askdocs serve runs on the embedded backend")?;
     let max_upload = config.documents.max_upload_bytes as usize;
     let app = finish(
         Router::new()

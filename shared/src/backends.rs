@@ -1,7 +1,8 @@
 //! Builds the adapters behind each port from [`Config`], once per cold start.
 //!
 //! A function asks only for the ports it uses, so the auth function never
-//! pays for what document processing needs.
+//! pays for what document processing needs. Handlers never learn which
+//! backend set they run on.
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -10,7 +11,11 @@ use anyhow::Context as _;
 use hmac::Mac as _;
 
 use crate::auth::{Accounts, Authenticator};
-use crate::config::{Backend, Config, JwtSecretSource};
+use crate::aws::{
+    AwsClients, DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore,
+    S3ObjectStore,
+};
+use crate::config::{AwsSettings, Backend, Config, JwtSecretSource};
 use crate::documents::Documents;
 use crate::embedded::{
     ExtractiveAnswerer, FsObjectStore, MiniLmEmbedder, OpenAiChatGenerator, SqliteDb,
@@ -25,75 +30,178 @@ use crate::retrieve::Asker;
 
 pub struct Backends {
     config: Config,
-    sqlite: SqliteDb,
-    objects: Arc<FsObjectStore>,
+    jwt_secret: Vec<u8>,
+    set: BackendSet,
     embedder: OnceLock<Arc<MiniLmEmbedder>>,
 }
 
+enum BackendSet {
+    Embedded {
+        sqlite: SqliteDb,
+        objects: Arc<FsObjectStore>,
+    },
+    Aws {
+        // Boxed: the SDK clients are much larger than the embedded handles.
+        clients: Box<AwsClients>,
+        settings: AwsSettings,
+    },
+}
+
+use crate::aws::NO_AWS_SEARCH;
+
 impl Backends {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        let sqlite = match &config.backend {
-            Backend::Embedded { data_dir } => SqliteDb::open(&data_dir.join("askdocs.db"))?,
-            Backend::Aws(_) => anyhow::bail!(
-                "the AWS backend's DynamoDB adapters are not part of this build yet; \
-                 set ASKDOCS_BACKEND=embedded"
-            ),
+        let (set, jwt_secret) = match &config.backend {
+            Backend::Embedded { data_dir } => {
+                let sqlite = SqliteDb::open(&data_dir.join("askdocs.db"))?;
+                let jwt_secret = match &config.jwt_secret {
+                    JwtSecretSource::Value(secret) => secret.clone(),
+                    JwtSecretSource::DataDirFile(path) => load_or_create_secret(path)?,
+                    JwtSecretSource::SecretsManager(_) => {
+                        anyhow::bail!("JWT_SECRET_ARN needs the AWS backend")
+                    }
+                };
+                let objects = Arc::new(FsObjectStore::new(
+                    data_dir.join("objects"),
+                    derive_key(&jwt_secret, b"askdocs local object URLs"),
+                ));
+                if let Some(url) = &config.public_url {
+                    objects.set_public_url(url);
+                }
+                (BackendSet::Embedded { sqlite, objects }, jwt_secret)
+            }
+            Backend::Aws(settings) => {
+                let clients = AwsClients::from_environment().await;
+                let jwt_secret = match &config.jwt_secret {
+                    JwtSecretSource::Value(secret) => secret.clone(),
+                    JwtSecretSource::SecretsManager(arn) => clients.secret(arn).await?,
+                    JwtSecretSource::DataDirFile(_) => {
+                        anyhow::bail!("the AWS backend needs JWT_SECRET or JWT_SECRET_ARN")
+                    }
+                };
+                (
+                    BackendSet::Aws {
+                        clients: Box::new(clients),
+                        settings: settings.clone(),
+                    },
+                    jwt_secret,
+                )
+            }
         };
-        let data_dir = config
-            .data_dir()
-            .expect("embedded backend has a data directory");
-        let objects = Arc::new(FsObjectStore::new(
-            data_dir.join("objects"),
-            derive_key(&load_secret(config)?, b"askdocs local object URLs"),
-        ));
-        if let Some(url) = &config.public_url {
-            objects.set_public_url(url);
-        }
         Ok(Backends {
             config: config.clone(),
-            sqlite,
-            objects,
+            jwt_secret,
+            set,
             embedder: OnceLock::new(),
         })
     }
 
+    /// The AWS backend on clients built elsewhere (tests against an emulator).
+    pub fn with_aws_clients(
+        config: &Config,
+        clients: AwsClients,
+        settings: AwsSettings,
+    ) -> anyhow::Result<Self> {
+        let JwtSecretSource::Value(jwt_secret) = &config.jwt_secret else {
+            anyhow::bail!("with_aws_clients needs JWT_SECRET");
+        };
+        Ok(Backends {
+            config: config.clone(),
+            jwt_secret: jwt_secret.clone(),
+            set: BackendSet::Aws {
+                clients: Box::new(clients),
+                settings,
+            },
+            embedder: OnceLock::new(),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// The local object store itself, for the routes that answer its signed URLs.
-    pub fn local_objects(&self) -> Arc<FsObjectStore> {
-        self.objects.clone()
+    pub fn local_objects(&self) -> Option<Arc<FsObjectStore>> {
+        match &self.set {
+            BackendSet::Embedded { objects, .. } => Some(objects.clone()),
+            BackendSet::Aws { .. } => None,
+        }
+    }
+
+    pub fn user_store(&self) -> Arc<dyn UserStore> {
+        match &self.set {
+            BackendSet::Embedded { sqlite, .. } => Arc::new(SqliteUserStore::new(sqlite.clone())),
+            BackendSet::Aws { clients, settings } => Arc::new(DynamoUserStore::new(
+                clients.dynamodb.clone(),
+                &settings.users_table,
+            )),
+        }
+    }
+
+    pub fn token_store(&self) -> Arc<dyn TokenStore> {
+        match &self.set {
+            BackendSet::Embedded { sqlite, .. } => Arc::new(SqliteTokenStore::new(sqlite.clone())),
+            BackendSet::Aws { clients, settings } => Arc::new(DynamoTokenStore::new(
+                clients.dynamodb.clone(),
+                &settings.tokens_table,
+            )),
+        }
     }
 
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
-        self.objects.clone()
+        match &self.set {
+            BackendSet::Embedded { objects, .. } => objects.clone(),
+            BackendSet::Aws { clients, settings } => {
+                Arc::new(S3ObjectStore::new(clients.s3.clone(), &settings.bucket))
+            }
+        }
     }
 
     pub fn document_store(&self) -> Arc<dyn DocumentStore> {
-        Arc::new(SqliteDocumentStore::new(self.sqlite.clone()))
+        match &self.set {
+            BackendSet::Embedded { sqlite, .. } => {
+                Arc::new(SqliteDocumentStore::new(sqlite.clone()))
+            }
+            BackendSet::Aws { clients, settings } => Arc::new(DynamoDocumentStore::new(
+                clients.dynamodb.clone(),
+                &settings.documents_table,
+            )),
+        }
     }
 
-    pub fn vector_index(&self) -> Arc<dyn VectorIndex> {
-        Arc::new(SqliteVectorIndex::new(self.sqlite.clone()))
+    pub fn history_store(&self) -> Arc<dyn HistoryStore> {
+        match &self.set {
+            BackendSet::Embedded { sqlite, .. } => {
+                Arc::new(SqliteHistoryStore::new(sqlite.clone()))
+            }
+            BackendSet::Aws { clients, settings } => Arc::new(DynamoHistoryStore::new(
+                clients.dynamodb.clone(),
+                &settings.history_table,
+            )),
+        }
+    }
+
+    /// The vector + keyword index.
+    pub fn vector_index(&self) -> anyhow::Result<Arc<dyn VectorIndex>> {
+        self.searchable()?;
+        Ok(self.index_for_deletes())
+    }
+
+    fn searchable(&self) -> anyhow::Result<()> {
+        match &self.set {
+            BackendSet::Embedded { .. } => Ok(()),
+            BackendSet::Aws { .. } => anyhow::bail!(NO_AWS_SEARCH),
+        }
     }
 
     /// The embedding model, loaded on first use and shared afterwards.
     pub fn embedder(&self) -> anyhow::Result<Arc<dyn Embedder>> {
+        self.searchable()?;
         if let Some(embedder) = self.embedder.get() {
             return Ok(embedder.clone());
         }
         let loaded = Arc::new(MiniLmEmbedder::load(&self.config.model_dir)?);
         Ok(self.embedder.get_or_init(|| loaded).clone())
-    }
-
-    pub fn documents(&self) -> Arc<Documents> {
-        Arc::new(Documents::new(
-            self.document_store(),
-            self.object_store(),
-            self.vector_index(),
-            self.config.documents,
-        ))
-    }
-
-    pub fn history_store(&self) -> Arc<dyn HistoryStore> {
-        Arc::new(SqliteHistoryStore::new(self.sqlite.clone()))
     }
 
     /// The configured chat endpoint, or the extractive answerer.
@@ -104,42 +212,9 @@ impl Backends {
         })
     }
 
-    pub fn asker(&self) -> anyhow::Result<Arc<Asker>> {
-        Ok(Arc::new(Asker::new(
-            self.document_store(),
-            self.vector_index(),
-            self.embedder()?,
-            self.generator()?,
-            self.history_store(),
-            self.config.retrieval,
-        )))
-    }
-
-    pub fn processor(&self) -> anyhow::Result<Arc<Processor>> {
-        Ok(Arc::new(Processor::new(
-            self.document_store(),
-            self.object_store(),
-            self.vector_index(),
-            self.embedder()?,
-            self.config.processing,
-        )))
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
-    pub fn user_store(&self) -> Arc<dyn UserStore> {
-        Arc::new(SqliteUserStore::new(self.sqlite.clone()))
-    }
-
-    pub fn token_store(&self) -> Arc<dyn TokenStore> {
-        Arc::new(SqliteTokenStore::new(self.sqlite.clone()))
-    }
-
     pub fn authenticator(&self) -> anyhow::Result<Arc<Authenticator>> {
         Ok(Arc::new(Authenticator::new(
-            &load_secret(&self.config)?,
+            &self.jwt_secret,
             self.config.token_ttl,
             self.token_store(),
         )))
@@ -151,12 +226,45 @@ impl Backends {
             self.authenticator()?,
         )))
     }
-}
 
-fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
-    match &config.jwt_secret {
-        JwtSecretSource::Value(secret) => Ok(secret.clone()),
-        JwtSecretSource::DataDirFile(path) => load_or_create_secret(path),
+    /// Document routes need the index only to delete a document's chunks.
+    pub fn documents(&self) -> Arc<Documents> {
+        Arc::new(Documents::new(
+            self.document_store(),
+            self.object_store(),
+            self.index_for_deletes(),
+            self.config.documents,
+        ))
+    }
+
+    fn index_for_deletes(&self) -> Arc<dyn VectorIndex> {
+        match &self.set {
+            BackendSet::Embedded { sqlite, .. } => Arc::new(SqliteVectorIndex::new(sqlite.clone())),
+            BackendSet::Aws { .. } => Arc::new(crate::aws::NoSearchIndex),
+        }
+    }
+
+    pub fn processor(&self) -> anyhow::Result<Arc<Processor>> {
+        self.searchable()?;
+        Ok(Arc::new(Processor::new(
+            self.document_store(),
+            self.object_store(),
+            self.vector_index()?,
+            self.embedder()?,
+            self.config.processing,
+        )))
+    }
+
+    pub fn asker(&self) -> anyhow::Result<Arc<Asker>> {
+        self.searchable()?;
+        Ok(Arc::new(Asker::new(
+            self.document_store(),
+            self.vector_index()?,
+            self.embedder()?,
+            self.generator()?,
+            self.history_store(),
+            self.config.retrieval,
+        )))
     }
 }
 

@@ -42,6 +42,9 @@ pub enum Backend {
 pub struct AwsSettings {
     pub users_table: String,
     pub tokens_table: String,
+    pub documents_table: String,
+    pub history_table: String,
+    pub bucket: String,
 }
 
 /// How log lines are written.
@@ -60,6 +63,8 @@ pub enum JwtSecretSource {
     Value(Vec<u8>),
     /// Not set on an embedded backend: a random secret kept in the data directory.
     DataDirFile(PathBuf),
+    /// `JWT_SECRET_ARN`: read from Secrets Manager once per container.
+    SecretsManager(String),
 }
 
 impl std::fmt::Debug for JwtSecretSource {
@@ -68,6 +73,9 @@ impl std::fmt::Debug for JwtSecretSource {
         match self {
             JwtSecretSource::Value(_) => f.write_str("Value(<redacted>)"),
             JwtSecretSource::DataDirFile(path) => f.debug_tuple("DataDirFile").field(path).finish(),
+            JwtSecretSource::SecretsManager(arn) => {
+                f.debug_tuple("SecretsManager").field(arn).finish()
+            }
         }
     }
 }
@@ -138,6 +146,9 @@ impl Config {
             None => match &backend {
                 Backend::Embedded { data_dir } => {
                     JwtSecretSource::DataDirFile(data_dir.join("jwt-secret"))
+                }
+                Backend::Aws(_) if get("JWT_SECRET_ARN").is_some() => {
+                    JwtSecretSource::SecretsManager(get("JWT_SECRET_ARN").unwrap_or_default())
                 }
                 Backend::Aws(_) => {
                     return Err(problem(
@@ -299,6 +310,9 @@ fn aws(get: &impl Fn(&str) -> Option<String>) -> Result<Backend, ConfigError> {
     Ok(Backend::Aws(AwsSettings {
         users_table: required("USERS_TABLE")?,
         tokens_table: required("TOKENS_TABLE")?,
+        documents_table: required("DOCUMENTS_TABLE")?,
+        history_table: required("HISTORY_TABLE")?,
+        bucket: required("DOCUMENTS_BUCKET")?,
     }))
 }
 
@@ -385,18 +399,34 @@ mod tests {
         let error = config(&[("ASKDOCS_BACKEND", "aws"), ("JWT_SECRET", SECRET)]).unwrap_err();
         assert_eq!(error.variable, "USERS_TABLE");
 
-        let error = config(&[("USERS_TABLE", "users"), ("TOKENS_TABLE", "tokens")]).unwrap_err();
-        assert_eq!(error.variable, "JWT_SECRET");
-
-        let config = config(&[
+        let tables = [
             ("USERS_TABLE", "users"),
             ("TOKENS_TABLE", "tokens"),
-            ("JWT_SECRET", SECRET),
-            ("AWS_LAMBDA_FUNCTION_NAME", "auth"),
-        ])
-        .unwrap();
-        assert!(matches!(config.backend, Backend::Aws(_)));
-        assert_eq!(config.log_format, LogFormat::Json);
+            ("DOCUMENTS_TABLE", "documents"),
+            ("HISTORY_TABLE", "history"),
+            ("DOCUMENTS_BUCKET", "bucket"),
+        ];
+        let error = config(&tables[..4]).unwrap_err();
+        assert_eq!(error.variable, "DOCUMENTS_BUCKET");
+        let error = config(&tables).unwrap_err();
+        assert_eq!(error.variable, "JWT_SECRET");
+
+        let mut settings = tables.to_vec();
+        settings.extend([("JWT_SECRET", SECRET), ("AWS_LAMBDA_FUNCTION_NAME", "auth")]);
+        let aws = config(&settings).unwrap();
+        assert!(matches!(aws.backend, Backend::Aws(_)));
+        assert_eq!(aws.log_format, LogFormat::Json);
+
+        let mut settings = tables.to_vec();
+        settings.push((
+            "JWT_SECRET_ARN",
+            "arn:aws:secretsmanager:eu-west-1:1:secret:jwt",
+        ));
+        let from_secret = config(&settings).unwrap();
+        assert_eq!(
+            from_secret.jwt_secret,
+            JwtSecretSource::SecretsManager("arn:aws:secretsmanager:eu-west-1:1:secret:jwt".into())
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! the domain model, the ports and their adapters, and the domain logic.
 
 pub mod auth;
+pub mod aws;
 pub mod backends;
 pub mod chunk;
 pub mod config;

@@ -472,7 +472,7 @@ async fn delete_leaves_nothing_in_any_store() {
         .await
         .unwrap();
     harness.process(&document.key).await;
-    let index = harness.backends.vector_index();
+    let index = harness.backends.vector_index().unwrap();
     assert!(index.count(&user_id, &document.document_id).await.unwrap() > 0);
 
     // WHEN the owner deletes it

@@ -46,7 +46,7 @@ impl Harness {
             state: ProcessingState::new(&backends).unwrap(),
             documents: backends.documents(),
             store: backends.document_store(),
-            index: backends.vector_index(),
+            index: backends.vector_index().unwrap(),
             _data_dir: data_dir,
         }
     }

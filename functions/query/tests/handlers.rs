@@ -347,6 +347,7 @@ async fn the_keyword_path_finds_a_rare_term_the_vector_path_alone_misses() {
     let by_meaning = harness
         .backends
         .vector_index()
+        .unwrap()
         .search(&scope, &vector, 5)
         .await
         .unwrap();

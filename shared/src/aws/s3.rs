@@ -1,0 +1,151 @@
+//! Files in one S3 bucket, with presigned URLs so uploads and downloads never
+//! pass through Lambda.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::sdk_error;
+use crate::error::{Error, Result};
+use crate::ports::{ObjectStore, PresignedRequest};
+
+pub struct S3ObjectStore {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3ObjectStore {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        S3ObjectStore {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+fn presigning(expires_in: Duration) -> Result<PresigningConfig> {
+    PresigningConfig::expires_in(expires_in)
+        .map_err(|error| Error::Internal(anyhow::anyhow!("presigning configuration: {error}")))
+}
+
+#[async_trait]
+impl ObjectStore for S3ObjectStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<()> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|error| sdk_error("S3 PutObject", error))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None)
+            }
+            Err(error) => return Err(sdk_error("S3 GetObject", error)),
+        };
+        let bytes = object.body.collect().await.map_err(|error| {
+            Error::Unavailable(anyhow::anyhow!("reading an S3 object body: {error}"))
+        })?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        // S3 answers a delete of a missing key with success, as the port wants.
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|error| sdk_error("S3 DeleteObject", error))?;
+        Ok(())
+    }
+
+    async fn presign_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+        size: u64,
+        expires_in: Duration,
+    ) -> Result<PresignedRequest> {
+        // Content-Type and Content-Length become signed headers: S3 refuses an
+        // upload of any other type or size.
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .content_length(size as i64)
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(|error| sdk_error("presigning an S3 PutObject", error))?;
+        let mut headers: BTreeMap<String, String> = presigned
+            .headers()
+            .map(|(name, value)| (canonical_header(name), value.to_string()))
+            .collect();
+        headers
+            .entry("Content-Type".into())
+            .or_insert_with(|| content_type.to_string());
+        headers
+            .entry("Content-Length".into())
+            .or_insert_with(|| size.to_string());
+        Ok(PresignedRequest {
+            url: presigned.uri().to_string(),
+            method: "PUT",
+            headers,
+        })
+    }
+
+    async fn presign_download(
+        &self,
+        key: &str,
+        file_name: &str,
+        expires_in: Duration,
+    ) -> Result<String> {
+        let encoded =
+            percent_encoding::utf8_percent_encode(file_name, percent_encoding::NON_ALPHANUMERIC);
+        let presigned = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .response_content_disposition(format!("attachment; filename*=UTF-8''{encoded}"))
+            .presigned(presigning(expires_in)?)
+            .await
+            .map_err(|error| sdk_error("presigning an S3 GetObject", error))?;
+        Ok(presigned.uri().to_string())
+    }
+}
+
+/// `content-type` → `Content-Type`, as clients are used to seeing headers.
+fn canonical_header(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut characters = part.chars();
+            match characters.next() {
+                Some(first) => first.to_uppercase().chain(characters).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
