@@ -11,7 +11,7 @@ EVENT      ?= events/auth-login.json
 MODEL_DIR  ?= .models/all-MiniLM-L6-v2
 export ASKDOCS_MODEL_DIR ?= $(abspath $(MODEL_DIR))
 
-.PHONY: help model moto run test build build-lambda lint fmt watch invoke deploy clean
+.PHONY: help model moto run test build build-lambda lint fmt invoke deploy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,11 +41,8 @@ fmt: ## format the code
 build-lambda: ## build the four Lambda binaries for arm64 with cargo-lambda
 	cargo lambda build --release --arm64 --bin auth --bin document --bin processing --bin query
 
-watch: ## serve the Lambda functions through cargo-lambda's emulator (for `make invoke`)
-	ASKDOCS_BACKEND=embedded ASKDOCS_DATA_DIR=$(DATA_DIR) cargo lambda watch
-
-invoke: ## replay an event into a function under `make watch`: make invoke FN=auth EVENT=events/auth-login.json
-	cargo lambda invoke $(FN) --data-file $(EVENT)
+invoke: model ## replay an event into one function: make invoke FN=auth EVENT=events/auth-login.json
+	ASKDOCS_DATA_DIR=$(DATA_DIR) bash scripts/invoke.sh $(FN) $(EVENT)
 
 deploy: ## build and deploy with SAM (guided the first time, when samconfig.toml has no stack)
 	sam build --beta-features

@@ -63,9 +63,18 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
 /// For every stored object, runs the processing handler with a real S3 event.
 async fn process_uploads(mut created: UnboundedReceiver<ObjectCreated>, state: ProcessingState) {
     let state = Arc::new(state);
+    // One document at a time per core: each run holds its whole file and keeps
+    // a core busy embedding, so more at once only costs memory.
+    let slots = Arc::new(tokio::sync::Semaphore::new(
+        std::thread::available_parallelism().map_or(1, |cores| cores.get()),
+    ));
     while let Some(object) = created.recv().await {
         let state = state.clone();
+        let slots = slots.clone();
         tokio::spawn(async move {
+            let Ok(_slot) = slots.acquire().await else {
+                return;
+            };
             for attempt in 1..=ATTEMPTS {
                 let event = object_created_event(&object.key, object.size);
                 match askdocs_processing::handle(&state, event).await {

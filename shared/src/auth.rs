@@ -225,6 +225,10 @@ impl Authenticator {
     /// For a caller that API Gateway's authorizer already verified: the cached
     /// Allow may outlive a logout, so revocation is checked again here.
     pub async fn ensure_not_revoked(&self, caller: &Caller) -> Result<()> {
+        // An authorizer's cached Allow can outlive the token itself.
+        if caller.expires_at < chrono::Utc::now().timestamp() {
+            return Err(Error::Unauthorized("token has expired".into()));
+        }
         if self.revoked.is_revoked(&caller.token_id).await? {
             return Err(Error::Unauthorized("token has been revoked".into()));
         }

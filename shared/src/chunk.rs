@@ -17,10 +17,10 @@ pub struct ChunkSettings {
 
 impl Default for ChunkSettings {
     fn default() -> Self {
-        // ~300 tokens: under MiniLM's 256-token window for most prose, and a
-        // passage long enough to answer from.
+        // ~250 tokens: inside MiniLM's 256-token window for most English prose,
+        // so the whole passage is embedded, and long enough to answer from.
         ChunkSettings {
-            max_chars: 1200,
+            max_chars: 1000,
             overlap_chars: 150,
         }
     }
@@ -85,7 +85,7 @@ mod tests {
         assert!(chunks[1..].iter().all(|chunk| chunk.page == 2));
         assert!(chunks
             .iter()
-            .all(|chunk| chunk.text.chars().count() <= 1200));
+            .all(|chunk| chunk.text.chars().count() <= 1000));
         let ordinals: Vec<u32> = chunks.iter().map(|chunk| chunk.ordinal).collect();
         assert_eq!(ordinals, (0..chunks.len() as u32).collect::<Vec<_>>());
         // Sentences are not cut in half.

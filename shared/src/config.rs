@@ -207,7 +207,7 @@ impl Config {
                 60..=7 * 24 * 3600,
             )?),
         };
-        let max_chars = parse_number(&get, "ASKDOCS_CHUNK_SIZE", 1200, 200..=8000)? as usize;
+        let max_chars = parse_number(&get, "ASKDOCS_CHUNK_SIZE", 1000, 200..=8000)? as usize;
         let overlap_chars = parse_number(&get, "ASKDOCS_CHUNK_OVERLAP", 150, 0..=4000)? as usize;
         if overlap_chars * 2 > max_chars {
             return Err(problem(
@@ -263,7 +263,18 @@ impl Config {
                     .ok_or_else(|| problem("ASKDOCS_LLM_MODEL", "is required when ASKDOCS_LLM_URL is set"))?,
                 api_key: get("ASKDOCS_LLM_API_KEY"),
                 max_tokens: parse_number(&get, "ASKDOCS_LLM_MAX_TOKENS", 512, 16..=8192)? as u32,
-                temperature: 0.0,
+                temperature: match get("ASKDOCS_LLM_TEMPERATURE") {
+                    None => 0.0,
+                    Some(raw) => match raw.trim().parse::<f32>() {
+                        Ok(value) if (0.0..=2.0).contains(&value) => value,
+                        _ => {
+                            return Err(problem(
+                                "ASKDOCS_LLM_TEMPERATURE",
+                                format!("must be a number from 0 to 2, not `{raw}`"),
+                            ))
+                        }
+                    },
+                },
             }),
             Some(url) => {
                 return Err(problem(
@@ -380,7 +391,7 @@ mod tests {
         assert_eq!(
             config.processing.chunks,
             ChunkSettings {
-                max_chars: 1200,
+                max_chars: 1000,
                 overlap_chars: 150
             }
         );

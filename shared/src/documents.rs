@@ -373,12 +373,16 @@ impl Documents {
     }
 
     /// Removes the vectors first, so a half-finished delete can never leave a
-    /// citable chunk behind; the metadata goes last, so a failed delete can be retried.
+    /// citable chunk behind; the metadata goes after the file, so a failed delete
+    /// can be retried. The vectors are removed once more at the end: a processing
+    /// run that indexed in between either finds the record gone (and removes its
+    /// own chunks) or finished before this second pass.
     pub async fn delete(&self, user_id: &str, document_id: &str) -> Result<()> {
         let document = self.get(user_id, document_id).await?;
         self.index.delete_document(user_id, document_id).await?;
         self.objects.delete(&document.key).await?;
         self.store.delete(user_id, document_id).await?;
+        self.index.delete_document(user_id, document_id).await?;
         tracing::info!(user_id, document_id, "document deleted");
         Ok(())
     }

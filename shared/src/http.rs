@@ -70,6 +70,25 @@ where
     }
 }
 
+/// A path parameter, answered with our error shape when it can't be read
+/// (e.g. `%FF`, which is not UTF-8).
+pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|_| Error::InvalidRequest("the path is not valid".into()))
+    }
+}
+
 /// Reads a whole body of at most `limit` bytes.
 pub async fn read_body(
     body: axum::body::Body,

@@ -11,7 +11,7 @@ use crate::chunk::{chunk_pages, ChunkSettings};
 use crate::documents::parse_object_key;
 use crate::error::{Error, Result};
 use crate::extract::{extract, Format};
-use crate::model::{timestamp, Chunk, Document, ProcessingOutcome};
+use crate::model::{timestamp, Chunk, Document, DocumentStatus, ProcessingOutcome};
 use crate::ports::{DocumentStore, Embedder, ObjectStore, VectorIndex};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct ProcessingSettings {
     pub embed_batch: usize,
     /// A run still `processing` after this long has died (Lambda's limit is 15 min).
     pub stale_after: Duration,
+    /// Passages one document may have: bounds the work (and time) of one run.
+    pub max_chunks: usize,
 }
 
 impl Default for ProcessingSettings {
@@ -31,6 +33,7 @@ impl Default for ProcessingSettings {
             max_upload_bytes: 50 * 1024 * 1024,
             embed_batch: 32,
             stale_after: Duration::from_secs(15 * 60),
+            max_chunks: 5_000,
         }
     }
 }
@@ -70,7 +73,15 @@ enum RunError {
 
 impl From<Error> for RunError {
     fn from(error: Error) -> Self {
-        RunError::Retryable(error)
+        if error.is_retryable() {
+            RunError::Retryable(error)
+        } else {
+            // Logged in full here; the owner reads a sentence, never backend detail.
+            tracing::error!(error = %error, "processing failed permanently");
+            RunError::Permanent(
+                "processing failed on our side; please upload the file again".into(),
+            )
+        }
     }
 }
 
@@ -101,8 +112,11 @@ impl Processor {
             return Ok(skipped(format!("{key} is not a document upload")));
         };
         let Some(document) = self.documents.get(user_id, document_id).await? else {
+            // Every upload is recorded before its file can arrive, so a file without a
+            // record was PUT after its document was deleted: it must not linger.
+            self.objects.delete(key).await?;
             return Ok(skipped(format!(
-                "no document {document_id} for this key (deleted?)"
+                "no document {document_id} for this key (deleted?); file removed"
             )));
         };
         if document.key != key {
@@ -116,6 +130,13 @@ impl Processor {
             .start_processing(user_id, document_id, &stale_before)
             .await?
         {
+            if document.status == DocumentStatus::Processing {
+                // Another run holds it. If that run dies, only a later retry can take
+                // over, so ask for one rather than dropping this event.
+                return Err(Error::Unavailable(anyhow::anyhow!(
+                    "document {document_id} is being processed by another run"
+                )));
+            }
             return Ok(skipped(format!(
                 "document {document_id} is already {}",
                 document.status.as_str()
@@ -209,6 +230,14 @@ impl Processor {
                 Format::Pdf => "the PDF has no extractable text (scanned?)".to_string(),
                 _ => "the file contains no text".to_string(),
             }));
+        }
+
+        if drafts.len() > self.settings.max_chunks {
+            return Err(RunError::Permanent(format!(
+                "the document is too long: it makes {} passages and the most is {}",
+                drafts.len(),
+                self.settings.max_chunks
+            )));
         }
 
         let mut chunks = Vec::with_capacity(drafts.len());

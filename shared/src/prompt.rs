@@ -71,6 +71,49 @@ pub fn cited_passages(answer: &str, passage_count: usize) -> Vec<UsedPassage> {
     used
 }
 
+/// Rewrites the answer's `[n]` marks from passage numbers to citation
+/// numbers (`mapping`: passage → position in the citations list, from 1), so
+/// `[2]` in the answer is the second citation the client receives. Marks that
+/// name no cited passage are dropped.
+pub fn renumber_citations(
+    answer: &str,
+    mapping: &std::collections::HashMap<usize, usize>,
+) -> String {
+    let mut out = String::with_capacity(answer.len());
+    let mut rest = answer;
+    while let Some(open) = rest.find('[') {
+        let Some(close) = rest[open..].find(']').map(|offset| open + offset) else {
+            break;
+        };
+        let inside = &rest[open + 1..close];
+        let numbers: Option<Vec<usize>> = inside
+            .split(',')
+            .map(|part| part.trim().parse().ok())
+            .collect();
+        match numbers {
+            Some(numbers) if !inside.trim().is_empty() => {
+                let mut renumbered: Vec<usize> = numbers
+                    .iter()
+                    .filter_map(|n| mapping.get(n).copied())
+                    .collect();
+                renumbered.dedup();
+                if renumbered.is_empty() {
+                    out.push_str(rest[..open].trim_end());
+                } else {
+                    out.push_str(&rest[..open]);
+                    let list: Vec<String> = renumbered.iter().map(usize::to_string).collect();
+                    out.push_str(&format!("[{}]", list.join(", ")));
+                }
+            }
+            // Not a citation mark (e.g. "[sic]"): keep it as written.
+            _ => out.push_str(&rest[..=close]),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +127,18 @@ mod tests {
             vec![2, 1]
         );
         assert!(cited_passages("No citations here.", 3).is_empty());
+    }
+
+    #[test]
+    fn marks_are_renumbered_to_citation_order() {
+        let mapping = std::collections::HashMap::from([(4, 1), (2, 2)]);
+        assert_eq!(
+            renumber_citations(
+                "Pumps stall [4]. Fees apply [2, 4]. Noise [9]. See [sic].",
+                &mapping
+            ),
+            "Pumps stall [1]. Fees apply [2, 1]. Noise. See [sic]."
+        );
     }
 
     #[test]

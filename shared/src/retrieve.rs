@@ -14,6 +14,7 @@ use crate::model::{
     SearchScope, Turn,
 };
 use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, VectorIndex};
+use crate::prompt::renumber_citations;
 use crate::text::{shorten, term_coverage};
 
 /// What the caller hears when their documents don't say.
@@ -24,8 +25,9 @@ pub const MAX_TOP_K: usize = 20;
 const MAX_DOCUMENT_IDS: usize = 100;
 /// The usual constant of reciprocal rank fusion: damps the head of each list.
 const RRF_K: f32 = 60.0;
-/// A passage with at least this share of the question's terms is on topic.
-const MIN_TERM_COVERAGE: f32 = 0.5;
+/// A passage with this share of the question's terms is on topic if its
+/// meaning is at least half-way to the relevance floor.
+const PARTIAL_TERM_COVERAGE: f32 = 0.5;
 const SNIPPET_CHARS: usize = 300;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -214,7 +216,8 @@ impl Asker {
                 history,
             };
             let generated = self.generator.generate(&generation).await?;
-            let citations = generated
+            let mut mapping = HashMap::new();
+            let citations: Vec<Citation> = generated
                 .used
                 .iter()
                 .filter_map(|used| {
@@ -224,6 +227,7 @@ impl Asker {
                         .unwrap_or(0.0)
                         .max(term_coverage(&search_text, &candidate.chunk.text))
                         .clamp(0.0, 1.0);
+                    mapping.insert(used.number, mapping.len() + 1);
                     Some(Citation {
                         document_id: document.document_id.clone(),
                         file_name: document.file_name.clone(),
@@ -236,7 +240,9 @@ impl Asker {
                     })
                 })
                 .collect();
-            (generated.answer, citations, generated.model)
+            // `[n]` in the answer names the n-th citation the client receives.
+            let answer = renumber_citations(&generated.answer, &mapping);
+            (answer, citations, generated.model)
         };
 
         let entry = HistoryEntry {
@@ -332,12 +338,7 @@ impl Asker {
 
         let mut ranked: Vec<Candidate> = candidates
             .into_values()
-            .filter(|candidate| {
-                candidate
-                    .cosine
-                    .is_some_and(|cosine| cosine >= self.settings.min_relevance)
-                    || term_coverage(text, &candidate.chunk.text) >= MIN_TERM_COVERAGE
-            })
+            .filter(|candidate| self.is_relevant(candidate, text))
             .collect();
         ranked.sort_by(|a, b| b.fused.total_cmp(&a.fused));
 
@@ -361,6 +362,21 @@ impl Asker {
             }
         }
         Ok(found)
+    }
+
+    /// Relevant by meaning (cosine at the configured floor), or by words: every
+    /// term of the question present (an error code, a name the embedding cannot
+    /// place), or most terms present with a meaning not far off.
+    fn is_relevant(&self, candidate: &Candidate, question: &str) -> bool {
+        let floor = self.settings.min_relevance;
+        let coverage = term_coverage(question, &candidate.chunk.text);
+        match candidate.cosine {
+            Some(cosine) if cosine >= floor => true,
+            Some(cosine) => {
+                coverage >= 1.0 || (coverage >= PARTIAL_TERM_COVERAGE && cosine >= floor / 2.0)
+            }
+            None => coverage >= 1.0,
+        }
     }
 
     pub async fn history(

@@ -227,6 +227,22 @@ async fn the_authorizer_allows_valid_tokens_and_its_context_identifies_the_calle
 }
 
 #[tokio::test]
+async fn a_cached_authorizer_context_for_an_expired_token_is_refused() {
+    let harness = Harness::new().await;
+    harness.register("old@example.com").await;
+    let (_, session) = harness.login("old@example.com", "Correct1horse").await;
+    let token = session["token"].as_str().unwrap();
+    let mut context = harness.invoke(authorizer_event(token)).await.unwrap()["context"].clone();
+    // GIVEN API Gateway still holds an Allow whose token expired a minute ago
+    context["expiresAt"] = json!((chrono::Utc::now().timestamp() - 60).to_string());
+    let forwarded = behind_authorizer(event("auth-profile.json"), &context);
+    // WHEN it forwards a request THEN the function refuses it
+    let (status, body) = harness.send(forwarded).await;
+    assert_error(status, &body, 401, "unauthorized");
+    assert_eq!(body["error"]["message"], "token has expired");
+}
+
+#[tokio::test]
 async fn the_authorizer_refuses_missing_malformed_and_forged_tokens() {
     let harness = Harness::new().await;
     for token in ["", "not-a-jwt", "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl"] {

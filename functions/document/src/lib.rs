@@ -7,11 +7,12 @@ use askdocs_shared::auth::Authenticator;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::documents::{Documents, UploadRequest};
 use askdocs_shared::http::{
-    finish, no_content, parse_json, read_body, ApiQuery, Authenticated, MAX_JSON_BODY_BYTES,
+    finish, no_content, parse_json, read_body, ApiPath, ApiQuery, Authenticated,
+    MAX_JSON_BODY_BYTES,
 };
 use askdocs_shared::{Error, Result};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -136,7 +137,7 @@ async fn list(
 async fn details(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
     Ok(Json(state.documents.details(&caller.user_id, &id).await?).into_response())
 }
@@ -144,7 +145,7 @@ async fn details(
 async fn delete(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
     state.documents.delete(&caller.user_id, &id).await?;
     Ok(no_content())

@@ -533,6 +533,19 @@ async fn delete_leaves_nothing_in_any_store() {
 }
 
 #[tokio::test]
+async fn unreadable_ids_get_a_json_error() {
+    let harness = Harness::new().await;
+    let (_, token) = harness.user("odd@example.com").await;
+    let (status, body) = harness
+        .send(for_document(
+            as_user(event("document-get.json"), &token),
+            "%FF%FE",
+        ))
+        .await;
+    assert_error(status, &body, 400, "invalid_request");
+}
+
+#[tokio::test]
 async fn document_routes_need_a_token() {
     let harness = Harness::new().await;
     for name in [

@@ -326,3 +326,61 @@ async fn keys_that_are_not_known_documents_are_skipped() {
     let keys = askdocs_processing::created_object_keys(&event);
     assert!(askdocs_shared::documents::parse_object_key(&keys[0]).is_some());
 }
+
+#[tokio::test]
+async fn a_document_another_run_holds_asks_for_a_retry_instead_of_being_dropped() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-e", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    // GIVEN another run has just claimed the document
+    let recent =
+        askdocs_shared::model::timestamp(chrono::Utc::now() - chrono::Duration::minutes(15));
+    assert!(harness
+        .store
+        .start_processing("user-e", &document.document_id, &recent)
+        .await
+        .unwrap());
+
+    // WHEN the same upload's event arrives THEN Lambda is asked to retry it later
+    let error = handle(&harness.state, s3_event(&document.key))
+        .await
+        .unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(
+        harness.stored(&document).await.status,
+        DocumentStatus::Processing
+    );
+}
+
+#[tokio::test]
+async fn a_file_put_after_its_document_was_deleted_is_removed() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-f", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    // GIVEN the document is deleted but its upload URL is used again afterwards
+    harness
+        .documents
+        .delete("user-f", &document.document_id)
+        .await
+        .unwrap();
+    std::fs::create_dir_all(harness.object_path(&document.key).parent().unwrap()).unwrap();
+    std::fs::write(harness.object_path(&document.key), b"late upload").unwrap();
+
+    // WHEN its event is processed THEN nothing is indexed and the stray file is gone
+    let outcome = harness.deliver(&document).await;
+    assert!(
+        matches!(outcome[0], Processed::Skipped { .. }),
+        "{outcome:?}"
+    );
+    assert!(!harness.object_path(&document.key).exists());
+    assert_eq!(
+        harness
+            .index
+            .count("user-f", &document.document_id)
+            .await
+            .unwrap(),
+        0
+    );
+}

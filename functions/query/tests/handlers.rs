@@ -187,6 +187,12 @@ async fn a_question_is_answered_from_the_right_page_with_citations() {
         .as_str()
         .unwrap()
         .contains("all-MiniLM-L6-v2"));
+    // AND every [n] in the answer names one of the citations returned
+    let text = answer["answer"].as_str().unwrap();
+    let count = answer["citations"].as_array().unwrap().len();
+    for n in 1..=9 {
+        assert_eq!(text.contains(&format!("[{n}]")), n <= count, "{text}");
+    }
 
     // AND another page answers another question
     let (_, answer) = harness

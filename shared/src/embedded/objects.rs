@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
@@ -24,6 +24,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Error, Result};
+use crate::http::{read_body, ApiPath, ApiQuery};
 use crate::ports::{ObjectStore, PresignedRequest};
 
 /// Announced after an object is stored, as S3 announces `ObjectCreated:Put`.
@@ -233,7 +234,11 @@ struct SignedQuery {
 /// The routes that answer this store's presigned URLs: `PUT` to upload, `GET` to download.
 pub fn object_routes(store: Arc<FsObjectStore>) -> Router {
     Router::new()
-        .route("/local-objects/{*key}", put(upload).get(download))
+        // The upload handler reads the body itself, bounded by the signed size.
+        .route(
+            "/local-objects/{*key}",
+            put(upload).layer(DefaultBodyLimit::disable()).get(download),
+        )
         .with_state(store)
 }
 
@@ -243,10 +248,10 @@ fn refused(message: &str) -> Error {
 
 async fn upload(
     State(store): State<Arc<FsObjectStore>>,
-    UrlPath(key): UrlPath<String>,
-    Query(query): Query<SignedQuery>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SignedQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response> {
     let (Some(content_type), Some(size)) = (query.content_type.as_deref(), query.size) else {
         return Err(refused("it is not an upload URL"));
@@ -270,6 +275,12 @@ async fn upload(
             "Content-Type must be `{content_type}`, as signed (got `{sent_type}`)"
         )));
     }
+    let body = read_body(body, size as usize, || {
+        Error::InvalidRequest(format!(
+            "the upload must be exactly {size} bytes, as signed"
+        ))
+    })
+    .await?;
     if body.len() as u64 != size {
         return Err(Error::InvalidRequest(format!(
             "the upload must be exactly {size} bytes, as signed (got {})",
@@ -282,8 +293,8 @@ async fn upload(
 
 async fn download(
     State(store): State<Arc<FsObjectStore>>,
-    UrlPath(key): UrlPath<String>,
-    Query(query): Query<SignedQuery>,
+    ApiPath(key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<SignedQuery>,
 ) -> Result<Response> {
     let Some(file_name) = query.file_name.as_deref() else {
         return Err(refused("it is not a download URL"));

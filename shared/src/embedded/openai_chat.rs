@@ -76,12 +76,13 @@ impl Generator for OpenAiChatGenerator {
         })?;
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(Error::Unavailable(anyhow::anyhow!(
-                "chat endpoint answered {status}: {text:.300}"
+                // Never the body: it may echo the prompt, which holds document text.
+                "chat endpoint answered {status}"
             )));
         }
         if !status.is_success() {
             return Err(Error::Internal(anyhow::anyhow!(
-                "chat endpoint refused the request ({status}): {text:.300}"
+                "chat endpoint refused the request ({status})"
             )));
         }
         let reply: Value = serde_json::from_str(&text).map_err(|error| {
