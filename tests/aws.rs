@@ -2,27 +2,13 @@
 //! served by moto, started by `make test` — driven by the real API Gateway
 //! events from `events/`, exactly as the Lambda runtime would deliver them.
 
-use askdocs_shared::aws::schema::create_all;
-use askdocs_shared::aws::AwsClients;
 use askdocs_shared::backends::Backends;
-use askdocs_shared::config::{AwsSettings, Config};
-use serde_json::{json, Value};
-use tower::ServiceExt as _;
+use askdocs_shared::config::Config;
+use askdocs_shared::testing::harness::{aws_emulator, event, send, with_bearer};
+use serde_json::json;
 
 async fn aws_backends() -> Backends {
-    let endpoint = std::env::var("ASKDOCS_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("ASKDOCS_TEST_AWS_ENDPOINT is not set: run `make test` (it starts moto)")
-    });
-    let clients = AwsClients::for_emulator(&endpoint).await;
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let settings = AwsSettings {
-        users_table: format!("users-{run}"),
-        tokens_table: format!("tokens-{run}"),
-        documents_table: format!("documents-{run}"),
-        history_table: format!("history-{run}"),
-        bucket: format!("askdocs-{run}"),
-    };
-    create_all(&clients, &settings).await.unwrap();
+    let (clients, settings) = aws_emulator().await;
     let config = Config::from_lookup(|name| match name {
         "ASKDOCS_BACKEND" => Some("aws".into()),
         "USERS_TABLE" => Some(settings.users_table.clone()),
@@ -37,38 +23,6 @@ async fn aws_backends() -> Backends {
     Backends::with_aws_clients(&config, clients, settings).unwrap()
 }
 
-fn event(text: &str) -> Value {
-    serde_json::from_str(text).unwrap()
-}
-
-fn as_user(mut event: Value, token: &str) -> Value {
-    let value = format!("Bearer {token}");
-    event["headers"]["Authorization"] = json!(value);
-    event["multiValueHeaders"]["Authorization"] = json!([value]);
-    event["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
-    event
-}
-
-async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (
-        status,
-        if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        },
-    )
-}
-
 #[tokio::test]
 async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     let backends = aws_backends().await;
@@ -76,29 +30,21 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     let documents = askdocs_document::app(askdocs_document::DocumentState::new(&backends).unwrap());
 
     // GIVEN a registered account (a second registration of its email is refused)
-    let (status, registered) =
-        send(&auth, event(include_str!("../events/auth-register.json"))).await;
+    let (status, registered) = send(&auth, event("auth-register.json")).await;
     assert_eq!(status, 201, "{registered}");
-    let (status, taken) = send(&auth, event(include_str!("../events/auth-register.json"))).await;
+    let (status, taken) = send(&auth, event("auth-register.json")).await;
     assert_eq!(
         (status, taken["error"]["code"].as_str()),
         (409, Some("email_taken"))
     );
-    let (status, session) = send(&auth, event(include_str!("../events/auth-login.json"))).await;
+    let (status, session) = send(&auth, event("auth-login.json")).await;
     assert_eq!(status, 200, "{session}");
     let token = session["token"].as_str().unwrap().to_string();
-    let (_, profile) = send(
-        &auth,
-        as_user(event(include_str!("../events/auth-profile.json")), &token),
-    )
-    .await;
+    let (_, profile) = send(&auth, with_bearer(event("auth-profile.json"), &token)).await;
     assert_eq!(profile, registered);
 
     // WHEN a document is uploaded through its presigned S3 URL
-    let mut upload = as_user(
-        event(include_str!("../events/document-upload.json")),
-        &token,
-    );
+    let mut upload = with_bearer(event("document-upload.json"), &token);
     upload["body"] = json!(
         json!({"fileName": "Annual report.pdf", "contentType": "application/pdf", "size": 9})
             .to_string()
@@ -120,14 +66,10 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
 
     // THEN it lists as pending, reads with a download URL, and deletes completely
     let id = ticket["documentId"].as_str().unwrap();
-    let (_, list) = send(
-        &documents,
-        as_user(event(include_str!("../events/document-list.json")), &token),
-    )
-    .await;
+    let (_, list) = send(&documents, with_bearer(event("document-list.json"), &token)).await;
     assert_eq!(list["documents"][0]["documentId"], id);
     assert_eq!(list["documents"][0]["status"], "pending");
-    let mut get = as_user(event(include_str!("../events/document-get.json")), &token);
+    let mut get = with_bearer(event("document-get.json"), &token);
     get["path"] = json!(format!("/documents/{id}"));
     let (status, details) = send(&documents, get.clone()).await;
     assert_eq!(status, 200, "{details}");
@@ -140,10 +82,7 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
         .await
         .unwrap();
     assert_eq!(&downloaded[..], b"%PDF-1.4\n");
-    let mut delete = as_user(
-        event(include_str!("../events/document-delete.json")),
-        &token,
-    );
+    let mut delete = with_bearer(event("document-delete.json"), &token);
     delete["path"] = json!(format!("/documents/{id}"));
     let (status, _) = send(&documents, delete).await;
     assert_eq!(status, 204);
@@ -153,17 +92,9 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     assert_eq!(backends.object_store().get(key).await.unwrap(), None);
 
     // AND logging out revokes the token in DynamoDB
-    let (status, _) = send(
-        &auth,
-        as_user(event(include_str!("../events/auth-logout.json")), &token),
-    )
-    .await;
+    let (status, _) = send(&auth, with_bearer(event("auth-logout.json"), &token)).await;
     assert_eq!(status, 204);
-    let (status, _) = send(
-        &documents,
-        as_user(event(include_str!("../events/document-list.json")), &token),
-    )
-    .await;
+    let (status, _) = send(&documents, with_bearer(event("document-list.json"), &token)).await;
     assert_eq!(status, 401);
 }
 

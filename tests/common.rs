@@ -82,14 +82,7 @@ impl Server {
     }
 }
 
-/// The model `make model` fetched (or wherever ASKDOCS_MODEL_DIR points).
-pub fn model_dir() -> std::path::PathBuf {
-    std::env::var_os("ASKDOCS_MODEL_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.models/all-MiniLM-L6-v2")
-        })
-}
+pub use askdocs_shared::testing::harness::model_dir;
 
 impl Drop for Server {
     fn drop(&mut self) {

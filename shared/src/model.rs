@@ -125,6 +125,43 @@ pub struct Page<T> {
     pub next: Option<ListPosition>,
 }
 
+impl<T: Listed> Page<T> {
+    /// From up to `limit + 1` items fetched newest first: the extra item only
+    /// says that another page follows, which starts after the last kept one.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize) -> Self {
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(Listed::position)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
+/// Something listed newest first, by time and then id.
+pub trait Listed {
+    fn position(&self) -> ListPosition;
+}
+
+impl Listed for Document {
+    fn position(&self) -> ListPosition {
+        ListPosition {
+            at: self.upload_date.clone(),
+            id: self.document_id.clone(),
+        }
+    }
+}
+
+impl Listed for HistoryEntry {
+    fn position(&self) -> ListPosition {
+        ListPosition {
+            at: self.created_at.clone(),
+            id: self.query_id.clone(),
+        }
+    }
+}
+
 /// A position in a newest-first listing: the last item's time and id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListPosition {

@@ -545,3 +545,140 @@ mod tests {
         token_store_contract(&MemoryTokenStore::default()).await;
     }
 }
+
+/// Helpers for tests that drive the functions with real events on the
+/// embedded backends.
+pub mod harness {
+    use std::path::{Path, PathBuf};
+
+    use serde_json::{json, Value};
+    use tower::ServiceExt as _;
+
+    use crate::config::Config;
+
+    /// The workspace root (this crate lives in `shared/`).
+    pub fn workspace() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The model `make model` fetched, or wherever ASKDOCS_MODEL_DIR points.
+    pub fn model_dir() -> PathBuf {
+        std::env::var_os("ASKDOCS_MODEL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace().join(".models/all-MiniLM-L6-v2"))
+    }
+
+    /// A committed test document from `tests/fixtures/`.
+    pub fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(workspace().join("tests/fixtures").join(name))
+            .unwrap_or_else(|error| panic!("fixture {name}: {error}"))
+    }
+
+    /// A real event from `events/`.
+    pub fn event(name: &str) -> Value {
+        let text = std::fs::read_to_string(workspace().join("events").join(name))
+            .unwrap_or_else(|error| panic!("event {name}: {error}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The embedded backend in `data_dir`, with the real model and `extra` settings.
+    pub fn embedded_config(data_dir: &Path, extra: &[(&str, &str)]) -> Config {
+        let data_dir = data_dir.display().to_string();
+        let model_dir = model_dir().display().to_string();
+        Config::from_lookup(|name| match name {
+            "ASKDOCS_DATA_DIR" => Some(data_dir.clone()),
+            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
+            _ => extra
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string()),
+        })
+        .unwrap()
+    }
+
+    /// As the local server sees a request: the caller's Bearer token, no authorizer context.
+    pub fn with_bearer(mut event: Value, token: &str) -> Value {
+        let value = format!("Bearer {token}");
+        event["headers"]["Authorization"] = json!(value);
+        event["multiValueHeaders"]["Authorization"] = json!([value]);
+        if let Some(context) = event["requestContext"].as_object_mut() {
+            context.remove("authorizer");
+        }
+        event
+    }
+
+    /// The event with these query string parameters (both of API Gateway's forms).
+    pub fn with_query(mut event: Value, query: Value) -> Value {
+        let multi: serde_json::Map<String, Value> = query
+            .as_object()
+            .expect("query parameters are an object")
+            .iter()
+            .map(|(key, value)| (key.clone(), json!([value])))
+            .collect();
+        event["queryStringParameters"] = query;
+        event["multiValueQueryStringParameters"] = Value::Object(multi);
+        event
+    }
+
+    /// Registers and logs in a user; returns (user id, bearer token).
+    pub async fn signed_in(backends: &crate::backends::Backends, email: &str) -> (String, String) {
+        use crate::auth::{Credentials, Registration};
+        let accounts = backends.accounts().unwrap();
+        let password = "Correct1horse".to_string();
+        let registration = Registration {
+            email: email.into(),
+            password: password.clone(),
+            name: None,
+        };
+        let user_id = accounts.register(registration).await.unwrap().user_id;
+        let session = accounts
+            .login(Credentials {
+                email: email.into(),
+                password,
+            })
+            .await
+            .unwrap();
+        (user_id, session.token)
+    }
+
+    /// Fresh tables and a bucket, named for one test, on the AWS emulator that
+    /// `make test` starts (moto, at ASKDOCS_TEST_AWS_ENDPOINT).
+    pub async fn aws_emulator() -> (crate::aws::AwsClients, crate::config::AwsSettings) {
+        let endpoint = std::env::var("ASKDOCS_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+            panic!(
+                "ASKDOCS_TEST_AWS_ENDPOINT is not set: run `make test` (it starts moto), or \
+                 `make moto` and export ASKDOCS_TEST_AWS_ENDPOINT=http://127.0.0.1:5055"
+            )
+        });
+        let clients = crate::aws::AwsClients::for_emulator(&endpoint).await;
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let settings = crate::config::AwsSettings {
+            users_table: format!("users-{run}"),
+            tokens_table: format!("tokens-{run}"),
+            documents_table: format!("documents-{run}"),
+            history_table: format!("history-{run}"),
+            bucket: format!("askdocs-{run}"),
+        };
+        crate::aws::schema::create_all(&clients, &settings)
+            .await
+            .expect("the emulator accepts the schema");
+        (clients, settings)
+    }
+
+    /// Sends an API Gateway proxy event through a router; returns status and JSON body
+    /// (`Null` when empty). Every body the API sends must be JSON.
+    pub async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
+        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("every response body is JSON")
+        };
+        (status, body)
+    }
+}

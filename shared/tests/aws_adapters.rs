@@ -3,41 +3,16 @@
 //! passes the same suite as its embedded twin. moto does not check SigV4
 //! signatures, so what a presigned URL pins is checked in the URL itself.
 
-use askdocs_shared::aws::schema::create_all;
 use askdocs_shared::aws::{
-    AwsClients, DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore,
-    S3ObjectStore,
+    DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore, S3ObjectStore,
 };
-use askdocs_shared::config::AwsSettings;
 use askdocs_shared::ports::ObjectStore;
 use askdocs_shared::testing;
-
-fn endpoint() -> String {
-    std::env::var("ASKDOCS_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!("ASKDOCS_TEST_AWS_ENDPOINT is not set: run `make test` (it starts moto), or `make moto` and export ASKDOCS_TEST_AWS_ENDPOINT=http://127.0.0.1:5055")
-    })
-}
-
-/// Fresh tables and bucket, named for this test only.
-async fn provisioned() -> (AwsClients, AwsSettings) {
-    let clients = AwsClients::for_emulator(&endpoint()).await;
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let settings = AwsSettings {
-        users_table: format!("users-{run}"),
-        tokens_table: format!("tokens-{run}"),
-        documents_table: format!("documents-{run}"),
-        history_table: format!("history-{run}"),
-        bucket: format!("askdocs-{run}"),
-    };
-    create_all(&clients, &settings)
-        .await
-        .expect("moto accepts the schema");
-    (clients, settings)
-}
+use askdocs_shared::testing::harness::aws_emulator;
 
 #[tokio::test]
 async fn dynamodb_user_store_passes_the_shared_suite() {
-    let (clients, settings) = provisioned().await;
+    let (clients, settings) = aws_emulator().await;
     testing::user_store_contract(&DynamoUserStore::new(
         clients.dynamodb.clone(),
         settings.users_table,
@@ -47,7 +22,7 @@ async fn dynamodb_user_store_passes_the_shared_suite() {
 
 #[tokio::test]
 async fn dynamodb_token_store_passes_the_shared_suite() {
-    let (clients, settings) = provisioned().await;
+    let (clients, settings) = aws_emulator().await;
     testing::token_store_contract(&DynamoTokenStore::new(
         clients.dynamodb.clone(),
         settings.tokens_table,
@@ -57,7 +32,7 @@ async fn dynamodb_token_store_passes_the_shared_suite() {
 
 #[tokio::test]
 async fn dynamodb_document_store_passes_the_shared_suite() {
-    let (clients, settings) = provisioned().await;
+    let (clients, settings) = aws_emulator().await;
     testing::document_store_contract(&DynamoDocumentStore::new(
         clients.dynamodb.clone(),
         settings.documents_table,
@@ -67,7 +42,7 @@ async fn dynamodb_document_store_passes_the_shared_suite() {
 
 #[tokio::test]
 async fn dynamodb_history_store_passes_the_shared_suite() {
-    let (clients, settings) = provisioned().await;
+    let (clients, settings) = aws_emulator().await;
     testing::history_store_contract(&DynamoHistoryStore::new(
         clients.dynamodb.clone(),
         settings.history_table,
@@ -77,13 +52,13 @@ async fn dynamodb_history_store_passes_the_shared_suite() {
 
 #[tokio::test]
 async fn s3_object_store_passes_the_shared_suite() {
-    let (clients, settings) = provisioned().await;
+    let (clients, settings) = aws_emulator().await;
     testing::object_store_contract(&S3ObjectStore::new(clients.s3.clone(), settings.bucket)).await;
 }
 
 #[tokio::test]
 async fn presigned_uploads_pin_type_and_size_and_deliver_the_file() {
-    let (clients, settings) = provisioned().await;
+    let (clients, settings) = aws_emulator().await;
     let store = S3ObjectStore::new(clients.s3.clone(), &settings.bucket);
     let key = "documents/user-1/doc-1/Annual_report.pdf";
     let body = b"%PDF-1.4 a small file".to_vec();

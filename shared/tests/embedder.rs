@@ -2,10 +2,9 @@
 //! sentence-transformers from the same model files (tests/fixtures/minilm-reference.json,
 //! copied from the team's shared fixtures; its README says how they were made).
 
-use std::path::PathBuf;
-
 use askdocs_shared::embedded::MiniLmEmbedder;
 use askdocs_shared::ports::Embedder;
+use askdocs_shared::testing::harness::model_dir;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -17,14 +16,6 @@ struct Reference {
 struct Item {
     text: String,
     embedding: Vec<f32>,
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ASKDOCS_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.models/all-MiniLM-L6-v2")
-        })
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f32 {

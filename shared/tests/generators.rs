@@ -3,13 +3,13 @@
 //! stand-in chat server on loopback (checked at the HTTP level: what it sends,
 //! how it reads the reply, how it reports failures).
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use askdocs_shared::embedded::{
     ChatSettings, ExtractiveAnswerer, MiniLmEmbedder, OpenAiChatGenerator,
 };
 use askdocs_shared::ports::Generator;
+use askdocs_shared::testing::harness::model_dir;
 use askdocs_shared::testing::{generator_contract, sample_generation_request};
 use askdocs_shared::Error;
 use axum::extract::State;
@@ -17,14 +17,6 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("ASKDOCS_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.models/all-MiniLM-L6-v2")
-        })
-}
 
 #[tokio::test]
 async fn the_extractive_answerer_passes_the_generator_suite() {

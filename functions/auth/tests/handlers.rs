@@ -3,10 +3,9 @@
 
 use askdocs_auth::{app, lambda::handle_event, AuthState};
 use askdocs_shared::backends::Backends;
-use askdocs_shared::config::Config;
+use askdocs_shared::testing::harness::{embedded_config, event, send, with_bearer};
 use axum::Router;
 use serde_json::{json, Value};
-use tower::ServiceExt as _;
 
 const SECRET: &str = "handler-test-secret-handler-test-secret";
 
@@ -18,13 +17,7 @@ struct Harness {
 impl Harness {
     async fn new() -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let path = data_dir.path().display().to_string();
-        let config = Config::from_lookup(|name| match name {
-            "ASKDOCS_DATA_DIR" => Some(path.clone()),
-            "JWT_SECRET" => Some(SECRET.into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = embedded_config(data_dir.path(), &[("JWT_SECRET", SECRET)]);
         let backends = Backends::connect(&config).await.unwrap();
         Harness {
             state: AuthState::new(&backends).unwrap(),
@@ -36,20 +29,8 @@ impl Harness {
         app(self.state.clone())
     }
 
-    /// Sends an API Gateway proxy event through the router; returns status and JSON body.
     async fn send(&self, event: Value) -> (u16, Value) {
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let response = self.app().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("every response body is JSON")
-        };
-        (status, body)
+        send(&self.app(), event).await
     }
 
     /// Sends any event through the Lambda entry point, as the auth binary does.
@@ -76,32 +57,8 @@ impl Harness {
     }
 }
 
-fn event(name: &str) -> Value {
-    let text = match name {
-        "auth-register.json" => include_str!("../../../events/auth-register.json"),
-        "auth-login.json" => include_str!("../../../events/auth-login.json"),
-        "auth-logout.json" => include_str!("../../../events/auth-logout.json"),
-        "auth-profile.json" => include_str!("../../../events/auth-profile.json"),
-        "authorizer-token.json" => include_str!("../../../events/authorizer-token.json"),
-        other => panic!("no event {other}"),
-    };
-    serde_json::from_str(text).unwrap()
-}
-
 fn with_body(mut event: Value, body: String) -> Value {
     event["body"] = Value::String(body);
-    event
-}
-
-/// As the local server sees a request: a Bearer header and no authorizer context.
-fn with_bearer(mut event: Value, token: &str) -> Value {
-    let value = format!("Bearer {token}");
-    event["headers"]["Authorization"] = json!(value);
-    event["multiValueHeaders"]["Authorization"] = json!([value]);
-    event["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
     event
 }
 

@@ -3,12 +3,11 @@
 //! a real S3 event, as it does after an upload in AWS.
 
 use askdocs_document::{app, DocumentState};
-use askdocs_shared::auth::{Credentials, Registration};
 use askdocs_shared::backends::Backends;
-use askdocs_shared::config::Config;
+use askdocs_shared::testing::harness::{
+    embedded_config, event, fixture, send, signed_in, with_bearer, with_query,
+};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use tower::ServiceExt as _;
 
 struct Harness {
     data_dir: tempfile::TempDir,
@@ -16,31 +15,13 @@ struct Harness {
     state: DocumentState,
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(workspace().join("tests/fixtures").join(name)).unwrap()
-}
-
 impl Harness {
     async fn new() -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let path = data_dir.path().display().to_string();
-        let model_dir = std::env::var("ASKDOCS_MODEL_DIR").unwrap_or_else(|_| {
-            workspace()
-                .join(".models/all-MiniLM-L6-v2")
-                .display()
-                .to_string()
-        });
-        let config = Config::from_lookup(|name| match name {
-            "ASKDOCS_DATA_DIR" => Some(path.clone()),
-            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
-            "ASKDOCS_PUBLIC_URL" => Some("http://127.0.0.1:3000".into()),
-            _ => None,
-        })
-        .unwrap();
+        let config = embedded_config(
+            data_dir.path(),
+            &[("ASKDOCS_PUBLIC_URL", "http://127.0.0.1:3000")],
+        );
         let backends = Backends::connect(&config).await.unwrap();
         Harness {
             state: DocumentState::new(&backends).unwrap(),
@@ -51,36 +32,11 @@ impl Harness {
 
     /// A registered, logged-in user: (user id, bearer token).
     async fn user(&self, email: &str) -> (String, String) {
-        let accounts = self.backends.accounts().unwrap();
-        let registration = Registration {
-            email: email.into(),
-            password: "Correct1horse".into(),
-            name: None,
-        };
-        let profile = accounts.register(registration).await.unwrap();
-        let credentials = Credentials {
-            email: email.into(),
-            password: "Correct1horse".into(),
-        };
-        (
-            profile.user_id,
-            accounts.login(credentials).await.unwrap().token,
-        )
+        signed_in(&self.backends, email).await
     }
 
     async fn send(&self, event: Value) -> (u16, Value) {
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON body")
-        };
-        (status, body)
+        send(&app(self.state.clone()), event).await
     }
 
     /// Runs the processing handler on the document's upload, as S3's notification would.
@@ -91,46 +47,8 @@ impl Harness {
     }
 }
 
-fn event(name: &str) -> Value {
-    let text = match name {
-        "document-upload.json" => include_str!("../../../events/document-upload.json"),
-        "document-upload-direct.json" => {
-            include_str!("../../../events/document-upload-direct.json")
-        }
-        "document-list.json" => include_str!("../../../events/document-list.json"),
-        "document-get.json" => include_str!("../../../events/document-get.json"),
-        "document-delete.json" => include_str!("../../../events/document-delete.json"),
-        other => panic!("no event {other}"),
-    };
-    serde_json::from_str(text).unwrap()
-}
-
-/// As the local server sees it: the caller's Bearer token, no authorizer context.
-fn as_user(mut event: Value, token: &str) -> Value {
-    let value = format!("Bearer {token}");
-    event["headers"]["Authorization"] = json!(value);
-    event["multiValueHeaders"]["Authorization"] = json!([value]);
-    event["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
-    event
-}
-
 fn with_body(mut event: Value, body: &str) -> Value {
     event["body"] = json!(body);
-    event
-}
-
-fn with_query(mut event: Value, query: Value) -> Value {
-    let multi: serde_json::Map<String, Value> = query
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(key, value)| (key.clone(), json!([value])))
-        .collect();
-    event["queryStringParameters"] = query;
-    event["multiValueQueryStringParameters"] = Value::Object(multi);
     event
 }
 
@@ -158,7 +76,7 @@ async fn an_upload_url_is_issued_and_the_document_waits_as_pending() {
 
     // WHEN the client asks to upload "Annual Report, 2026.pdf"
     let (status, ticket) = harness
-        .send(as_user(event("document-upload.json"), &token))
+        .send(with_bearer(event("document-upload.json"), &token))
         .await;
 
     // THEN it gets a PUT URL pinned to the type and size, under the user's key prefix
@@ -179,7 +97,7 @@ async fn an_upload_url_is_issued_and_the_document_waits_as_pending() {
 
     // AND the document is listed as pending under its original name
     let (status, list) = harness
-        .send(as_user(event("document-list.json"), &token))
+        .send(with_bearer(event("document-list.json"), &token))
         .await;
     assert_eq!(status, 200);
     let listed = &list["documents"][0];
@@ -206,7 +124,7 @@ async fn bad_upload_requests_are_refused_and_record_nothing() {
     let (_, token) = harness.user("lin@example.com").await;
     let upload = |body: Value| {
         with_body(
-            as_user(event("document-upload.json"), &token),
+            with_bearer(event("document-upload.json"), &token),
             &body.to_string(),
         )
     };
@@ -258,14 +176,14 @@ async fn bad_upload_requests_are_refused_and_record_nothing() {
     }
     let (actual, response) = harness
         .send(with_body(
-            as_user(event("document-upload.json"), &token),
+            with_bearer(event("document-upload.json"), &token),
             "not json",
         ))
         .await;
     assert_error(actual, &response, 400, "invalid_request");
 
     let (_, list) = harness
-        .send(as_user(event("document-list.json"), &token))
+        .send(with_bearer(event("document-list.json"), &token))
         .await;
     assert_eq!(list["documents"], json!([]));
 }
@@ -284,7 +202,7 @@ async fn awkward_file_names_work_and_are_kept() {
             json!({"fileName": name, "contentType": "application/pdf", "size": 100}).to_string();
         let (status, ticket) = harness
             .send(with_body(
-                as_user(event("document-upload.json"), &token),
+                with_bearer(event("document-upload.json"), &token),
                 &body,
             ))
             .await;
@@ -293,7 +211,7 @@ async fn awkward_file_names_work_and_are_kept() {
         assert_eq!(ticket["key"], format!("documents/{user_id}/{id}/{safe}"));
         let (_, details) = harness
             .send(for_document(
-                as_user(event("document-get.json"), &token),
+                with_bearer(event("document-get.json"), &token),
                 id,
             ))
             .await;
@@ -308,7 +226,7 @@ async fn a_small_file_sent_directly_is_processed_to_ready() {
 
     // WHEN a text file is posted as the body with ?fileName=
     let (status, document) = harness
-        .send(as_user(event("document-upload-direct.json"), &token))
+        .send(with_bearer(event("document-upload-direct.json"), &token))
         .await;
     assert_eq!(status, 201, "{document}");
     assert_eq!(document["fileName"], "tide notes.txt");
@@ -329,7 +247,7 @@ async fn a_small_file_sent_directly_is_processed_to_ready() {
     // THEN it reads as ready, with a download link
     let (status, details) = harness
         .send(for_document(
-            as_user(event("document-get.json"), &token),
+            with_bearer(event("document-get.json"), &token),
             &id,
         ))
         .await;
@@ -350,7 +268,10 @@ async fn direct_uploads_are_limited_and_typed() {
     let direct = |body: &str, name: &str, content_type: &str| {
         with_content_type(
             with_query(
-                with_body(as_user(event("document-upload-direct.json"), &token), body),
+                with_body(
+                    with_bearer(event("document-upload-direct.json"), &token),
+                    body,
+                ),
                 json!({"fileName": name}),
             ),
             content_type,
@@ -378,12 +299,12 @@ async fn documents_list_newest_first_in_pages() {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let (_, ticket) = harness
-            .send(as_user(event("document-upload.json"), &token))
+            .send(with_bearer(event("document-upload.json"), &token))
             .await;
         ids.push(ticket["documentId"].as_str().unwrap().to_string());
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    let list = |query: Value| with_query(as_user(event("document-list.json"), &token), query);
+    let list = |query: Value| with_query(with_bearer(event("document-list.json"), &token), query);
     let (_, first) = harness.send(list(json!({"limit": "2"}))).await;
     let page_ids = |page: &Value| {
         page["documents"]
@@ -418,39 +339,39 @@ async fn another_users_document_is_404_exactly_like_a_missing_one() {
     let (_, owner) = harness.user("owner@example.com").await;
     let (_, stranger) = harness.user("stranger@example.com").await;
     let (_, ticket) = harness
-        .send(as_user(event("document-upload.json"), &owner))
+        .send(with_bearer(event("document-upload.json"), &owner))
         .await;
     let id = ticket["documentId"].as_str().unwrap();
 
     let (status, theirs) = harness
         .send(for_document(
-            as_user(event("document-get.json"), &stranger),
+            with_bearer(event("document-get.json"), &stranger),
             id,
         ))
         .await;
     let (missing_status, missing) = harness
-        .send(as_user(event("document-get.json"), &stranger))
+        .send(with_bearer(event("document-get.json"), &stranger))
         .await;
     assert_error(status, &theirs, 404, "not_found");
     assert_eq!((status, &theirs), (missing_status, &missing));
 
     let (status, body) = harness
         .send(for_document(
-            as_user(event("document-delete.json"), &stranger),
+            with_bearer(event("document-delete.json"), &stranger),
             id,
         ))
         .await;
     assert_error(status, &body, 404, "not_found");
     let (status, _) = harness
         .send(for_document(
-            as_user(event("document-get.json"), &owner),
+            with_bearer(event("document-get.json"), &owner),
             id,
         ))
         .await;
     assert_eq!(status, 200, "the stranger's delete removed nothing");
 
     let (_, list) = harness
-        .send(as_user(event("document-list.json"), &stranger))
+        .send(with_bearer(event("document-list.json"), &stranger))
         .await;
     assert_eq!(list["documents"], json!([]));
 }
@@ -478,7 +399,7 @@ async fn delete_leaves_nothing_in_any_store() {
     // WHEN the owner deletes it
     let (status, body) = harness
         .send(for_document(
-            as_user(event("document-delete.json"), &token),
+            with_bearer(event("document-delete.json"), &token),
             &document.document_id,
         ))
         .await;
@@ -525,7 +446,7 @@ async fn delete_leaves_nothing_in_any_store() {
     // AND it reads as missing
     let (status, _) = harness
         .send(for_document(
-            as_user(event("document-get.json"), &token),
+            with_bearer(event("document-get.json"), &token),
             &document.document_id,
         ))
         .await;
@@ -538,7 +459,7 @@ async fn unreadable_ids_get_a_json_error() {
     let (_, token) = harness.user("odd@example.com").await;
     let (status, body) = harness
         .send(for_document(
-            as_user(event("document-get.json"), &token),
+            with_bearer(event("document-get.json"), &token),
             "%FF%FE",
         ))
         .await;

@@ -1,15 +1,15 @@
 //! The processing handler fed the real S3 event from `events/s3-put.json`, on
 //! the embedded backends with the real local embedding model.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use askdocs_processing::{handle, ProcessingState};
 use askdocs_shared::backends::Backends;
-use askdocs_shared::config::Config;
 use askdocs_shared::documents::Documents;
 use askdocs_shared::ingest::Processed;
 use askdocs_shared::model::{Document, DocumentStatus};
 use askdocs_shared::ports::{DocumentStore, VectorIndex};
+use askdocs_shared::testing::harness::{embedded_config, event, fixture};
 use aws_lambda_events::event::s3::S3Event;
 use std::sync::Arc;
 
@@ -21,26 +21,10 @@ struct Harness {
     index: Arc<dyn VectorIndex>,
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 impl Harness {
     async fn new() -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let path = data_dir.path().display().to_string();
-        let model_dir = std::env::var("ASKDOCS_MODEL_DIR").unwrap_or_else(|_| {
-            workspace()
-                .join(".models/all-MiniLM-L6-v2")
-                .display()
-                .to_string()
-        });
-        let config = Config::from_lookup(|name| match name {
-            "ASKDOCS_DATA_DIR" => Some(path.clone()),
-            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
-            _ => None,
-        })
-        .unwrap();
+        let config = embedded_config(data_dir.path(), &[]);
         let backends = Backends::connect(&config).await.unwrap();
         Harness {
             state: ProcessingState::new(&backends).unwrap(),
@@ -55,11 +39,11 @@ impl Harness {
     async fn upload(
         &self,
         user_id: &str,
-        fixture: &str,
+        fixture_name: &str,
         file_name: &str,
         content_type: &str,
     ) -> Document {
-        let bytes = std::fs::read(workspace().join("tests/fixtures").join(fixture)).unwrap();
+        let bytes = fixture(fixture_name);
         self.upload_bytes(user_id, bytes, file_name, content_type)
             .await
     }
@@ -113,8 +97,7 @@ impl Harness {
 
 /// The real S3 event with its key swapped for ours, encoded as S3 encodes keys.
 fn s3_event(key: &str) -> S3Event {
-    let mut event: serde_json::Value =
-        serde_json::from_str(include_str!("../../../events/s3-put.json")).unwrap();
+    let mut event = event("s3-put.json");
     let encoded = key.replace(' ', "+");
     event["Records"][0]["s3"]["object"]["key"] = serde_json::json!(encoded);
     serde_json::from_value(event).unwrap()
@@ -322,7 +305,7 @@ async fn keys_that_are_not_known_documents_are_skipped() {
         assert!(matches!(outcome[0], Processed::Skipped { .. }), "{key}: {outcome:?}");
     }
     // The committed event itself parses and names a key in the documents layout.
-    let event: S3Event = serde_json::from_str(include_str!("../../../events/s3-put.json")).unwrap();
+    let event: S3Event = serde_json::from_value(event("s3-put.json")).unwrap();
     let keys = askdocs_processing::created_object_keys(&event);
     assert!(askdocs_shared::documents::parse_object_key(&keys[0]).is_some());
 }

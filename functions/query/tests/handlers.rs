@@ -2,16 +2,14 @@
 //! documents uploaded and processed as in production, on the embedded backends
 //! with the real embedding model and the extractive answerer.
 
-use std::path::{Path, PathBuf};
-
 use askdocs_query::{app, QueryState};
-use askdocs_shared::auth::{Credentials, Registration};
 use askdocs_shared::backends::Backends;
-use askdocs_shared::config::Config;
 use askdocs_shared::model::SearchScope;
 use askdocs_shared::retrieve::NOT_FOUND_ANSWER;
+use askdocs_shared::testing::harness::{
+    embedded_config, event, fixture, send, signed_in, with_bearer, with_query,
+};
 use serde_json::{json, Value};
-use tower::ServiceExt as _;
 
 struct Harness {
     _data_dir: tempfile::TempDir,
@@ -24,26 +22,10 @@ struct User {
     token: String,
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 impl Harness {
     async fn new() -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let path = data_dir.path().display().to_string();
-        let model_dir = std::env::var("ASKDOCS_MODEL_DIR").unwrap_or_else(|_| {
-            workspace()
-                .join(".models/all-MiniLM-L6-v2")
-                .display()
-                .to_string()
-        });
-        let config = Config::from_lookup(|name| match name {
-            "ASKDOCS_DATA_DIR" => Some(path.clone()),
-            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
-            _ => None,
-        })
-        .unwrap();
+        let config = embedded_config(data_dir.path(), &[]);
         let backends = Backends::connect(&config).await.unwrap();
         Harness {
             state: QueryState::new(&backends).unwrap(),
@@ -53,26 +35,13 @@ impl Harness {
     }
 
     async fn user(&self, email: &str) -> User {
-        let accounts = self.backends.accounts().unwrap();
-        let registration = Registration {
-            email: email.into(),
-            password: "Correct1horse".into(),
-            name: None,
-        };
-        let id = accounts.register(registration).await.unwrap().user_id;
-        let credentials = Credentials {
-            email: email.into(),
-            password: "Correct1horse".into(),
-        };
-        User {
-            id,
-            token: accounts.login(credentials).await.unwrap().token,
-        }
+        let (id, token) = signed_in(&self.backends, email).await;
+        User { id, token }
     }
 
     /// Uploads a fixture for the user and processes it as the S3 event would; returns its id.
-    async fn document(&self, user: &User, fixture: &str, file_name: &str) -> String {
-        let bytes = std::fs::read(workspace().join("tests/fixtures").join(fixture)).unwrap();
+    async fn document(&self, user: &User, fixture_name: &str, file_name: &str) -> String {
+        let bytes = fixture(fixture_name);
         let document = self
             .backends
             .documents()
@@ -90,46 +59,19 @@ impl Harness {
     }
 
     async fn send(&self, event: Value) -> (u16, Value) {
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let response = app(self.state.clone()).oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        (status, serde_json::from_slice(&bytes).expect("JSON body"))
+        send(&app(self.state.clone()), event).await
     }
 
     async fn ask(&self, user: &User, body: Value) -> (u16, Value) {
-        let mut event: Value =
-            serde_json::from_str(include_str!("../../../events/query-ask.json")).unwrap();
+        let mut event = event("query-ask.json");
         event["body"] = json!(body.to_string());
-        self.send(as_user(event, &user.token)).await
+        self.send(with_bearer(event, &user.token)).await
     }
 
     async fn history(&self, user: &User, query: Value) -> (u16, Value) {
-        let mut event: Value =
-            serde_json::from_str(include_str!("../../../events/query-history.json")).unwrap();
-        let multi: serde_json::Map<String, Value> = query
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| (k.clone(), json!([v])))
-            .collect();
-        event["queryStringParameters"] = query;
-        event["multiValueQueryStringParameters"] = Value::Object(multi);
-        self.send(as_user(event, &user.token)).await
+        let event = with_query(event("query-history.json"), query);
+        self.send(with_bearer(event, &user.token)).await
     }
-}
-
-fn as_user(mut event: Value, token: &str) -> Value {
-    let value = format!("Bearer {token}");
-    event["headers"]["Authorization"] = json!(value);
-    event["multiValueHeaders"]["Authorization"] = json!([value]);
-    event["requestContext"]
-        .as_object_mut()
-        .unwrap()
-        .remove("authorizer");
-    event
 }
 
 fn cited(answer: &Value) -> Vec<(String, u64)> {
@@ -158,9 +100,7 @@ async fn a_question_is_answered_from_the_right_page_with_citations() {
         .await;
 
     // WHEN Ada asks what the pump error means (the committed event's question)
-    let mut event: Value =
-        serde_json::from_str(include_str!("../../../events/query-ask.json")).unwrap();
-    event = as_user(event, &ada.token);
+    let event = with_bearer(event("query-ask.json"), &ada.token);
     let (status, answer) = harness.send(event).await;
 
     // THEN the answer quotes page 2 of the manual and cites it

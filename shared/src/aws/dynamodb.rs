@@ -321,21 +321,12 @@ impl DocumentStore for DynamoDocumentStore {
             .send()
             .await
             .map_err(|error| sdk_error("DynamoDB Query (UserUploadDateIndex)", error))?;
-        let mut items = output
+        let items = output
             .items()
             .iter()
             .map(document_from_item)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|last| ListPosition {
-                at: last.upload_date.clone(),
-                id: last.document_id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, limit))
     }
 
     async fn start_processing(
@@ -540,20 +531,11 @@ impl HistoryStore for DynamoHistoryStore {
             .send()
             .await
             .map_err(|error| sdk_error("DynamoDB Query (history)", error))?;
-        let mut items = output
+        let items = output
             .items()
             .iter()
             .map(history_from_item)
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|last| ListPosition {
-                at: last.created_at.clone(),
-                id: last.query_id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::from_overfetch(items, limit))
     }
 }

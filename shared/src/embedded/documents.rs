@@ -98,20 +98,11 @@ impl DocumentStore for SqliteDocumentStore {
                     Some(position) => (Some(position.at.clone()), Some(position.id.clone())),
                     None => (None, None),
                 };
-                let mut items: Vec<Document> = statement
+                let items: Vec<Document> = statement
                     .query_map(params![user_id, at, id, fetch], document_from_row)
                     .and_then(|rows| rows.collect())
                     .map_err(internal("listing documents"))?;
-                let next = if items.len() > limit {
-                    items.truncate(limit);
-                    items.last().map(|last| ListPosition {
-                        at: last.upload_date.clone(),
-                        id: last.document_id.clone(),
-                    })
-                } else {
-                    None
-                };
-                Ok(Page { items, next })
+                Ok(Page::from_overfetch(items, limit))
             })
             .await
     }

@@ -83,19 +83,10 @@ impl HistoryStore for SqliteHistoryStore {
                         },
                     )
                     .map_err(internal("listing history"))?;
-                let mut items = rows
+                let items = rows
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(internal("listing history"))?;
-                let next = if items.len() > limit {
-                    items.truncate(limit);
-                    items.last().map(|last| ListPosition {
-                        at: last.created_at.clone(),
-                        id: last.query_id.clone(),
-                    })
-                } else {
-                    None
-                };
-                Ok(Page { items, next })
+                Ok(Page::from_overfetch(items, limit))
             })
             .await
     }
