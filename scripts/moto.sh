@@ -42,7 +42,8 @@ case "${1:-}" in
     fi
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" > ".moto-$port.log" 2>&1 &
     echo $! > "$pid_file"
-    for _ in $(seq 1 100); do
+    # A first start imports a lot of Python; give it up to a minute.
+    for _ in $(seq 1 600); do
       if running; then
         echo "moto: listening on http://127.0.0.1:$port" >&2
         exit 0

@@ -45,7 +45,13 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
     let local_url = format!("http://{address}");
     objects.set_public_url(config.public_url.as_deref().unwrap_or(&local_url));
 
+    // Documents this server was processing when it last stopped are processed
+    // again, as Lambda would retry them.
+    let interrupted = processing.processor.recover_interrupted(true).await?;
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    for (key, size) in interrupted {
+        let _ = sender.send(ObjectCreated { key, size });
+    }
     objects.subscribe(sender);
     tokio::spawn(process_uploads(receiver, processing));
 

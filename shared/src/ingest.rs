@@ -185,6 +185,28 @@ impl Processor {
         }
     }
 
+    /// Marks runs that died (still `processing` after the stale window, or any
+    /// run when `all` — e.g. when the only process that runs them restarts) as
+    /// `failed`, so a retry can claim them; returns their object keys and sizes
+    /// for the caller to process again.
+    pub async fn recover_interrupted(&self, all: bool) -> Result<Vec<(String, u64)>> {
+        let before = if all {
+            // Later than any timestamp: every run still marked `processing`.
+            "9999-12-31T23:59:59.999Z".to_string()
+        } else {
+            timestamp(chrono::Utc::now() - self.settings.stale_after)
+        };
+        let stuck = self.documents.stuck_in_processing(&before, 1000).await?;
+        let mut keys = Vec::with_capacity(stuck.len());
+        for document in stuck {
+            self.fail(&document, "processing was interrupted; it is being retried")
+                .await?;
+            tracing::warn!(user_id = %document.user_id, document_id = %document.document_id, "interrupted processing recovered");
+            keys.push((document.key, document.size));
+        }
+        Ok(keys)
+    }
+
     /// `failed`, with nothing of this run left in the index.
     async fn fail(&self, document: &Document, reason: &str) -> Result<()> {
         self.index

@@ -95,6 +95,13 @@ pub trait DocumentStore: Send + Sync {
     ) -> Result<bool>;
     /// Returns whether there was such a document.
     async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool>;
+    /// Documents of any owner still `processing` since before `updated_before`
+    /// (runs that died), oldest first, at most `limit`.
+    async fn stuck_in_processing(
+        &self,
+        updated_before: &str,
+        limit: usize,
+    ) -> Result<Vec<Document>>;
 }
 
 /// Vectors and keywords of every chunk, searchable only within an owner's scope.

@@ -289,6 +289,34 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
         "failed documents can be retried"
     );
 
+    // AND a run that died in `processing` can be found, and a live one is not reported
+    let second = &documents[1].document_id;
+    assert!(store
+        .start_processing(&owner, second, long_ago)
+        .await
+        .unwrap());
+    let stuck = store
+        .stuck_in_processing("2999-01-01T00:00:00.000Z", 100)
+        .await
+        .unwrap();
+    assert!(
+        stuck
+            .iter()
+            .any(|d| d.document_id == *second && d.user_id == owner),
+        "{stuck:?}"
+    );
+    assert!(store
+        .stuck_in_processing(long_ago, 100)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.document_id != *second));
+    let done = ProcessingOutcome::Failed { reason: "x".into() };
+    assert!(store
+        .finish_processing(&owner, second, &done)
+        .await
+        .unwrap());
+
     // WHEN deleted THEN it is gone, only for its owner, and only once
     assert!(!store.delete(&stranger, id).await.unwrap());
     assert!(store.delete(&owner, id).await.unwrap());

@@ -367,3 +367,46 @@ async fn a_file_put_after_its_document_was_deleted_is_removed() {
         0
     );
 }
+
+#[tokio::test]
+async fn runs_interrupted_by_a_restart_are_recovered_and_processed_again() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-g", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    // GIVEN a run claimed the document and then the process died
+    let long_ago = "2000-01-01T00:00:00.000Z";
+    assert!(harness
+        .store
+        .start_processing("user-g", &document.document_id, long_ago)
+        .await
+        .unwrap());
+
+    // WHEN the server starts again and recovers interrupted runs
+    let recovered = harness
+        .state
+        .processor
+        .recover_interrupted(true)
+        .await
+        .unwrap();
+
+    // THEN the document is handed back for processing, and processing it makes it ready
+    assert_eq!(recovered, vec![(document.key.clone(), document.size)]);
+    assert_eq!(
+        harness.stored(&document).await.status,
+        DocumentStatus::Failed
+    );
+    harness.deliver(&document).await;
+    assert_eq!(
+        harness.stored(&document).await.status,
+        DocumentStatus::Ready
+    );
+    // AND a second recovery finds nothing
+    assert!(harness
+        .state
+        .processor
+        .recover_interrupted(true)
+        .await
+        .unwrap()
+        .is_empty());
+}

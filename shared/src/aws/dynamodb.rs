@@ -404,6 +404,35 @@ impl DocumentStore for DynamoDocumentStore {
         }
     }
 
+    async fn stuck_in_processing(
+        &self,
+        updated_before: &str,
+        limit: usize,
+    ) -> Result<Vec<Document>> {
+        // StatusIndex holds keys only; each hit is then read whole.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("StatusIndex")
+            .key_condition_expression("#status = :processing AND updatedAt < :before")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":before", s(updated_before))
+            .limit(limit as i32)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB Query (StatusIndex)", error))?;
+        let mut documents = Vec::new();
+        for key in output.items() {
+            let (user_id, document_id) = (text(key, "userId")?, text(key, "documentId")?);
+            if let Some(document) = self.get(&user_id, &document_id).await? {
+                documents.push(document);
+            }
+        }
+        Ok(documents)
+    }
+
     async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
         let output = self
             .client

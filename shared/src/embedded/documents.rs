@@ -163,6 +163,29 @@ impl DocumentStore for SqliteDocumentStore {
             .await
     }
 
+    async fn stuck_in_processing(
+        &self,
+        updated_before: &str,
+        limit: usize,
+    ) -> Result<Vec<Document>> {
+        let updated_before = updated_before.to_string();
+        self.db
+            .call(move |connection| {
+                let mut statement = connection
+                    .prepare(
+                        "SELECT * FROM documents WHERE status = 'processing' AND updated_at < ?1
+                         ORDER BY updated_at LIMIT ?2",
+                    )
+                    .map_err(internal("finding interrupted documents"))?;
+                let rows = statement
+                    .query_map(params![updated_before, limit as i64], document_from_row)
+                    .and_then(|rows| rows.collect())
+                    .map_err(internal("finding interrupted documents"));
+                rows
+            })
+            .await
+    }
+
     async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
         self.db
