@@ -12,8 +12,8 @@ use hmac::Mac as _;
 
 use crate::auth::{Accounts, Authenticator};
 use crate::aws::{
-    AwsClients, DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore,
-    S3ObjectStore,
+    AwsClients, ClaudeGenerator, DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore,
+    DynamoUserStore, S3ObjectStore, TitanEmbedder,
 };
 use crate::config::{AwsSettings, Backend, Config, JwtSecretSource};
 use crate::documents::Documents;
@@ -194,9 +194,15 @@ impl Backends {
         }
     }
 
-    /// The embedding model, loaded on first use and shared afterwards.
+    /// The embedding model: MiniLM loaded in-process (embedded, on first use,
+    /// then shared), or Titan on Bedrock (AWS).
     pub fn embedder(&self) -> anyhow::Result<Arc<dyn Embedder>> {
-        self.searchable()?;
+        if let BackendSet::Aws { clients, .. } = &self.set {
+            return Ok(Arc::new(TitanEmbedder::new(
+                clients.bedrock.clone(),
+                &self.config.bedrock,
+            )));
+        }
         if let Some(embedder) = self.embedder.get() {
             return Ok(embedder.clone());
         }
@@ -204,11 +210,18 @@ impl Backends {
         Ok(self.embedder.get_or_init(|| loaded).clone())
     }
 
-    /// The configured chat endpoint, or the extractive answerer.
+    /// The configured chat endpoint; otherwise Claude on Bedrock (AWS) or the
+    /// extractive answerer (embedded).
     pub fn generator(&self) -> anyhow::Result<Arc<dyn Generator>> {
-        Ok(match &self.config.chat {
-            Some(settings) => Arc::new(OpenAiChatGenerator::new(settings.clone())?),
-            None => Arc::new(ExtractiveAnswerer::new(self.embedder()?)),
+        Ok(match (&self.config.chat, &self.set) {
+            (Some(settings), _) => Arc::new(OpenAiChatGenerator::new(settings.clone())?),
+            (None, BackendSet::Aws { clients, .. }) => Arc::new(ClaudeGenerator::new(
+                clients.bedrock.clone(),
+                &self.config.bedrock,
+            )),
+            (None, BackendSet::Embedded { .. }) => {
+                Arc::new(ExtractiveAnswerer::new(self.embedder()?))
+            }
         })
     }
 

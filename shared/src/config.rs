@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::aws::BedrockSettings;
 use crate::chunk::ChunkSettings;
 use crate::documents::DocumentSettings;
 use crate::embedded::ChatSettings;
@@ -94,8 +95,10 @@ pub struct Config {
     /// The base URL clients reach `askdocs serve` at, for its upload and download links.
     pub public_url: Option<String>,
     pub retrieval: RetrievalSettings,
-    /// An OpenAI-compatible chat endpoint to answer with, instead of the extractive answerer.
+    /// An OpenAI-compatible chat endpoint to answer with, instead of the default generator.
     pub chat: Option<ChatSettings>,
+    /// Model ids and limits for Bedrock (AWS backend).
+    pub bedrock: BedrockSettings,
 }
 
 /// Shortest HS256 secret we accept: the key must be at least as long as the hash.
@@ -284,6 +287,41 @@ impl Config {
             }
         };
 
+        let defaults = BedrockSettings::default();
+        let bedrock = BedrockSettings {
+            embedding_model_id: get("BEDROCK_EMBEDDING_MODEL_ID")
+                .unwrap_or(defaults.embedding_model_id),
+            embedding_dimensions: match get("BEDROCK_EMBEDDING_DIMENSIONS")
+                .as_deref()
+                .map(str::trim)
+            {
+                None => defaults.embedding_dimensions,
+                Some("1024") => 1024,
+                Some("512") => 512,
+                Some("256") => 256,
+                Some(other) => {
+                    return Err(problem(
+                        "BEDROCK_EMBEDDING_DIMENSIONS",
+                        format!("must be 1024, 512 or 256 (Titan v2), not `{other}`"),
+                    ))
+                }
+            },
+            generation_model_id: get("BEDROCK_MODEL_ID").unwrap_or(defaults.generation_model_id),
+            max_tokens: parse_number(&get, "BEDROCK_MAX_TOKENS", 1024, 16..=8192)? as i32,
+            temperature: match get("BEDROCK_TEMPERATURE") {
+                None => defaults.temperature,
+                Some(raw) => match raw.trim().parse::<f32>() {
+                    Ok(value) if (0.0..=1.0).contains(&value) => value,
+                    _ => {
+                        return Err(problem(
+                            "BEDROCK_TEMPERATURE",
+                            format!("must be a number from 0 to 1, not `{raw}`"),
+                        ))
+                    }
+                },
+            },
+        };
+
         Ok(Config {
             backend,
             jwt_secret,
@@ -296,6 +334,7 @@ impl Config {
             public_url,
             retrieval,
             chat,
+            bedrock,
         })
     }
 
@@ -457,6 +496,20 @@ mod tests {
                 ("ASKDOCS_PUBLIC_URL", "localhost:3000"),
                 "ASKDOCS_PUBLIC_URL",
             ),
+            (("ASKDOCS_MIN_RELEVANCE", "2"), "ASKDOCS_MIN_RELEVANCE"),
+            (
+                ("ASKDOCS_LLM_URL", "http://127.0.0.1:11434/v1"),
+                "ASKDOCS_LLM_MODEL",
+            ),
+            (
+                ("ASKDOCS_LLM_URL", "https://api.example.com/v1"),
+                "ASKDOCS_LLM_URL",
+            ),
+            (
+                ("BEDROCK_EMBEDDING_DIMENSIONS", "384"),
+                "BEDROCK_EMBEDDING_DIMENSIONS",
+            ),
+            (("BEDROCK_TEMPERATURE", "hot"), "BEDROCK_TEMPERATURE"),
         ];
         for ((name, value), variable) in cases {
             let error = config(&[(name, value)]).unwrap_err();

@@ -710,3 +710,24 @@ pub mod harness {
         (status, body)
     }
 }
+
+/// What every [`crate::ports::Embedder`] must do: one unit-length vector of the
+/// stated size per text, in order; similar texts closer than unrelated ones.
+pub async fn embedder_contract(embedder: &dyn crate::ports::Embedder) {
+    let texts = vec![
+        "The fog pump stalled.".to_string(),
+        "The fog pump has stopped working.".to_string(),
+        "Holidays are booked on the rota board.".to_string(),
+    ];
+    let vectors = embedder.embed(&texts).await.unwrap();
+    assert_eq!(vectors.len(), 3);
+    for vector in &vectors {
+        assert_eq!(vector.len(), embedder.dimensions());
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "norm {norm}");
+    }
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    assert!(dot(&vectors[0], &vectors[1]) > dot(&vectors[0], &vectors[2]));
+    assert!(embedder.embed(&[]).await.unwrap().is_empty());
+    assert!(!embedder.model_id().is_empty());
+}

@@ -55,6 +55,9 @@ async fn embeddings_match_sentence_transformers_on_every_reference_item() {
         );
     }
 
+    // AND it passes the suite every embedder passes
+    askdocs_shared::testing::embedder_contract(&embedder).await;
+
     // AND embedding one text alone gives the same vector as in a padded batch
     let alone = embedder.embed(&texts[..1]).await.unwrap();
     assert!(cosine(&alone[0], &vectors[0]) > 0.9999);

@@ -5,6 +5,7 @@
 //! Endpoints come from the SDK's usual settings, so `AWS_ENDPOINT_URL` points
 //! every client at a local emulator (the tests use moto).
 
+pub mod bedrock;
 pub mod dynamodb;
 pub mod s3;
 pub mod schema;
@@ -63,6 +64,7 @@ impl VectorIndex for NoSearchIndex {
     }
 }
 
+pub use bedrock::{BedrockSettings, ClaudeGenerator, TitanEmbedder};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
 pub use s3::S3ObjectStore;
 
@@ -71,6 +73,7 @@ pub use s3::S3ObjectStore;
 pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub bedrock: aws_sdk_bedrockruntime::Client,
     sdk_config: aws_config::SdkConfig,
 }
 
@@ -109,6 +112,7 @@ impl AwsClients {
         AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config),
+            bedrock: aws_sdk_bedrockruntime::Client::new(&sdk_config),
             sdk_config,
         }
     }

@@ -1,0 +1,167 @@
+//! The Bedrock adapters at the SDK/HTTP level. No emulator serves Bedrock, so
+//! a stand-in server on loopback answers the SDK's real, SigV4-signed
+//! InvokeModel and Converse calls: the tests check what the adapters send,
+//! how they read the replies, and how throttling is reported.
+
+use std::sync::{Arc, Mutex};
+
+use askdocs_shared::aws::{AwsClients, BedrockSettings, ClaudeGenerator, TitanEmbedder};
+use askdocs_shared::ports::{Embedder, Generator};
+use askdocs_shared::testing::{embedder_contract, generator_contract, sample_generation_request};
+use askdocs_shared::Error;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+#[derive(Clone, Default)]
+struct StandIn {
+    calls: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
+    throttle: bool,
+}
+
+/// A pretend Titan: texts about pumps point one way, everything else another.
+fn titan_vector(text: &str, dimensions: usize) -> Vec<f32> {
+    let mut vector = vec![0.0f32; dimensions];
+    let axis = if text.to_lowercase().contains("pump") {
+        0
+    } else {
+        1
+    };
+    vector[axis] = 0.8;
+    vector[2] = 0.6;
+    vector
+}
+
+async fn invoke(
+    State(stand_in): State<StandIn>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let request: Value = serde_json::from_slice(&body).unwrap();
+    stand_in
+        .calls
+        .lock()
+        .unwrap()
+        .push((format!("invoke {model}"), headers, request.clone()));
+    if stand_in.throttle {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("x-amzn-errortype", "ThrottlingException")],
+            Json(json!({"message": "Too many requests"})),
+        )
+            .into_response();
+    }
+    let dimensions = request["dimensions"].as_u64().unwrap() as usize;
+    let text = request["inputText"].as_str().unwrap();
+    Json(json!({"embedding": titan_vector(text, dimensions), "inputTextTokenCount": 5}))
+        .into_response()
+}
+
+async fn converse(
+    State(stand_in): State<StandIn>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let request: Value = serde_json::from_slice(&body).unwrap();
+    stand_in
+        .calls
+        .lock()
+        .unwrap()
+        .push((format!("converse {model}"), headers, request));
+    Json(json!({
+        "output": {"message": {"role": "assistant", "content": [{"text": "It means the fog pump stalled [2]."}]}},
+        "stopReason": "end_turn",
+        "usage": {"inputTokens": 120, "outputTokens": 12, "totalTokens": 132},
+        "metrics": {"latencyMs": 240}
+    }))
+}
+
+async fn stand_in(throttle: bool) -> (AwsClients, StandIn) {
+    let stand_in = StandIn {
+        throttle,
+        ..StandIn::default()
+    };
+    let app = Router::new()
+        .route("/model/{model}/invoke", post(invoke))
+        .route("/model/{model}/converse", post(converse))
+        .with_state(stand_in.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (
+        AwsClients::for_emulator(&format!("http://{address}")).await,
+        stand_in,
+    )
+}
+
+#[tokio::test]
+async fn titan_embeddings_pass_the_embedder_suite_with_signed_requests() {
+    let (clients, stand_in) = stand_in(false).await;
+    let settings = BedrockSettings {
+        embedding_dimensions: 256,
+        ..BedrockSettings::default()
+    };
+    let embedder = TitanEmbedder::new(clients.bedrock.clone(), &settings);
+
+    embedder_contract(&embedder).await;
+
+    let calls = stand_in.calls.lock().unwrap();
+    let (call, headers, body) = &calls[0];
+    assert_eq!(call, "invoke amazon.titan-embed-text-v2:0");
+    assert_eq!(body["dimensions"], 256);
+    assert_eq!(body["normalize"], true);
+    let authorization = headers["authorization"].to_str().unwrap();
+    assert!(
+        authorization.starts_with("AWS4-HMAC-SHA256")
+            && authorization.contains("/bedrock/aws4_request"),
+        "{authorization}"
+    );
+}
+
+#[tokio::test]
+async fn claude_answers_through_converse_with_the_fenced_prompt() {
+    let (clients, stand_in) = stand_in(false).await;
+    let generator = ClaudeGenerator::new(clients.bedrock.clone(), &BedrockSettings::default());
+
+    generator_contract(&generator).await;
+
+    let generated = generator
+        .generate(&sample_generation_request())
+        .await
+        .unwrap();
+    assert_eq!(generated.model, "anthropic.claude-3-haiku-20240307-v1:0");
+    assert_eq!(
+        generated.used.iter().map(|u| u.number).collect::<Vec<_>>(),
+        vec![2]
+    );
+    let calls = stand_in.calls.lock().unwrap();
+    let (call, _, body) = &calls[0];
+    assert_eq!(call, "converse anthropic.claude-3-haiku-20240307-v1:0");
+    assert!(body["system"][0]["text"].as_str().unwrap().contains("only"));
+    assert_eq!(body["inferenceConfig"]["maxTokens"], 1024);
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "user");
+    assert_eq!(messages[1]["role"], "assistant");
+    let last = messages.last().unwrap()["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        last.contains("<passage number=\"2\" document=\"manual.pdf\" page=\"2\">"),
+        "{last}"
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_reported_as_retryable() {
+    let (clients, _) = stand_in(true).await;
+    let embedder = TitanEmbedder::new(clients.bedrock.clone(), &BedrockSettings::default());
+    let error = embedder.embed(&["text".to_string()]).await.unwrap_err();
+    assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
+    assert!(error.is_retryable());
+}
