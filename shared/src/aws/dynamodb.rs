@@ -353,17 +353,7 @@ impl DocumentStore for DynamoDocumentStore {
             .expression_attribute_values(":now", s(now()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(sdk_error("DynamoDB UpdateItem (start processing)", error)),
-        }
+        applied(result, "DynamoDB UpdateItem (start processing)")
     }
 
     async fn finish_processing(
@@ -391,17 +381,10 @@ impl DocumentStore for DynamoDocumentStore {
                 .expression_attribute_values(":failed", s("failed"))
                 .expression_attribute_values(":reason", s(reason)),
         };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(sdk_error("DynamoDB UpdateItem (finish processing)", error)),
-        }
+        applied(
+            update.send().await,
+            "DynamoDB UpdateItem (finish processing)",
+        )
     }
 
     async fn stuck_in_processing(
@@ -446,6 +429,31 @@ impl DocumentStore for DynamoDocumentStore {
         Ok(output
             .attributes()
             .is_some_and(|attributes| !attributes.is_empty()))
+    }
+}
+
+/// Whether a conditional update applied: a failed condition is an answer
+/// (`false`), not an error.
+fn applied<T>(
+    result: std::result::Result<
+        T,
+        aws_smithy_runtime_api::client::result::SdkError<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >,
+    >,
+    context: &'static str,
+) -> Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(sdk_error(context, error)),
     }
 }
 
