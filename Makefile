@@ -23,13 +23,17 @@ moto: ## start the local AWS emulator the adapter tests use (scripts/moto.sh sto
 	bash scripts/moto.sh start
 
 run: model ## build and serve the whole API locally on PORT (default 3000)
-	$(CARGO) run --bin askdocs -- --data-dir $(DATA_DIR) serve --port $(PORT)
+	@# Built exactly as `make test` builds, so the two share one build cache
+	@# (building only this binary would resolve features differently and
+	@# compile every dependency a second time).
+	$(CARGO) build --workspace --all-targets
+	$${CARGO_TARGET_DIR:-target}/debug/askdocs --data-dir $(DATA_DIR) serve --port $(PORT)
 
 test: ## fetch the model, start a moto server, run every test (unit, handler, adapter, end-to-end)
 	bash scripts/test.sh
 
-build: ## build every crate
-	$(CARGO) build --workspace
+build: ## build every crate and test
+	$(CARGO) build --workspace --all-targets
 
 lint: ## formatting and clippy, warnings are errors
 	$(CARGO) fmt --all -- --check
