@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Lint template.yaml as CloudFormation and SAM will read it - offline, with no
+# AWS account and no AWS credentials (nothing here talks to AWS):
+#
+#   1. cfn-lint on the SAM template. cfn-lint evaluates every combination of
+#      Conditions, so both VectorStore values are checked; it also runs on a
+#      copy whose parameter defaults take the other branches (opensearch, the
+#      web page, alarm email, budget), as a deploy with those values would.
+#   2. `sam validate --lint` (cfn-lint as SAM CLI runs it) on both.
+#   3. SAM's translation to plain CloudFormation - what `sam validate` runs,
+#      done offline here - and cfn-lint on the translated templates. cfn-lint
+#      1.x validates SAM resources without expanding them, so a problem that
+#      exists only between generated resources, such as the circular
+#      dependency bucket -> S3 invoke permission -> function -> bucket (E3004),
+#      is caught only in this step.
+#
+# Exits non-zero on any finding of any tool. The tools come from PyPI, pinned,
+# in .venv-infra/. LINT_REGIONS (default "eu-west-1 us-east-1") names the
+# Regions cfn-lint checks resource availability in; the first one is the
+# Region SAM is told it works in.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=.venv-infra
+cfn_lint_version="1.58.0"
+sam_cli_version="1.170.0"
+template=template.yaml
+read -r -a regions <<< "${LINT_REGIONS:-eu-west-1 us-east-1}"
+
+install() {
+  local want="cfn-lint==$cfn_lint_version aws-sam-cli==$sam_cli_version"
+  if [ -x "$venv/bin/cfn-lint" ] && [ -x "$venv/bin/sam" ] &&
+     [ "$(cat "$venv/.pinned" 2>/dev/null)" = "$want" ]; then
+    return
+  fi
+  echo "lint-infra: installing $want into $venv ..." >&2
+  python3 -m venv "$venv" || {
+    echo "lint-infra: python3 -m venv failed (Debian/Ubuntu: apt-get install python3-venv)" >&2
+    exit 1
+  }
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install --quiet --disable-pip-version-check $want
+  echo "$want" > "$venv/.pinned"
+}
+
+install
+
+# No AWS account, profile or credentials are read, and none are needed.
+unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_DEFAULT_REGION="${regions[0]}" AWS_REGION="${regions[0]}"
+export AWS_EC2_METADATA_DISABLED=true
+export SAM_CLI_TELEMETRY=0
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# A helper that (a) writes a copy of the template with other parameter
+# defaults, (b) translates a SAM template to CloudFormation exactly as
+# `sam validate` does (samcli's SamTemplateValidator), without asking IAM
+# for managed policies: the template names none by name.
+cat > "$work/helper.py" <<'PY'
+import json
+import logging
+import sys
+
+logging.disable(logging.WARNING)  # samtranslator's feature-toggle chatter
+
+
+def variant(src, dst, *assignments):
+    from cfnlint.decode import decode
+
+    template, matches = decode(src)
+    if matches:
+        for match in matches:
+            print(match, file=sys.stderr)
+        sys.exit(1)
+    for assignment in assignments:
+        name, value = assignment.split("=", 1)
+        template["Parameters"][name]["Default"] = value
+    with open(dst, "w") as f:
+        json.dump(template, f, indent=1)
+
+
+def translate(src, dst):
+    from samcli.commands.validate.lib.exceptions import InvalidSamDocumentException
+    from samcli.lib.translate.sam_template_validator import SamTemplateValidator
+    from samcli.yamlhelper import yaml_parse
+
+    class OfflinePolicies:
+        def load(self):
+            raise SystemExit(f"{src}: names an AWS managed policy by name; use its ARN (no IAM look-ups offline)")
+
+    with open(src) as f:
+        template = yaml_parse(f.read())
+    try:
+        translated = SamTemplateValidator(template, OfflinePolicies()).get_translated_template_if_valid()
+    except InvalidSamDocumentException as e:
+        print(f"{src}: invalid SAM template: {e}", file=sys.stderr)
+        sys.exit(1)
+    with open(dst, "w") as f:
+        json.dump(yaml_parse(translated), f, indent=1)
+
+
+if __name__ == "__main__":
+    {"variant": variant, "translate": translate}[sys.argv[1]](*sys.argv[2:])
+PY
+
+py() { "$venv/bin/python" "$work/helper.py" "$@"; }
+
+failures=0
+step() {
+  local title=$1
+  shift
+  echo "== $title" >&2
+  if "$@"; then
+    echo "   ok" >&2
+  else
+    echo "   FAILED: $title" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+# The other branch of every choice a deployer makes.
+other="$work/template-opensearch.json"
+py variant "$template" "$other" \
+  VectorStore=opensearch \
+  OpenSearchDeployerArn=arn:aws:iam::123456789012:role/askdocs-deploy \
+  OpenSearchStandbyReplicas=ENABLED \
+  DeployWebPage=true \
+  AlarmEmail=ops@example.com \
+  MonthlyBudgetUsd=50 \
+  BudgetEmail=ops@example.com
+
+step "cfn-lint $template (all Conditions; regions ${regions[*]})" \
+  "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$template"
+step "cfn-lint $template with opensearch/web page/alarm/budget defaults" \
+  "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$other"
+
+step "sam validate --lint $template" \
+  "$venv/bin/sam" validate --lint --region "${regions[0]}" --template-file "$template"
+step "sam validate --lint (opensearch/web page/alarm/budget defaults)" \
+  "$venv/bin/sam" validate --lint --region "${regions[0]}" --template-file "$other"
+
+for source in "$template" "$other"; do
+  name=$(basename "${source%.*}")
+  translated="$work/$name.translated.json"
+  step "SAM -> CloudFormation translation of $name (what sam validate checks)" \
+    py translate "$source" "$translated"
+  if [ -s "$translated" ]; then
+    step "cfn-lint on the translated $name (cycles between generated resources, E3004)" \
+      "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$translated"
+  fi
+done
+
+echo "lint-infra: cfn-lint $("$venv/bin/cfn-lint" --version | awk '{print $2}'), $("$venv/bin/sam" --version)" >&2
+if [ "$failures" -ne 0 ]; then
+  echo "lint-infra: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "lint-infra: template.yaml is clean" >&2
