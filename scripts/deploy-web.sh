@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Publishes the web page (web/) for the AWS column: reads the deployed stack's
+# outputs, writes config.json with the API's URL next to index.html, and syncs
+# the files to the stack's web bucket (then refreshes CloudFront's copy).
+#
+#   bash scripts/deploy-web.sh [--stack NAME] [--region REGION] [--bucket BUCKET] [--dry-run]
+#
+# Needs the AWS CLI v2 (`aws`), with credentials for the stack's account, and a
+# stack deployed with `make deploy`. The stack's name and region default to
+# samconfig.toml's. Outputs read: ApiUrl (required); WebBucketName, WebUrl and
+# WebDistributionId when the stack hosts the page (otherwise pass --bucket).
+# For the page to reach the API, the API's CORS must allow the page's origin
+# (ASKDOCS_CORS_ORIGIN = WebUrl's origin), and the documents bucket's CORS must
+# allow PUT from it (uploads go straight to S3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'deploy-web: %s\n' "$*" >&2; }
+die() {
+    say "$*"
+    exit 1
+}
+
+# samconfig.toml's value for KEY (first match), or nothing.
+samconfig() {
+    [ -f samconfig.toml ] || return 0
+    sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" samconfig.toml | head -n 1
+}
+
+stack="$(samconfig stack_name)"
+region="$(samconfig region)"
+bucket=""
+dry_run=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --stack) stack="${2:?--stack needs a name}"; shift 2 ;;
+    --region) region="${2:?--region needs a region}"; shift 2 ;;
+    --bucket) bucket="${2:?--bucket needs a bucket name}"; shift 2 ;;
+    --dry-run) dry_run=1; shift ;;
+    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1 (see --help)" ;;
+    esac
+done
+stack="${stack:-askdocs}"
+region="${region:-${AWS_REGION:-${AWS_DEFAULT_REGION:-}}}"
+[ -n "$region" ] || die "no region: pass --region, set AWS_REGION, or set region in samconfig.toml"
+
+command -v aws >/dev/null ||
+    die "the AWS CLI (aws, version 2) is needed: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"
+
+# One output of the stack, or nothing when the stack has no such output.
+output() {
+    local value
+    value="$(aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
+        --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue | [0]" --output text)" ||
+        die "could not read the outputs of stack $stack in $region (deployed? credentials?)"
+    [ "$value" = "None" ] || printf '%s' "$value"
+}
+
+api_url="$(output ApiUrl)"
+[ -n "$api_url" ] || die "stack $stack has no ApiUrl output"
+[[ "$api_url" =~ ^https://[A-Za-z0-9.:/_-]+$ ]] || die "ApiUrl is not an https URL: $api_url"
+[ -n "$bucket" ] || bucket="$(output WebBucketName)"
+[ -n "$bucket" ] || die "stack $stack has no WebBucketName output (no page hosting in the template?); pass --bucket BUCKET"
+web_url="$(output WebUrl)"
+distribution="$(output WebDistributionId)"
+
+staging="$(mktemp -d)"
+trap 'rm -rf "$staging"' EXIT
+cp web/index.html web/app.js web/style.css "$staging/"
+printf '{"apiUrl":"%s"}\n' "${api_url%/}" >"$staging/config.json"
+say "API: ${api_url%/}"
+
+run() {
+    say "$*"
+    [ -n "$dry_run" ] || "$@"
+}
+
+# Small files, fetched again whenever they changed (revalidated by ETag).
+run aws s3 sync "$staging/" "s3://$bucket/" --region "$region" --delete \
+    --cache-control "no-cache" --exclude "*" \
+    --include "index.html" --include "app.js" --include "style.css" --include "config.json"
+if [ -n "$distribution" ]; then
+    run aws cloudfront create-invalidation --distribution-id "$distribution" --paths "/*" --output text --query Invalidation.Id
+fi
+say "published to s3://$bucket${web_url:+ — open $web_url}"

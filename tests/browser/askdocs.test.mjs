@@ -1,0 +1,398 @@
+// The askdocs web page in a real browser (Debian's headless Chromium, driven by
+// playwright-core) against a real `askdocs serve` on a free port: GIVEN a new
+// person, WHEN they register, upload, ask, follow up, delete and log out,
+// THEN they see what they should, on a desktop and on a phone.
+//
+// Environment:
+//   ASKDOCS_BIN            the askdocs binary (default target/debug/askdocs)
+//   CHROMIUM               the browser (default /usr/bin/chromium)
+//   ASKDOCS_WEB_FROM_DISK  1: serve web/ from disk through a same-origin proxy
+//                          instead of the page embedded in the binary
+// Screenshots and logs go to target/browser-artifacts/.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { startWebProxy } from './web-proxy.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = resolve(ROOT, process.env.ASKDOCS_BIN || 'target/debug/askdocs');
+const BROWSER = process.env.CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'target/browser-artifacts');
+const FIXTURES = join(ROOT, 'tests/fixtures');
+const FROM_DISK = process.env.ASKDOCS_WEB_FROM_DISK === '1';
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const PASSWORD = 'Correct1horse';
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** Waits until `check` returns something truthy, or fails with `what`. */
+async function until(what, check, timeout = 15000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeout / 1000} s waiting until ${what}${last ? ` (${last.message.split('\n')[0]})` : ''}`);
+}
+
+/** Starts `askdocs serve --port 0` and reads its URL from the first line it prints. */
+async function startAskdocs(dataDir, publicUrl) {
+  if (!existsSync(BIN)) {
+    throw new Error(`the askdocs binary is missing at ${BIN}: build it (cargo build) or set ASKDOCS_BIN`);
+  }
+  const log = createWriteStream(join(ARTIFACTS, 'askdocs.log'));
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', LOG_FORMAT: 'text' };
+  if (publicUrl) env.ASKDOCS_PUBLIC_URL = publicUrl;
+  const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stderr.pipe(log);
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error('askdocs serve printed no URL within 120 s (see target/browser-artifacts/askdocs.log)')), 120000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`askdocs serve exited (code ${code}) before listening; see target/browser-artifacts/askdocs.log`));
+    });
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const match = /^askdocs listening on (http:\/\/\S+)$/.exec(line.trim());
+      if (match) resolvePromise(match[1]);
+      else reject(new Error(`askdocs serve's first line is not "askdocs listening on http://…": ${JSON.stringify(line)}`));
+    });
+  });
+  lines.on('line', (line) => log.write(`[stdout] ${line}\n`));
+  return { url, child };
+}
+
+async function stop(child) {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) => {
+  await rm(ARTIFACTS, { recursive: true, force: true });
+  await mkdir(ARTIFACTS, { recursive: true });
+  const dataDir = await mkdtemp(join(tmpdir(), 'askdocs-browser-data-'));
+  const profileDir = await mkdtemp(join(tmpdir(), 'askdocs-browser-profile-'));
+  let server;
+  let proxy;
+  let context;
+  let failed = false;
+  const problems = []; // console errors, page errors, failed requests
+  const requests = []; // every URL the page asked for
+  const asks = []; // POST /query/ask bodies and answers
+
+  t.after(async () => {
+    if (context) await context.close().catch(() => {});
+    if (proxy) await proxy.close().catch(() => {});
+    await stop(server && server.child);
+    await rm(dataDir, { recursive: true, force: true });
+    await rm(profileDir, { recursive: true, force: true });
+  });
+
+  let page;
+  const shot = async (name, fullPage = true) => {
+    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
+  };
+  /** One step of the story; after a failure the rest are skipped, with a screenshot of where it stopped. */
+  const step = (name, body) => t.test(name, async (s) => {
+    if (failed) return s.skip('an earlier step failed');
+    try {
+      await body();
+    } catch (error) {
+      failed = true;
+      const file = `failed-${name.replace(/[^a-z0-9]+/gi, '-')}`;
+      if (page) await shot(file).catch(() => {});
+      throw new Error(`step "${name}" failed: ${error.message}\n  screenshot: target/browser-artifacts/${file}.png; server log: target/browser-artifacts/askdocs.log`, { cause: error });
+    }
+  });
+
+  let url;
+  const email = `reader-${Date.now()}@example.com`;
+
+  await step('askdocs serve starts and serves the page at /', async () => {
+    if (FROM_DISK) {
+      proxy = await startWebProxy(join(ROOT, 'web'));
+      server = await startAskdocs(dataDir, proxy.url);
+      proxy.setBackend(server.url);
+      url = proxy.url;
+    } else {
+      server = await startAskdocs(dataDir);
+      url = server.url;
+    }
+    const response = await fetch(`${url}/`);
+    const body = await response.text();
+    assert.ok(
+      response.ok && /text\/html/.test(response.headers.get('content-type') || '') && body.includes('app.js'),
+      `GET / answered ${response.status} ${response.headers.get('content-type')}, not the web page ` +
+        '(the binary must embed web/; ASKDOCS_WEB_FROM_DISK=1 tests web/ through a proxy instead)',
+    );
+  });
+
+  await step('Chromium starts', async () => {
+    if (!existsSync(BROWSER)) throw new Error(`no browser at ${BROWSER}: apt-get install chromium (scripts/browser-test.sh does)`);
+    context = await chromium.launchPersistentContext(profileDir, {
+      executablePath: BROWSER,
+      headless: true,
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      ],
+      viewport: DESKTOP,
+      acceptDownloads: true,
+      locale: 'en-GB',
+      timezoneId: 'UTC',
+    });
+    page = context.pages()[0] || (await context.newPage());
+    page.setDefaultTimeout(15000);
+    page.on('console', (message) => {
+      if (message.type() !== 'error') return;
+      const where = message.location().url || '';
+      // The API's 4xx answers (a weak password, a 429) are logged by the browser
+      // as failed resources; they are expected here, and read by the page.
+      if (message.text().startsWith('Failed to load resource:')) return;
+      problems.push(`console: ${message.text()} ${where}`);
+    });
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('request', (request) => requests.push(request.url()));
+    page.on('requestfinished', async (request) => {
+      if (!request.url().endsWith('/query/ask')) return;
+      const response = await request.response();
+      asks.push({ sent: request.postDataJSON(), answer: await response.json().catch(() => null) });
+    });
+  });
+
+  await step('the page opens on "Log in", with no request to another origin', async () => {
+    await page.goto(url);
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await shot('desktop-1-login');
+  });
+
+  await step('a weak password is refused with the API\'s reason', async () => {
+    await page.getByRole('button', { name: 'Create an account' }).click();
+    await page.getByRole('heading', { name: 'Create an account' }).waitFor();
+    await page.getByLabel('Name').fill('Ada Reader');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('alllowercase1');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    const alert = page.locator('#auth-error');
+    await alert.waitFor();
+    const text = await alert.innerText();
+    assert.match(text, /^Password .*upper-case/i, `the error shown was ${JSON.stringify(text)}`);
+  });
+
+  await step('registering logs the person in', async () => {
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('heading', { name: 'Your documents' }).waitFor();
+    assert.equal(await page.locator('#account-name').innerText(), 'Ada Reader');
+  });
+
+  await step('logging out and in again', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Your documents' }).waitFor();
+    await page.getByText('No documents yet').waitFor();
+  });
+
+  await step('too many attempts (429) read as when to try again', async () => {
+    // A second page, logged out, whose login answers as a rate-limited server would.
+    const other = await context.newPage();
+    await other.route('**/auth/login', (route) => route.fulfill({
+      status: 429,
+      headers: { 'Content-Type': 'application/json', 'Retry-After': '30' },
+      body: '{"error":{"code":"rate_limited","message":"too many login attempts"}}',
+    }));
+    await other.goto(url);
+    // sessionStorage is per tab: this one starts logged out.
+    await other.getByRole('heading', { name: 'Log in' }).waitFor();
+    await other.getByLabel('Email').fill(email);
+    await other.getByLabel('Password').fill(PASSWORD);
+    await other.getByRole('button', { name: 'Log in' }).click();
+    const text = await other.locator('#auth-error').innerText();
+    assert.equal(text, 'Too many login attempts. Try again in 30 seconds.');
+    await other.close();
+  });
+
+  await step('two files chosen at once upload with progress and become ready', async () => {
+    await page.locator('#file-input').setInputFiles([join(FIXTURES, 'lighthouse.pdf'), join(FIXTURES, 'guide.md')]);
+    await page.locator('.upload').first().waitFor();
+    assert.ok(await page.locator('.upload progress').count() >= 1, 'no progress bar per upload');
+    const pdf = page.locator('.doc', { hasText: 'lighthouse.pdf' });
+    await until('lighthouse.pdf shows Ready', async () => (await pdf.locator('.badge').innerText()) === 'Ready', 90000);
+    const meta = await pdf.locator('.doc-meta').innerText();
+    assert.match(meta, /3 pages · \d+ passages? · 1\.6 KB · uploaded /, `the document's details read ${JSON.stringify(meta)}`);
+    const md = page.locator('.doc', { hasText: 'guide.md' });
+    await until('guide.md shows Ready', async () => (await md.locator('.badge').innerText()) === 'Ready', 90000);
+  });
+
+  await step('a file dropped on the drop zone uploads too', async () => {
+    const bytes = [...(await readFile(join(FIXTURES, 'notes.txt')))];
+    await page.evaluate((content) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(content)], 'notes.txt', { type: 'text/plain' }));
+      const zone = document.getElementById('dropzone');
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        zone.dispatchEvent(new DragEvent(type, { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }
+    }, bytes);
+    const notes = page.locator('.doc', { hasText: 'notes.txt' });
+    await until('notes.txt shows Ready', async () => (await notes.locator('.badge').innerText()) === 'Ready', 90000);
+    await until('the finished uploads leave the upload list', async () => (await page.locator('.upload').count()) === 0, 15000);
+    await shot('desktop-2-documents');
+  });
+
+  await step('a file of a kind askdocs does not read is refused in words', async () => {
+    await page.locator('#file-input').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from([137, 80, 78, 71]) });
+    const row = page.locator('.upload', { hasText: 'photo.png' });
+    await row.waitFor();
+    assert.match(await row.locator('.upload-status').innerText(), /Not a file askdocs reads/);
+    await row.getByRole('button', { name: 'Dismiss' }).click();
+    await until('the refused upload is dismissed', async () => (await row.count()) === 0);
+  });
+
+  await step('downloading gives back the file', async () => {
+    const downloaded = page.waitForEvent('download');
+    await page.getByRole('button', { name: 'Download guide.md' }).click();
+    const download = await downloaded;
+    assert.equal(download.suggestedFilename(), 'guide.md');
+    const saved = await readFile(await download.path());
+    assert.deepEqual(saved, await readFile(join(FIXTURES, 'guide.md')));
+  });
+
+  await step('asking gives an answer whose citation opens the passage', async () => {
+    await page.getByLabel('Your question').fill('What does error code E-4012 mean?');
+    await page.getByLabel('Your question').press('Enter');
+    const turn = page.locator('.turn').first();
+    await turn.waitFor({ timeout: 60000 });
+    const answer = await turn.locator('.answer-text').innerText();
+    assert.match(answer, /fog pump stalled/, `the answer was ${JSON.stringify(answer)}`);
+    const cite = turn.locator('a.cite').first();
+    assert.ok(await cite.count(), `the answer has no citation link: ${JSON.stringify(answer)}`);
+    const number = await cite.innerText();
+    // By keyboard: the citation is a link.
+    await cite.focus();
+    await page.keyboard.press('Enter');
+    const source = turn.locator(`#${await cite.getAttribute('href').then((h) => h.slice(1))}`);
+    await until('the cited source is open', async () => source.locator('details').evaluate((d) => d.open));
+    const summary = await source.locator('summary').innerText();
+    assert.match(summary, new RegExp(`^\\[${number}\\] lighthouse\\.pdf, page 2$`), `the source reads ${JSON.stringify(summary)}`);
+    const passage = source.locator('.passage');
+    assert.ok(await passage.isVisible(), 'the passage is not visible');
+    const marked = await passage.locator('mark').innerText();
+    assert.match(marked, /E-4012/, `the highlighted sentence is ${JSON.stringify(marked)}`);
+    assert.equal(await page.evaluate(() => document.activeElement.tagName), 'SUMMARY', 'focus did not move to the source');
+    await shot('desktop-3-answer');
+  });
+
+  await step('a follow-up, limited to one document, stays in the conversation', async () => {
+    await page.getByRole('checkbox', { name: 'lighthouse.pdf' }).check();
+    assert.match(await page.locator('#scope').innerText(), /Asking only this document: lighthouse\.pdf/);
+    await page.getByLabel('Follow-up question').fill('Who collects the harbour fee?');
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    await until('a second answer appears', async () => (await page.locator('.turn').count()) === 2, 60000);
+    await until('both questions were recorded', async () => asks.length === 2);
+    const [first, second] = asks;
+    assert.equal(second.sent.conversationId, first.answer.conversationId, 'the follow-up did not continue the conversation');
+    assert.equal(first.sent.documentIds, undefined);
+    assert.equal(second.sent.documentIds.length, 1);
+    const answer = await page.locator('.turn').nth(1).locator('.answer-text').innerText();
+    assert.ok(answer.length > 0, 'the follow-up has no answer');
+  });
+
+  await step('the history lists both questions and reopens the conversation', async () => {
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    assert.equal(await page.locator('.turn').count(), 0);
+    await page.locator('#history > summary').click();
+    const items = page.locator('.history-item');
+    await until('two history items show', async () => (await items.count()) === 2);
+    assert.match(await items.first().locator('.question').innerText(), /harbour fee/);
+    await items.first().getByRole('button', { name: /Open this conversation/ }).click();
+    await until('the conversation is back', async () => (await page.locator('.turn').count()) === 2);
+    assert.match(await page.locator('.turn').first().locator('.question').innerText(), /E-4012/);
+  });
+
+  await step('the page passes axe (WCAG 2 AA), light and dark', async () => {
+    const axe = await readFile(AXE, 'utf8');
+    for (const colorScheme of ['light', 'dark']) {
+      await page.emulateMedia({ colorScheme });
+      await page.locator('.turn details').first().evaluate((d) => { d.open = true; });
+      await page.evaluate(axe);
+      const violations = await page.evaluate(async () => {
+        const result = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] });
+        return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+      });
+      assert.deepEqual(violations, [], `axe found problems in ${colorScheme} mode`);
+    }
+    await shot('desktop-4-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  await step('on a phone the page fits the screen', async () => {
+    await page.setViewportSize(PHONE);
+    await page.locator('#docs-title').scrollIntoViewIfNeeded();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone's screen`);
+    await shot('phone-1-documents-and-answer');
+    await page.setViewportSize(DESKTOP);
+  });
+
+  await step('deleting asks first, then removes the document', async () => {
+    const pdf = page.locator('.doc', { hasText: 'lighthouse.pdf' });
+    await page.getByRole('button', { name: 'Delete lighthouse.pdf' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete this document?' });
+    await dialog.waitFor();
+    await shot('desktop-5-delete-dialog', false);
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Keep it', 'the dialog does not start on "Keep it"');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await pdf.count(), 1, 'Escape removed the document');
+    assert.match(await page.evaluate(() => document.activeElement.textContent), /^Delete lighthouse\.pdf/, 'focus did not return to the Delete button');
+    await page.getByRole('button', { name: 'Delete lighthouse.pdf' }).click();
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await until('lighthouse.pdf leaves the list', async () => (await pdf.count()) === 0);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Your documents' }).waitFor();
+    await page.locator('.doc', { hasText: 'guide.md' }).waitFor();
+    assert.equal(await pdf.count(), 0, 'lighthouse.pdf came back after a reload');
+  });
+
+  await step('logging out forgets the token', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('askdocs.session')), null);
+    await page.setViewportSize(PHONE);
+    await shot('phone-2-logged-out');
+  });
+
+  await step('no error in the console, and no request left this origin or carried a token in its URL', async () => {
+    const origin = new URL(url).origin;
+    const foreign = requests.filter((r) => !r.startsWith(origin) && !r.startsWith('data:') && !r.startsWith('blob:'));
+    assert.deepEqual(foreign, [], 'the page asked another origin');
+    const tokenish = requests.filter((r) => /token|eyJ[A-Za-z0-9_-]{10,}\./.test(r));
+    assert.deepEqual(tokenish, [], 'a URL carried a token');
+    assert.deepEqual(problems, [], 'the browser reported errors');
+  });
+
+  await writeFile(join(ARTIFACTS, 'requests.txt'), `${requests.join('\n')}\n`);
+});
