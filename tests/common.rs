@@ -1,5 +1,8 @@
 //! Starts `askdocs serve` on a free port in a fresh data directory, and stops it on drop.
 
+// Each end-to-end test crate uses its own share of these helpers.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -9,22 +12,66 @@ use serde_json::Value;
 pub struct Server {
     child: Child,
     pub base_url: String,
-    _data_dir: tempfile::TempDir,
+    data_dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 impl Server {
     pub fn start() -> Server {
-        let data_dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_askdocs"))
+        Self::start_with(&[])
+    }
+
+    /// A server with these settings (environment variables) in a fresh data directory.
+    pub fn start_with(settings: &[(&str, &str)]) -> Server {
+        Self::start_in(std::sync::Arc::new(tempfile::tempdir().unwrap()), settings)
+    }
+
+    /// Stops this server abruptly (as a crash or `kill -9` would) and starts
+    /// another on the same data directory.
+    pub fn crash_and_restart(mut self, settings: &[(&str, &str)]) -> Server {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        Self::start_in(self.data_dir.clone(), settings)
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to end; returns how long it took.
+    pub fn terminate(&mut self) -> Duration {
+        let started = std::time::Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the server ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        started.elapsed()
+    }
+
+    fn start_in(data_dir: std::sync::Arc<tempfile::TempDir>, settings: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_askdocs"));
+        command
             .args(["serve", "--port", "0", "--data-dir"])
             .arg(data_dir.path())
             .env_remove("JWT_SECRET")
             .env("ASKDOCS_MODEL_DIR", model_dir())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the askdocs binary starts");
+            .stderr(Stdio::inherit());
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("the askdocs binary starts");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first_line = String::new();
         stdout.read_line(&mut first_line).unwrap();
@@ -38,7 +85,7 @@ impl Server {
         Server {
             child,
             base_url,
-            _data_dir: data_dir,
+            data_dir,
         }
     }
 
@@ -127,4 +174,93 @@ impl Server {
             serde_json::from_str(body_text.trim()).unwrap_or(Value::Null),
         )
     }
+}
+
+/// Registers and logs in; returns the token.
+pub fn signed_in(server: &Server, email: &str) -> String {
+    let credentials = serde_json::json!({"email": email, "password": "Correct1horse"}).to_string();
+    let (status, body) = server.call("POST", "/auth/register", None, Some(&credentials));
+    assert_eq!(status, 201, "{body}");
+    let (_, session) = server.call("POST", "/auth/login", None, Some(&credentials));
+    session["token"].as_str().unwrap().to_string()
+}
+
+/// A committed test document from `tests/fixtures/`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// The document as the API shows it.
+pub fn document(server: &Server, token: &str, id: &str) -> Value {
+    let (status, document) = server.call("GET", &format!("/documents/{id}"), Some(token), None);
+    assert_eq!(status, 200, "{document}");
+    document
+}
+
+/// Polls the document until it leaves pending/processing.
+pub fn wait_until_processed(server: &Server, token: &str, id: &str) -> Value {
+    wait_for_status(
+        server,
+        token,
+        id,
+        &["ready", "failed"],
+        Duration::from_secs(120),
+    )
+}
+
+/// Polls the document until its status is one of `wanted`.
+pub fn wait_for_status(
+    server: &Server,
+    token: &str,
+    id: &str,
+    wanted: &[&str],
+    patience: Duration,
+) -> Value {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        let document = document(server, token, id);
+        let state = document["status"].as_str().unwrap().to_string();
+        if wanted.contains(&state.as_str()) {
+            return document;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {state}: {document}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends a file directly (`POST /documents/upload?fileName=`); returns the document.
+pub fn upload_directly(
+    server: &Server,
+    token: &str,
+    file_name: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> Value {
+    let url = format!(
+        "{}/documents/upload?fileName={}",
+        server.base_url,
+        file_name.replace(' ', "%20")
+    );
+    let response = Server::agent()
+        .post(&url)
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", content_type)
+        .send_bytes(bytes);
+    let response = match response {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(error) => panic!("{error}"),
+    };
+    let status = response.status();
+    let body: Value = serde_json::from_str(&response.into_string().unwrap()).unwrap();
+    assert_eq!(status, 201, "{body}");
+    body
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Server;
+use common::{fixture, signed_in, wait_until_processed, Server};
 use serde_json::json;
 
 #[test]
@@ -97,39 +97,6 @@ fn bad_requests_get_json_errors() {
     let (status, response) = server.call_with_large_body("POST", "/auth/register", &huge);
     assert_eq!(status, 413, "{response}");
     assert_eq!(response["error"]["code"], "payload_too_large");
-}
-
-/// Registers and logs in; returns the token.
-fn signed_in(server: &Server, email: &str) -> String {
-    let credentials = json!({"email": email, "password": "Correct1horse"}).to_string();
-    let (status, _) = server.call("POST", "/auth/register", None, Some(&credentials));
-    assert_eq!(status, 201);
-    let (_, session) = server.call("POST", "/auth/login", None, Some(&credentials));
-    session["token"].as_str().unwrap().to_string()
-}
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures")
-            .join(name),
-    )
-    .unwrap()
-}
-
-/// Polls the document until it leaves pending/processing.
-fn wait_until_processed(server: &Server, token: &str, id: &str) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let (status, document) = server.call("GET", &format!("/documents/{id}"), Some(token), None);
-        assert_eq!(status, 200, "{document}");
-        let state = document["status"].as_str().unwrap().to_string();
-        if state == "ready" || state == "failed" {
-            return document;
-        }
-        assert!(std::time::Instant::now() < deadline, "still {state}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -1,31 +1,39 @@
 //! `askdocs ask "question"`: the query function's answer, in the terminal.
 
+use askdocs_query::AskResponse;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::config::Config;
-use askdocs_shared::retrieve::AskRequest;
+use askdocs_shared::query::Question;
 
-pub async fn run(
-    config: &Config,
-    email: &str,
-    question: String,
-    top_k: Option<i64>,
-    document_ids: Vec<String>,
-    conversation_id: Option<String>,
-) -> anyhow::Result<()> {
+pub struct AskOptions {
+    pub email: String,
+    pub question: String,
+    pub top_k: Option<i64>,
+    pub document_ids: Vec<String>,
+    pub conversation_id: Option<String>,
+    /// Print the API's JSON answer instead of text.
+    pub json: bool,
+}
+
+pub async fn run(config: &Config, options: AskOptions) -> anyhow::Result<()> {
     let backends = Backends::connect(config).await?;
-    let user = backends.accounts()?.local_user(email).await?;
-    let request = AskRequest {
-        question,
-        document_ids: (!document_ids.is_empty()).then_some(document_ids),
-        top_k,
-        conversation_id,
+    let user = backends.accounts()?.local_user(&options.email).await?;
+    let question = Question {
+        question: options.question,
+        document_ids: (!options.document_ids.is_empty()).then_some(options.document_ids),
+        top_k: options.top_k,
+        conversation_id: options.conversation_id,
     };
     let answer = backends
         .asker()?
-        .ask(&user.user_id, request)
+        .ask(&user.user_id, question)
         .await
         .map_err(|error| anyhow::anyhow!(error.public_message()))?;
-
+    let answer = AskResponse::from(answer);
+    if options.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(());
+    }
     println!("{}", answer.answer);
     if !answer.citations.is_empty() {
         println!("\nSources:");

@@ -4,10 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use askdocs_processing::{object_created_event, ProcessingState};
+
+use crate::queue::LOCAL_BUCKET;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::config::Config;
-use askdocs_shared::extract::Format;
 use askdocs_shared::model::DocumentStatus;
+use askdocs_shared::model::Format;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Default)]
@@ -23,7 +25,7 @@ pub async fn run(config: &Config, email: &str, paths: &[PathBuf]) -> anyhow::Res
     let (files, skipped) = collect_files(paths)?;
     let backends = Backends::connect(config).await?;
     let user = backends.accounts()?.local_user(email).await?;
-    let documents = backends.documents();
+    let documents = backends.documents()?;
     let store = backends.document_store();
     let processing = ProcessingState::new(&backends)?;
     let limit = config.documents.max_upload_bytes;
@@ -119,7 +121,7 @@ async fn ingest_one(
         .upload(user_id, name, None, bytes, limit)
         .await
         .map_err(|error| error.public_message())?;
-    let event = object_created_event(&document.key, size);
+    let event = object_created_event(LOCAL_BUCKET, &document.key, size);
     askdocs_processing::handle(processing, event)
         .await
         .map_err(|error| error.public_message())?;

@@ -1,13 +1,21 @@
-//! `askdocs`: every askdocs function on one machine, on embedded backends.
+//! `askdocs`: every askdocs function on one machine — on the embedded
+//! backends by default, or on AWS (or an emulator) with `ASKDOCS_BACKEND=aws`.
 
 mod ask;
+mod bootstrap;
+mod guard;
 mod ingest;
+mod objects;
+mod queue;
+mod search;
 mod serve;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use askdocs_shared::config::Config;
+use askdocs_shared::config::{Config, LogSettings};
 use askdocs_shared::logging;
+use askdocs_shared::processing::sandbox::run_worker_if_requested;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -16,7 +24,8 @@ use clap::{Parser, Subcommand};
     version,
     about = "Ask questions of your documents, answered with citations — all on this machine.",
     long_about = "askdocs runs the same handlers as the AWS Lambda functions, on embedded \
-                  backends: files, SQLite and an in-process index under one data directory."
+                  backends: files, SQLite and an in-process index under one data directory. \
+                  With ASKDOCS_BACKEND=aws it runs them on AWS (or an emulator) instead."
 )]
 struct Cli {
     /// Where everything is kept (overrides ASKDOCS_DATA_DIR; default ./.askdocs).
@@ -29,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the whole HTTP API (auth, documents, query) on one port.
+    /// Serve the web page and the whole HTTP API (auth, documents, query) on one port.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1")]
@@ -43,7 +52,8 @@ enum Command {
         /// Files or folders; folders are searched recursively.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// The account to ingest for (made if missing; register it through the API to log in as it).
+        /// The account to ingest for: an address at .localhost is made if missing;
+        /// any other must be registered already.
         #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
         email: String,
     },
@@ -59,49 +69,112 @@ enum Command {
         /// Continue a conversation (printed after each answer).
         #[arg(long)]
         conversation: Option<String>,
+        /// Print the answer as the API's JSON.
+        #[arg(long)]
+        json: bool,
         /// The account whose documents to ask.
         #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
         email: String,
     },
+    /// Show the passages a question retrieves, best first, without answering it.
+    Search {
+        question: String,
+        /// How many passages to show.
+        #[arg(long, default_value_t = 10)]
+        top_k: usize,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The account whose documents to search.
+        #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
+        email: String,
+    },
+    /// Create the DynamoDB tables, the S3 bucket and the S3 Vectors index that
+    /// template.yaml declares, where AWS_ENDPOINT_URL points (idempotent).
+    BootstrapAws,
 }
 
 /// The account the command works as when none is named.
 const DEFAULT_LOCAL_USER: &str = "local@askdocs.localhost";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
+    // Started as the extract worker: parse one file in this process and exit.
+    run_worker_if_requested();
     let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("askdocs: error: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            // One line a person can act on; RUST_BACKTRACE=1 for the trace.
+            eprintln!("askdocs: error: {error:#}");
+            if std::env::var_os("RUST_BACKTRACE").is_some_and(|value| value != "0") {
+                eprintln!("{}", error.backtrace());
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = local_config(cli.data_dir.as_deref())?;
     // A server logs every request; a one-off command only says what went wrong.
     let quiet =
         !matches!(cli.command, Command::Serve { .. }) && std::env::var_os("RUST_LOG").is_none();
-    logging::init(
-        config.log_format,
-        if quiet { "warn" } else { &config.log_filter },
-    );
+    let log = LogSettings {
+        filter: if quiet {
+            "warn".into()
+        } else {
+            config.log.filter.clone()
+        },
+        ..config.log.clone()
+    };
+    logging::init(&log);
     match cli.command {
-        Command::Serve { host, port } => serve::run(&config, &host, port).await,
+        Command::Serve { host, port } => serve::run(&config, &host, port).await?,
         Command::Ask {
             question,
             top_k,
             documents,
             conversation,
+            json,
             email,
-        } => ask::run(&config, &email, question, top_k, documents, conversation).await,
+        } => {
+            let options = ask::AskOptions {
+                email,
+                question,
+                top_k,
+                document_ids: documents,
+                conversation_id: conversation,
+                json,
+            };
+            ask::run(&config, options).await?
+        }
+        Command::Search {
+            question,
+            top_k,
+            json,
+            email,
+        } => search::run(&config, &email, &question, top_k, json).await?,
         Command::Ingest { paths, email } => {
             if !ingest::run(&config, &email, &paths).await? {
-                std::process::exit(1);
+                return Ok(ExitCode::FAILURE);
             }
-            Ok(())
         }
+        Command::BootstrapAws => bootstrap::run(&config).await?,
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The environment's settings, always on the embedded backend.
+/// The environment's settings, with `--data-dir` over ASKDOCS_DATA_DIR.
 fn local_config(data_dir: Option<&std::path::Path>) -> anyhow::Result<Config> {
     let data_dir = data_dir.map(|dir| dir.display().to_string());
     Ok(Config::from_lookup(|name| match name {
-        "ASKDOCS_BACKEND" => Some("embedded".into()),
         "ASKDOCS_DATA_DIR" if data_dir.is_some() => data_dir.clone(),
         _ => std::env::var(name).ok(),
     })?)

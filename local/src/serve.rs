@@ -1,108 +1,152 @@
-//! `askdocs serve`: the four functions on one port, with uploads processed in
-//! the background exactly as S3 notifications trigger processing in AWS.
+//! `askdocs serve`: the functions' routers on one port, with the web page,
+//! the local object routes, and uploads processed in the background exactly
+//! as S3 notifications trigger processing in AWS.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use askdocs_processing::{object_created_event, ProcessingState};
+use askdocs_processing::ProcessingState;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::config::Config;
-use askdocs_shared::embedded::{object_routes, ObjectCreated};
+use askdocs_shared::embedded::ObjectCreated;
 use askdocs_shared::http::finish;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use tokio::sync::mpsc::UnboundedReceiver;
 
-/// Lambda retries a failed asynchronous invocation twice; so does the local server.
-const ATTEMPTS: u32 = 3;
+use crate::guard::{guard, LocalOrigins};
+use crate::objects::{self, ObjectRoutesState};
+use crate::queue::{Job, ProcessingQueue};
+
+/// How long a stopping server lets requests in flight finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How often a running server fails uploads that never arrived.
+const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
+/// Later than any timestamp: at start-up every run still `processing` died with the last server.
+const EVERY_RUN: &str = "9999-12-31T23:59:59.999Z";
 
 pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
     let backends = Backends::connect(config).await?;
-    let processing = ProcessingState::new(&backends)?;
-    let objects = backends
-        .local_objects()
-        .context("askdocs serve runs on the embedded backend")?;
-    let max_upload = config.documents.max_upload_bytes as usize;
-    let app = finish(
-        Router::new()
-            .merge(askdocs_auth::routes(askdocs_auth::AuthState::new(
-                &backends,
-            )?))
-            .merge(askdocs_document::routes(
-                askdocs_document::DocumentState::new(&backends)?,
-            ))
-            .merge(askdocs_query::routes(askdocs_query::QueryState::new(
-                &backends,
-            )?))
-            .merge(object_routes(objects.clone()).layer(DefaultBodyLimit::max(max_upload))),
-    );
-
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .with_context(|| format!("listening on {host}:{port}"))?;
     let address = listener.local_addr()?;
     let local_url = format!("http://{address}");
-    objects.set_public_url(config.public_url.as_deref().unwrap_or(&local_url));
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| local_url.clone());
 
-    // Documents this server was processing when it last stopped are processed
-    // again, as Lambda would retry them.
-    let interrupted = processing.processor.recover_interrupted(true).await?;
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-    for (key, size) in interrupted {
-        let _ = sender.send(ObjectCreated { key, size });
+    let mut routes = Router::new()
+        .merge(askdocs_auth::routes(askdocs_auth::AuthState::new(
+            &backends,
+        )?))
+        .merge(askdocs_document::routes(
+            askdocs_document::DocumentState::new(&backends)?,
+        ))
+        .merge(askdocs_query::routes(askdocs_query::QueryState::new(
+            &backends,
+        )?));
+    let queue = ProcessingQueue::default();
+    if let Some(objects) = backends.local_objects() {
+        objects.set_public_url(&public_url);
+        let state = ObjectRoutesState {
+            objects: objects.clone(),
+            documents: backends.document_store(),
+        };
+        let max_upload = config.documents.max_upload_bytes as usize;
+        routes = routes.merge(objects::routes(state).layer(DefaultBodyLimit::max(max_upload)));
+        start_processing(&backends, &queue, objects).await?;
+    } else {
+        tracing::info!(
+            "AWS backend: uploads go to S3 and are processed by the processing function"
+        );
     }
-    objects.subscribe(sender);
-    tokio::spawn(process_uploads(receiver, processing));
+    let origins = Arc::new(LocalOrigins::new(address, config.public_url.as_deref()));
+    let app = finish(routes, None).layer(axum::middleware::from_fn(move |request, next| {
+        guard(origins.clone(), request, next)
+    }));
 
     // Printed on stdout (logs go to stderr) so scripts and tests can read it.
     println!("askdocs listening on {local_url}");
     if let Some(data_dir) = config.data_dir() {
         println!("data directory: {}", data_dir.display());
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving HTTP")
+    let (stop, mut stopping) = tokio::sync::watch::channel(false);
+    let running = backends.running().clone();
+    tokio::spawn(async move {
+        // Once a stop is asked for, requests in flight get a moment; then
+        // whatever still runs — a parser child, an embedding — is stopped and
+        // the process ends. The next start recovers documents left `processing`.
+        let _ = stopping.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+        running.cancel_all();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        std::process::exit(0);
+    });
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    })
+    .await
+    .context("serving HTTP");
+    backends.running().cancel_all();
+    // Blocking work (an embedding batch) cannot be interrupted; don't wait for it.
+    std::process::exit(if served.is_ok() { 0 } else { 1 })
 }
 
-/// For every stored object, runs the processing handler with a real S3 event.
-async fn process_uploads(mut created: UnboundedReceiver<ObjectCreated>, state: ProcessingState) {
-    let state = Arc::new(state);
-    // One document at a time per core: each run holds its whole file and keeps
-    // a core busy embedding, so more at once only costs memory.
-    let slots = Arc::new(tokio::sync::Semaphore::new(
-        std::thread::available_parallelism().map_or(1, |cores| cores.get()),
-    ));
-    while let Some(object) = created.recv().await {
-        let state = state.clone();
-        let slots = slots.clone();
-        tokio::spawn(async move {
-            let Ok(_slot) = slots.acquire().await else {
-                return;
-            };
-            for attempt in 1..=ATTEMPTS {
-                let event = object_created_event(&object.key, object.size);
-                match askdocs_processing::handle(&state, event).await {
-                    Ok(_) => return,
-                    Err(error) if attempt < ATTEMPTS => {
-                        tracing::warn!(key = object.key, attempt, error = %error, "processing will be retried");
-                        tokio::time::sleep(Duration::from_secs(attempt as u64 * 2)).await;
-                    }
-                    Err(error) => {
-                        tracing::error!(key = object.key, error = %error, "processing failed after retries")
-                    }
-                }
-            }
-        });
+/// Recovers runs the last server left behind, then processes every stored
+/// object from now on, and fails uploads that never arrive.
+async fn start_processing(
+    backends: &Backends,
+    queue: &ProcessingQueue,
+    objects: Arc<askdocs_shared::embedded::FsObjectStore>,
+) -> anyhow::Result<()> {
+    let state = ProcessingState::new(backends)?;
+    let recovered = state.processor.recover_interrupted(EVERY_RUN).await?;
+    if recovered.failed > 0 {
+        tracing::warn!(
+            documents = recovered.failed,
+            "documents whose processing stopped twice were failed"
+        );
     }
+    for (key, size) in recovered.retry {
+        queue.push(Job { key, size });
+    }
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<ObjectCreated>();
+    objects.subscribe(sender);
+    let uploads = queue.clone();
+    tokio::spawn(async move {
+        while let Some(created) = receiver.recv().await {
+            uploads.push(Job {
+                key: created.key,
+                size: created.size,
+            });
+        }
+    });
+    let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    tokio::spawn(queue.clone().run(state.clone(), cores));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(error) = state.processor.fail_abandoned_uploads().await {
+                tracing::warn!(error = %error, "sweeping abandoned uploads failed");
+            }
+        }
+    });
+    Ok(())
 }
 
 async fn shutdown_signal() {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    #[cfg(unix)]
     let terminate = async {
         if let Ok(mut signal) =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -110,8 +154,6 @@ async fn shutdown_signal() {
             signal.recv().await;
         }
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
     tokio::select! {
         _ = interrupt => {},
         _ = terminate => {},

@@ -1,45 +1,52 @@
-//! Builds the adapters behind each port from [`Config`], once per cold start.
+//! The composition root: builds the adapter behind each port from
+//! [`Config`], once per cold start, without touching the network.
 //!
 //! A function asks only for the ports it uses, so the auth function never
-//! pays for what document processing needs. Handlers never learn which
-//! backend set they run on.
+//! pays for what document processing needs, and each Lambda links only the
+//! adapters its cargo features name. Handlers never learn which backend set
+//! they run on.
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use anyhow::Context as _;
-use hmac::Mac as _;
-
-use crate::auth::{Accounts, Authenticator};
-use crate::aws::{
-    AwsClients, ClaudeGenerator, DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore,
-    DynamoUserStore, S3ObjectStore, TitanEmbedder,
-};
-use crate::config::{AwsSettings, Backend, Config, JwtSecretSource};
+use crate::auth::tokens::{Authenticator, FixedSecret};
+use crate::auth::Accounts;
+use crate::config::{Backend, Config, EmbedderChoice, GeneratorChoice, JwtSecretSource};
 use crate::documents::Documents;
-use crate::embedded::{
-    ExtractiveAnswerer, FsObjectStore, MiniLmEmbedder, OpenAiChatGenerator, SqliteDb,
-    SqliteDocumentStore, SqliteHistoryStore, SqliteTokenStore, SqliteUserStore, SqliteVectorIndex,
-};
-use crate::ingest::Processor;
+use crate::embedded::ExtractiveAnswerer;
 use crate::ports::{
-    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, TokenStore, UserStore,
-    VectorIndex,
+    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, SigningSecret, TokenStore,
+    UserStore, VectorIndex,
 };
-use crate::retrieve::Asker;
+use crate::processing::runs::RunningProcessing;
+use crate::processing::sandbox::{Sandbox, WorkerProgram};
+use crate::processing::Processor;
+use crate::query::Asker;
+
+#[cfg(feature = "aws")]
+use crate::aws::AwsClients;
+#[cfg(feature = "aws")]
+use crate::config::{AwsSettings, VectorStoreSettings};
+#[cfg(feature = "embedded")]
+use crate::embedded::{
+    DataDirSecret, FsObjectStore, SqliteDb, SqliteDocumentStore, SqliteHistoryStore,
+    SqliteTokenStore, SqliteUserStore, SqliteVectorIndex,
+};
 
 pub struct Backends {
     config: Config,
-    jwt_secret: Vec<u8>,
     set: BackendSet,
-    embedder: OnceLock<Arc<MiniLmEmbedder>>,
+    running: RunningProcessing,
+    worker: WorkerProgram,
+    embedder: OnceLock<Arc<dyn Embedder>>,
 }
 
 enum BackendSet {
+    #[cfg(feature = "embedded")]
     Embedded {
         sqlite: SqliteDb,
         objects: Arc<FsObjectStore>,
     },
+    #[cfg(feature = "aws")]
     Aws {
         // Boxed: the SDK clients are much larger than the embedded handles.
         clients: Box<AwsClients>,
@@ -47,188 +54,305 @@ enum BackendSet {
     },
 }
 
-use crate::aws::NO_AWS_SEARCH;
+/// What a build without one of the optional features says when asked for it.
+#[allow(dead_code)] // unused only when every feature is on
+fn missing_feature(what: &str, feature: &str, instead: &str) -> anyhow::Error {
+    anyhow::anyhow!("this build has no {what} (cargo feature `{feature}`); {instead}")
+}
 
 impl Backends {
     pub async fn connect(config: &Config) -> anyhow::Result<Self> {
-        let (set, jwt_secret) = match &config.backend {
+        let set = match &config.backend {
+            #[cfg(feature = "embedded")]
             Backend::Embedded { data_dir } => {
+                crate::embedded::private_dir(data_dir)?;
                 let sqlite = SqliteDb::open(&data_dir.join("askdocs.db"))?;
-                let jwt_secret = match &config.jwt_secret {
-                    JwtSecretSource::Value(secret) => secret.clone(),
-                    JwtSecretSource::DataDirFile(path) => load_or_create_secret(path)?,
-                    JwtSecretSource::SecretsManager(_) => {
-                        anyhow::bail!("JWT_SECRET_ARN needs the AWS backend")
-                    }
-                };
+                let secret = Self::signing_secret_for(config)?.load().await?;
                 let objects = Arc::new(FsObjectStore::new(
                     data_dir.join("objects"),
-                    derive_key(&jwt_secret, b"askdocs local object URLs"),
+                    derive_key(&secret, b"askdocs local object URLs"),
                 ));
                 if let Some(url) = &config.public_url {
                     objects.set_public_url(url);
                 }
-                (BackendSet::Embedded { sqlite, objects }, jwt_secret)
+                BackendSet::Embedded { sqlite, objects }
             }
-            Backend::Aws(settings) => {
-                let clients = AwsClients::from_environment().await;
-                let jwt_secret = match &config.jwt_secret {
-                    JwtSecretSource::Value(secret) => secret.clone(),
-                    JwtSecretSource::SecretsManager(arn) => clients.secret(arn).await?,
-                    JwtSecretSource::DataDirFile(_) => {
-                        anyhow::bail!("the AWS backend needs JWT_SECRET or JWT_SECRET_ARN")
-                    }
-                };
-                (
-                    BackendSet::Aws {
-                        clients: Box::new(clients),
-                        settings: settings.clone(),
-                    },
-                    jwt_secret,
-                )
+            #[cfg(not(feature = "embedded"))]
+            Backend::Embedded { .. } => {
+                return Err(missing_feature(
+                    "embedded backends",
+                    "embedded",
+                    "set ASKDOCS_BACKEND=aws",
+                ))
+            }
+            #[cfg(feature = "aws")]
+            Backend::Aws(settings) => BackendSet::Aws {
+                clients: Box::new(
+                    AwsClients::from_environment(settings.endpoint_url.as_deref()).await,
+                ),
+                settings: settings.clone(),
+            },
+            #[cfg(not(feature = "aws"))]
+            Backend::Aws(_) => {
+                return Err(missing_feature(
+                    "AWS backend",
+                    "aws",
+                    "set ASKDOCS_BACKEND=embedded",
+                ))
             }
         };
-        Ok(Backends {
+        Ok(Self::with_set(config, set))
+    }
+
+    fn with_set(config: &Config, set: BackendSet) -> Self {
+        Backends {
             config: config.clone(),
-            jwt_secret,
             set,
+            running: RunningProcessing::default(),
+            worker: WorkerProgram::current_exe(),
             embedder: OnceLock::new(),
-        })
+        }
     }
 
     /// The AWS backend on clients built elsewhere (tests against an emulator).
-    pub fn with_aws_clients(
-        config: &Config,
-        clients: AwsClients,
-        settings: AwsSettings,
-    ) -> anyhow::Result<Self> {
-        let JwtSecretSource::Value(jwt_secret) = &config.jwt_secret else {
-            anyhow::bail!("with_aws_clients needs JWT_SECRET");
+    #[cfg(all(feature = "aws", feature = "testing"))]
+    pub fn with_aws_clients(config: &Config, clients: AwsClients) -> anyhow::Result<Self> {
+        let Backend::Aws(settings) = &config.backend else {
+            anyhow::bail!("with_aws_clients needs an AWS configuration");
         };
-        Ok(Backends {
-            config: config.clone(),
-            jwt_secret: jwt_secret.clone(),
-            set: BackendSet::Aws {
-                clients: Box::new(clients),
-                settings,
-            },
-            embedder: OnceLock::new(),
-        })
+        let set = BackendSet::Aws {
+            clients: Box::new(clients),
+            settings: settings.clone(),
+        };
+        Ok(Self::with_set(config, set))
+    }
+
+    /// Runs the extract worker as `program` instead of this binary (tests,
+    /// whose binary is the test harness).
+    pub fn set_worker_program(&mut self, program: WorkerProgram) {
+        self.worker = program;
     }
 
     pub fn config(&self) -> &Config {
         &self.config
     }
 
+    /// The processing runs of this process, which deletes and shutdown cancel.
+    pub fn running(&self) -> &RunningProcessing {
+        &self.running
+    }
+
     /// The local object store itself, for the routes that answer its signed URLs.
+    #[cfg(feature = "embedded")]
     pub fn local_objects(&self) -> Option<Arc<FsObjectStore>> {
         match &self.set {
             BackendSet::Embedded { objects, .. } => Some(objects.clone()),
-            BackendSet::Aws { .. } => None,
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// The AWS clients, when the backend is AWS (for `askdocs bootstrap-aws`).
+    #[cfg(feature = "aws")]
+    pub fn aws(&self) -> Option<(&AwsClients, &AwsSettings)> {
+        match &self.set {
+            BackendSet::Aws { clients, settings } => Some((clients, settings)),
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 
     pub fn user_store(&self) -> Arc<dyn UserStore> {
         match &self.set {
+            #[cfg(feature = "embedded")]
             BackendSet::Embedded { sqlite, .. } => Arc::new(SqliteUserStore::new(sqlite.clone())),
-            BackendSet::Aws { clients, settings } => Arc::new(DynamoUserStore::new(
-                clients.dynamodb.clone(),
-                &settings.users_table,
-            )),
+            #[cfg(feature = "aws")]
+            BackendSet::Aws { clients, settings } => {
+                Arc::new(clients.user_store(&settings.users_table))
+            }
         }
     }
 
     pub fn token_store(&self) -> Arc<dyn TokenStore> {
         match &self.set {
+            #[cfg(feature = "embedded")]
             BackendSet::Embedded { sqlite, .. } => Arc::new(SqliteTokenStore::new(sqlite.clone())),
-            BackendSet::Aws { clients, settings } => Arc::new(DynamoTokenStore::new(
-                clients.dynamodb.clone(),
-                &settings.tokens_table,
-            )),
+            #[cfg(feature = "aws")]
+            BackendSet::Aws { clients, settings } => {
+                Arc::new(clients.token_store(&settings.tokens_table))
+            }
         }
     }
 
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         match &self.set {
+            #[cfg(feature = "embedded")]
             BackendSet::Embedded { objects, .. } => objects.clone(),
+            #[cfg(feature = "aws")]
             BackendSet::Aws { clients, settings } => {
-                Arc::new(S3ObjectStore::new(clients.s3.clone(), &settings.bucket))
+                Arc::new(clients.object_store(&settings.bucket))
             }
         }
     }
 
     pub fn document_store(&self) -> Arc<dyn DocumentStore> {
         match &self.set {
+            #[cfg(feature = "embedded")]
             BackendSet::Embedded { sqlite, .. } => {
                 Arc::new(SqliteDocumentStore::new(sqlite.clone()))
             }
-            BackendSet::Aws { clients, settings } => Arc::new(DynamoDocumentStore::new(
-                clients.dynamodb.clone(),
-                &settings.documents_table,
-            )),
+            #[cfg(feature = "aws")]
+            BackendSet::Aws { clients, settings } => {
+                Arc::new(clients.document_store(&settings.documents_table))
+            }
         }
     }
 
     pub fn history_store(&self) -> Arc<dyn HistoryStore> {
         match &self.set {
+            #[cfg(feature = "embedded")]
             BackendSet::Embedded { sqlite, .. } => {
                 Arc::new(SqliteHistoryStore::new(sqlite.clone()))
             }
-            BackendSet::Aws { clients, settings } => Arc::new(DynamoHistoryStore::new(
-                clients.dynamodb.clone(),
-                &settings.history_table,
-            )),
+            #[cfg(feature = "aws")]
+            BackendSet::Aws { clients, settings } => {
+                Arc::new(clients.history_store(&settings.history_table))
+            }
         }
     }
 
     /// The vector + keyword index.
     pub fn vector_index(&self) -> anyhow::Result<Arc<dyn VectorIndex>> {
-        self.searchable()?;
-        Ok(self.index_for_deletes())
-    }
-
-    fn searchable(&self) -> anyhow::Result<()> {
         match &self.set {
-            BackendSet::Embedded { .. } => Ok(()),
-            BackendSet::Aws { .. } => anyhow::bail!(NO_AWS_SEARCH),
+            #[cfg(feature = "embedded")]
+            BackendSet::Embedded { sqlite, .. } => {
+                Ok(Arc::new(SqliteVectorIndex::new(sqlite.clone())))
+            }
+            #[cfg(feature = "aws")]
+            BackendSet::Aws { clients, settings } => match &settings.vector_store {
+                VectorStoreSettings::S3Vectors { bucket, index } => {
+                    Ok(Arc::new(clients.vector_index(bucket, index)))
+                }
+                VectorStoreSettings::OpenSearch { .. } => anyhow::bail!(
+                    "ASKDOCS_VECTOR_STORE=opensearch: the OpenSearch Serverless adapter is not \
+                     in this build; use s3vectors"
+                ),
+            },
         }
     }
 
-    /// The embedding model: MiniLM loaded in-process (embedded, on first use,
-    /// then shared), or Titan on Bedrock (AWS).
+    /// The embedding model `ASKDOCS_EMBEDDER` names: MiniLM in-process (loaded
+    /// on first use, then shared) or Titan on Bedrock.
     pub fn embedder(&self) -> anyhow::Result<Arc<dyn Embedder>> {
-        if let BackendSet::Aws { clients, .. } = &self.set {
-            return Ok(Arc::new(TitanEmbedder::new(
-                clients.bedrock.clone(),
-                &self.config.bedrock,
-            )));
-        }
         if let Some(embedder) = self.embedder.get() {
             return Ok(embedder.clone());
         }
-        let loaded = Arc::new(MiniLmEmbedder::load(&self.config.model_dir)?);
-        Ok(self.embedder.get_or_init(|| loaded).clone())
+        let models = &self.config.models;
+        let embedder: Arc<dyn Embedder> = match models.embedder {
+            EmbedderChoice::MiniLm => {
+                #[cfg(feature = "local-model")]
+                {
+                    Arc::new(crate::embedded::MiniLmEmbedder::load(&models.model_dir)?)
+                }
+                #[cfg(not(feature = "local-model"))]
+                return Err(missing_feature(
+                    "local embedding model",
+                    "local-model",
+                    "set ASKDOCS_EMBEDDER=bedrock",
+                ));
+            }
+            EmbedderChoice::Bedrock => match &self.set {
+                #[cfg(feature = "aws")]
+                BackendSet::Aws { clients, .. } => Arc::new(clients.titan_embedder(
+                    &models.bedrock.embedding_model_id,
+                    models.bedrock.embedding_dimensions,
+                )),
+                #[allow(unreachable_patterns)]
+                _ => anyhow::bail!("ASKDOCS_EMBEDDER=bedrock needs ASKDOCS_BACKEND=aws"),
+            },
+        };
+        Ok(self.embedder.get_or_init(|| embedder).clone())
     }
 
-    /// The configured chat endpoint; otherwise Claude on Bedrock (AWS) or the
-    /// extractive answerer (embedded).
+    /// The answer generator `ASKDOCS_GENERATOR` names.
     pub fn generator(&self) -> anyhow::Result<Arc<dyn Generator>> {
-        Ok(match (&self.config.chat, &self.set) {
-            (Some(settings), _) => Arc::new(OpenAiChatGenerator::new(settings.clone())?),
-            (None, BackendSet::Aws { clients, .. }) => Arc::new(ClaudeGenerator::new(
-                clients.bedrock.clone(),
-                &self.config.bedrock,
-            )),
-            (None, BackendSet::Embedded { .. }) => {
-                Arc::new(ExtractiveAnswerer::new(self.embedder()?))
+        let models = &self.config.models;
+        Ok(match models.generator {
+            GeneratorChoice::Extractive => Arc::new(ExtractiveAnswerer::new(self.embedder()?)),
+            GeneratorChoice::OpenAi => {
+                #[cfg(feature = "openai")]
+                {
+                    let chat = models
+                        .chat
+                        .clone()
+                        .ok_or_else(|| anyhow::anyhow!("ASKDOCS_LLM_URL is not set"))?;
+                    Arc::new(crate::embedded::OpenAiChatGenerator::new(
+                        crate::embedded::openai_chat::ChatEndpoint {
+                            base_url: chat.base_url,
+                            model: chat.model,
+                            api_key: chat.api_key,
+                            max_tokens: chat.max_tokens,
+                            temperature: chat.temperature,
+                        },
+                    )?)
+                }
+                #[cfg(not(feature = "openai"))]
+                return Err(missing_feature(
+                    "OpenAI-compatible chat client",
+                    "openai",
+                    "set ASKDOCS_GENERATOR=bedrock or extractive",
+                ));
             }
+            GeneratorChoice::Bedrock => match &self.set {
+                #[cfg(feature = "aws")]
+                BackendSet::Aws { clients, .. } => Arc::new(clients.claude_generator(
+                    &models.bedrock.generation_model_id,
+                    models.bedrock.max_tokens,
+                    models.bedrock.temperature,
+                )),
+                #[allow(unreachable_patterns)]
+                _ => anyhow::bail!("ASKDOCS_GENERATOR=bedrock needs ASKDOCS_BACKEND=aws"),
+            },
         })
+    }
+
+    fn signing_secret_for(config: &Config) -> anyhow::Result<Arc<dyn SigningSecret>> {
+        match &config.auth.jwt_secret {
+            Some(JwtSecretSource::Value(secret)) => Ok(Arc::new(FixedSecret(secret.clone()))),
+            #[cfg(feature = "embedded")]
+            Some(JwtSecretSource::DataDirFile(path)) => {
+                Ok(Arc::new(DataDirSecret::new(path.clone())))
+            }
+            #[cfg(not(feature = "embedded"))]
+            Some(JwtSecretSource::DataDirFile(_)) => Err(missing_feature(
+                "embedded backends",
+                "embedded",
+                "set JWT_SECRET or JWT_SECRET_ARN",
+            )),
+            Some(JwtSecretSource::SecretsManager(_)) => {
+                anyhow::bail!("JWT_SECRET_ARN needs the AWS backend")
+            }
+            None => anyhow::bail!(
+                "JWT_SECRET or JWT_SECRET_ARN is required by the functions that check tokens"
+            ),
+        }
+    }
+
+    /// Where the token signing key comes from; read on first use, not here.
+    fn signing_secret(&self) -> anyhow::Result<Arc<dyn SigningSecret>> {
+        match (&self.config.auth.jwt_secret, &self.set) {
+            #[cfg(feature = "aws")]
+            (Some(JwtSecretSource::SecretsManager(arn)), BackendSet::Aws { clients, .. }) => Ok(
+                Arc::new(clients.signing_secret(arn, crate::config::MIN_JWT_SECRET_BYTES)),
+            ),
+            _ => Self::signing_secret_for(&self.config),
+        }
     }
 
     pub fn authenticator(&self) -> anyhow::Result<Arc<Authenticator>> {
         Ok(Arc::new(Authenticator::new(
-            &self.jwt_secret,
-            self.config.token_ttl,
+            self.signing_secret()?,
+            self.config.auth.token_ttl,
             self.token_store(),
         )))
     }
@@ -237,39 +361,41 @@ impl Backends {
         Ok(Arc::new(Accounts::new(
             self.user_store(),
             self.authenticator()?,
+            self.config.auth.login_limits,
         )))
     }
 
-    /// Document routes need the index only to delete a document's chunks.
-    pub fn documents(&self) -> Arc<Documents> {
-        Arc::new(Documents::new(
+    pub fn documents(&self) -> anyhow::Result<Arc<Documents>> {
+        Ok(Arc::new(Documents::new(
             self.document_store(),
             self.object_store(),
-            self.index_for_deletes(),
+            self.vector_index()?,
+            self.running.clone(),
             self.config.documents,
-        ))
-    }
-
-    fn index_for_deletes(&self) -> Arc<dyn VectorIndex> {
-        match &self.set {
-            BackendSet::Embedded { sqlite, .. } => Arc::new(SqliteVectorIndex::new(sqlite.clone())),
-            BackendSet::Aws { .. } => Arc::new(crate::aws::NoSearchIndex),
-        }
+        )))
     }
 
     pub fn processor(&self) -> anyhow::Result<Arc<Processor>> {
-        self.searchable()?;
+        let settings = self.config.processing;
+        let sandbox = Sandbox::new(
+            self.worker.clone(),
+            settings.extract,
+            settings.chunks,
+            settings.max_chunks,
+            settings.max_upload_bytes,
+        );
         Ok(Arc::new(Processor::new(
             self.document_store(),
             self.object_store(),
             self.vector_index()?,
             self.embedder()?,
-            self.config.processing,
+            sandbox,
+            self.running.clone(),
+            settings,
         )))
     }
 
     pub fn asker(&self) -> anyhow::Result<Arc<Asker>> {
-        self.searchable()?;
         Ok(Arc::new(Asker::new(
             self.document_store(),
             self.vector_index()?,
@@ -282,60 +408,11 @@ impl Backends {
 }
 
 /// A key for another purpose, derived from the main secret so one secret is enough.
+#[cfg(feature = "embedded")]
 fn derive_key(secret: &[u8], purpose: &[u8]) -> Vec<u8> {
+    use hmac::Mac as _;
     let mut mac =
         hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(purpose);
     mac.finalize().into_bytes().to_vec()
-}
-
-/// The local signing secret: created once with random bytes, readable by the owner only,
-/// so tokens stay valid across restarts of `askdocs serve`.
-fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::io::Write as _;
-    if let Ok(existing) = std::fs::read(path) {
-        anyhow::ensure!(
-            existing.len() >= crate::config::MIN_JWT_SECRET_BYTES,
-            "{} is shorter than {} bytes; delete it to have a new one made",
-            path.display(),
-            crate::config::MIN_JWT_SECRET_BYTES
-        );
-        return Ok(existing);
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let secret: String = (0..2)
-        .map(|_| uuid::Uuid::new_v4().simple().to_string())
-        .collect();
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            file.write_all(secret.as_bytes())
-                .with_context(|| format!("writing {}", path.display()))?;
-            Ok(secret.into_bytes())
-        }
-        // Another process made it first: use theirs.
-        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
-        }
-        Err(error) => Err(error).with_context(|| format!("creating {}", path.display())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_local_secret_is_made_once_and_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("jwt-secret");
-        let first = load_or_create_secret(&path).unwrap();
-        assert!(first.len() >= 32);
-        assert_eq!(load_or_create_secret(&path).unwrap(), first);
-    }
 }

@@ -1,15 +1,24 @@
 //! The one error type every askdocs handler answers with.
 //!
 //! Each variant knows its HTTP status and a stable snake_case `code`; the body is
-//! always `{"error":{"code":"…","message":"…"}}`. Internal failures are logged
-//! in full where they are turned into a response and answered with a generic
-//! message, so no detail of the backend ever reaches a client.
+//! always `{"error":{"code":"…","message":"…"}}`. Internal failures are answered
+//! with a generic message, so no detail of the backend ever reaches a client;
+//! their full chain travels with the response (as [`FailureDetail`]) to the
+//! request-logging layer, which logs it with the request's id.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A dependency that is briefly unavailable usually is again within seconds.
+const UNAVAILABLE_RETRY_AFTER_SECONDS: u64 = 2;
+
+/// The full text of a server-side failure, attached to its response for the
+/// request-logging layer; never sent to the client.
+#[derive(Debug, Clone)]
+pub struct FailureDetail(pub String);
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -25,6 +34,9 @@ pub enum Error {
     /// No usable credentials: missing, malformed, expired, tampered or revoked token.
     #[error("{0}")]
     Unauthorized(String),
+    /// Authenticated (or not), but not allowed: e.g. a cross-site request.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     /// A conflict with existing state, with its own code (e.g. `email_taken`).
@@ -36,8 +48,12 @@ pub enum Error {
     UnsupportedMediaType(String),
     #[error("{0}")]
     MethodNotAllowed(String),
-    #[error("{0}")]
-    NotImplemented(String),
+    /// Understood, but it cannot be done, with its own code (e.g. `content_filtered`).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
+    /// Too many attempts (failed logins, password hashes waiting); retry after the given seconds.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u64 },
     /// A dependency is briefly unavailable (throttling, timeouts); retrying may succeed.
     #[error("service temporarily unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -51,12 +67,14 @@ impl Error {
         match self {
             Error::InvalidRequest(_) | Error::Validation(_) => StatusCode::BAD_REQUEST,
             Error::InvalidCredentials | Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,12 +86,14 @@ impl Error {
             Error::Validation(_) => "validation_failed",
             Error::InvalidCredentials => "invalid_credentials",
             Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
-            Error::NotImplemented(_) => "not_implemented",
+            Error::Unprocessable { code, .. } => code,
+            Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable(_) => "service_unavailable",
             Error::Internal(_) => "internal_error",
         }
@@ -95,6 +115,23 @@ impl Error {
         matches!(self, Error::Unavailable(_))
     }
 
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
+            Error::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
+
+    /// Registration of an email that already has an account.
+    pub fn email_taken() -> Error {
+        Error::Conflict {
+            code: "email_taken",
+            message: "an account with this email already exists".into(),
+        }
+    }
+
     pub fn body(&self) -> serde_json::Value {
         json!({ "error": { "code": self.code(), "message": self.public_message() } })
     }
@@ -103,11 +140,20 @@ impl Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status_code();
-        if status.is_server_error() {
-            // The full chain goes to the log, never to the client.
-            tracing::error!(error = %self, code = self.code(), "request failed");
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
         }
-        (status, axum::Json(self.body())).into_response()
+        if status.is_server_error() {
+            // The full chain goes to the log (with the request id), never to the client.
+            response
+                .extensions_mut()
+                .insert(FailureDetail(self.to_string()));
+        }
+        response
     }
 }
 
@@ -157,6 +203,18 @@ mod tests {
         assert!(!message.contains("sqlite") && !message.contains("password"));
     }
 
+    #[tokio::test]
+    async fn rate_limits_say_when_to_retry() {
+        let response = Error::RateLimited {
+            message: "too many failed logins; try again later".into(),
+            retry_after: 42,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "42");
+        assert_eq!(body_json(response).await["error"]["code"], "rate_limited");
+    }
+
     #[test]
     fn every_variant_maps_to_its_status() {
         let cases = [
@@ -164,11 +222,25 @@ mod tests {
             (Error::Validation("x".into()), 400),
             (Error::InvalidCredentials, 401),
             (Error::Unauthorized("x".into()), 401),
+            (Error::Forbidden("x".into()), 403),
             (Error::NotFound("x".into()), 404),
             (Error::MethodNotAllowed("x".into()), 405),
             (Error::PayloadTooLarge("x".into()), 413),
             (Error::UnsupportedMediaType("x".into()), 415),
-            (Error::NotImplemented("x".into()), 501),
+            (
+                Error::Unprocessable {
+                    code: "content_filtered",
+                    message: "x".into(),
+                },
+                422,
+            ),
+            (
+                Error::RateLimited {
+                    message: "x".into(),
+                    retry_after: 3,
+                },
+                429,
+            ),
             (Error::Unavailable(anyhow::anyhow!("throttled")), 503),
             (Error::Internal(anyhow::anyhow!("boom")), 500),
         ];

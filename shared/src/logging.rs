@@ -1,26 +1,80 @@
 //! Log setup: JSON lines in Lambda (CloudWatch), readable text on a terminal.
 //!
 //! What is logged is chosen at each call site: ids, routes, statuses and
-//! durations; never a password, a token or a document's text.
+//! durations; never a password, a token or a document's text. Libraries that
+//! would log request headers or bodies at their debug levels (HTTP clients and
+//! servers, the AWS SDK) are capped whatever `RUST_LOG` asks for.
 
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
+use crate::config::{LogFormat, LogSettings};
+
+/// Crates that log wire data (headers such as `Authorization`, bodies) below info.
+const WIRE_LOGGERS: &[&str] = &[
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "aws_smithy_runtime",
+    "aws_smithy_http",
+    "aws_smithy_http_client",
+    "aws_sigv4",
+    "aws_config",
+    "lambda_runtime_api_client",
+    "lambda_runtime",
+    "lambda_http",
+    "tower_http",
+];
+
+/// The filter `RUST_LOG` asks for, with wire-level loggers held at info or above.
+pub fn filter(requested: &str) -> EnvFilter {
+    let mut filter = EnvFilter::try_new(requested).unwrap_or_else(|_| EnvFilter::new("info"));
+    for target in WIRE_LOGGERS {
+        let requested_level = requested
+            .split(',')
+            .filter_map(|directive| directive.split_once('='))
+            .find(|(name, _)| name.trim() == *target)
+            .map(|(_, level)| level.trim().to_ascii_lowercase());
+        // Only quieter levels than info are kept as asked.
+        let level = match requested_level.as_deref() {
+            Some(level @ ("warn" | "error" | "off")) => level.to_string(),
+            _ => "info".to_string(),
+        };
+        if let Ok(directive) = format!("{target}={level}").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
 
 /// Installs the global subscriber once; later calls (tests) are no-ops.
-pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(settings: &LogSettings) {
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(filter(&settings.filter))
         .with_writer(std::io::stderr);
-    let _ = match format {
-        // Lambda adds its own timestamps and request ids to each line.
+    let _ = match settings.format {
+        // Lambda adds its own timestamps; the request span's id goes on every line.
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
+            .with_span_list(false)
             .without_time()
             .try_init(),
         LogFormat::Text => builder.with_target(false).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_loggers_stay_at_info_whatever_is_asked() {
+        let shown = filter("trace,hyper=trace").to_string();
+        assert!(shown.contains("hyper=info"), "{shown}");
+        assert!(shown.contains("aws_smithy_runtime=info"), "{shown}");
+        assert!(filter("hyper=warn").to_string().contains("hyper=warn"));
+    }
 }

@@ -1,16 +1,22 @@
 //! One small trait per capability. The domain talks only to these; each has an
-//! embedded adapter (SQLite, files) and an AWS adapter, and every adapter passes
-//! the same shared test suite in [`crate::testing`].
+//! embedded adapter (SQLite, files, in-process models) and an AWS adapter, and
+//! every adapter of a port passes the same contract suite (`testing`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::model::User;
+use crate::model::{
+    Chunk, Document, DocumentStatus, Generated, GenerationRequest, HistoryEntry, ListPosition,
+    Page, ProcessingOutcome, ScoredChunk, SearchScope, User,
+};
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Stores a new account. A taken email is `Error::Conflict { code: "email_taken" }`
-    /// and leaves the store unchanged.
+    /// Stores a new account. A taken email is `Error::email_taken()` and
+    /// leaves the store unchanged.
     async fn create(&self, user: &User) -> Result<()>;
     async fn get(&self, user_id: &str) -> Result<Option<User>>;
     /// `email` is already normalised.
@@ -25,12 +31,12 @@ pub trait TokenStore: Send + Sync {
     async fn is_revoked(&self, token_id: &str) -> Result<bool>;
 }
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-use crate::model::{
-    Chunk, Document, ListPosition, Page, ProcessingOutcome, ScoredChunk, SearchScope,
-};
+/// The key tokens are signed with, fetched once when first needed (so a cold
+/// start never waits on the network for it).
+#[async_trait]
+pub trait SigningSecret: Send + Sync {
+    async fn load(&self) -> Result<Vec<u8>>;
+}
 
 /// A request a client can make directly against the object store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +53,11 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<()>;
     /// `None` when there is no such object.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
-    /// Deleting a missing object is not an error.
+    /// Removes the object and every earlier version of it; deleting a missing
+    /// object is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
-    /// A URL that accepts exactly one upload of `size` bytes of `content_type`.
+    /// A URL that accepts exactly one upload of `size` bytes of `content_type`,
+    /// and only while no object exists at `key`.
     async fn presign_upload(
         &self,
         key: &str,
@@ -78,14 +86,15 @@ pub trait DocumentStore: Send + Sync {
         after: Option<&ListPosition>,
     ) -> Result<Page<Document>>;
     /// Moves a document to `processing` if it is `pending` or `failed`, or stuck in
-    /// `processing` since before `stale_before` (a crashed run). Returns whether this
-    /// caller won the document; only one concurrent caller can.
+    /// `processing` since before `stale_before` (a run that died), and counts the
+    /// attempt. Returns the attempt's number when this caller won the document;
+    /// only one concurrent caller can.
     async fn start_processing(
         &self,
         user_id: &str,
         document_id: &str,
         stale_before: &str,
-    ) -> Result<bool>;
+    ) -> Result<Option<u32>>;
     /// Records how processing ended. Returns false when the document no longer exists.
     async fn finish_processing(
         &self,
@@ -95,13 +104,30 @@ pub trait DocumentStore: Send + Sync {
     ) -> Result<bool>;
     /// Returns whether there was such a document.
     async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool>;
-    /// Documents of any owner still `processing` since before `updated_before`
-    /// (runs that died), oldest first, at most `limit`.
-    async fn stuck_in_processing(
+    /// Documents of any owner in `status` since before `updated_before`
+    /// (e.g. runs that died, uploads that never arrived), oldest first, at most `limit`.
+    async fn in_status_since(
         &self,
+        status: DocumentStatus,
         updated_before: &str,
         limit: usize,
     ) -> Result<Vec<Document>>;
+}
+
+/// What a search looks for: the question's meaning and its words.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchQuery<'a> {
+    pub vector: &'a [f32],
+    pub text: &'a str,
+}
+
+/// Passages found by each method, best first; the domain fuses them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchHits {
+    /// Nearest by cosine similarity (`score` is the similarity, -1 to 1).
+    pub by_meaning: Vec<ScoredChunk>,
+    /// Containing the query's words, by BM25 (`score`: higher is better).
+    pub by_words: Vec<ScoredChunk>,
 }
 
 /// Vectors and keywords of every chunk, searchable only within an owner's scope.
@@ -111,20 +137,14 @@ pub trait VectorIndex: Send + Sync {
     async fn upsert(&self, chunks: &[Chunk]) -> Result<()>;
     /// Removes every chunk of a document.
     async fn delete_document(&self, user_id: &str, document_id: &str) -> Result<()>;
-    /// Nearest chunks by cosine similarity.
+    /// Up to `limit` passages by meaning and up to `limit` by words. A store
+    /// without a keyword index ranks the words of a wider set found by meaning.
     async fn search(
         &self,
         scope: &SearchScope,
-        vector: &[f32],
+        query: SearchQuery<'_>,
         limit: usize,
-    ) -> Result<Vec<ScoredChunk>>;
-    /// Chunks that contain the query's words, best first.
-    async fn keyword_search(
-        &self,
-        scope: &SearchScope,
-        query: &str,
-        limit: usize,
-    ) -> Result<Vec<ScoredChunk>>;
+    ) -> Result<SearchHits>;
     /// How many chunks a document has in the index.
     async fn count(&self, user_id: &str, document_id: &str) -> Result<usize>;
 }
@@ -136,8 +156,6 @@ pub trait Embedder: Send + Sync {
     fn dimensions(&self) -> usize;
     fn model_id(&self) -> &str;
 }
-
-use crate::model::{Generated, GenerationRequest, HistoryEntry};
 
 /// Questions and answers, per user, newest first.
 #[async_trait]
@@ -153,7 +171,7 @@ pub trait HistoryStore: Send + Sync {
     ) -> Result<Page<HistoryEntry>>;
 }
 
-/// Writes an answer from numbered passages, citing the ones it used.
+/// Writes an answer from numbered passages, citing the ones it used as `[n]`.
 #[async_trait]
 pub trait Generator: Send + Sync {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated>;

@@ -1,11 +1,9 @@
-//! The AWS adapters (S3, DynamoDB) against moto, a local AWS emulator that
-//! `make test` installs from PyPI and starts (scripts/moto.sh). Every adapter
-//! passes the same suite as its embedded twin. moto does not check SigV4
-//! signatures, so what a presigned URL pins is checked in the URL itself.
+//! The AWS adapters (S3, DynamoDB, S3 Vectors) against moto, a local AWS
+//! emulator that `make test` installs from PyPI and starts with our
+//! QueryVectors extension (scripts/moto.sh). Every adapter passes the same
+//! suite as its embedded twin. moto does not check SigV4 signatures, so what
+//! a presigned URL pins is checked in the URL itself.
 
-use askdocs_shared::aws::{
-    DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore, S3ObjectStore,
-};
 use askdocs_shared::ports::ObjectStore;
 use askdocs_shared::testing;
 use askdocs_shared::testing::harness::aws_emulator;
@@ -13,53 +11,48 @@ use askdocs_shared::testing::harness::aws_emulator;
 #[tokio::test]
 async fn dynamodb_user_store_passes_the_shared_suite() {
     let (clients, settings) = aws_emulator().await;
-    testing::user_store_contract(&DynamoUserStore::new(
-        clients.dynamodb.clone(),
-        settings.users_table,
-    ))
-    .await;
+    testing::user_store_contract(&clients.user_store(&settings.users_table)).await;
 }
 
 #[tokio::test]
 async fn dynamodb_token_store_passes_the_shared_suite() {
     let (clients, settings) = aws_emulator().await;
-    testing::token_store_contract(&DynamoTokenStore::new(
-        clients.dynamodb.clone(),
-        settings.tokens_table,
-    ))
-    .await;
+    testing::token_store_contract(&clients.token_store(&settings.tokens_table)).await;
 }
 
 #[tokio::test]
 async fn dynamodb_document_store_passes_the_shared_suite() {
     let (clients, settings) = aws_emulator().await;
-    testing::document_store_contract(&DynamoDocumentStore::new(
-        clients.dynamodb.clone(),
-        settings.documents_table,
-    ))
-    .await;
+    testing::document_store_contract(&clients.document_store(&settings.documents_table)).await;
 }
 
 #[tokio::test]
 async fn dynamodb_history_store_passes_the_shared_suite() {
     let (clients, settings) = aws_emulator().await;
-    testing::history_store_contract(&DynamoHistoryStore::new(
-        clients.dynamodb.clone(),
-        settings.history_table,
-    ))
-    .await;
+    testing::history_store_contract(&clients.history_store(&settings.history_table)).await;
 }
 
 #[tokio::test]
 async fn s3_object_store_passes_the_shared_suite() {
     let (clients, settings) = aws_emulator().await;
-    testing::object_store_contract(&S3ObjectStore::new(clients.s3.clone(), settings.bucket)).await;
+    testing::object_store_contract(&clients.object_store(&settings.bucket)).await;
+}
+
+#[tokio::test]
+async fn s3_vectors_index_passes_the_shared_suite() {
+    let (clients, settings) = aws_emulator().await;
+    let askdocs_shared::config::VectorStoreSettings::S3Vectors { bucket, index } =
+        &settings.vector_store
+    else {
+        panic!("the test settings name an S3 Vectors store")
+    };
+    testing::vector_index_contract(&clients.vector_index(bucket, index)).await;
 }
 
 #[tokio::test]
 async fn presigned_uploads_pin_type_and_size_and_deliver_the_file() {
     let (clients, settings) = aws_emulator().await;
-    let store = S3ObjectStore::new(clients.s3.clone(), &settings.bucket);
+    let store = clients.object_store(&settings.bucket);
     let key = "documents/user-1/doc-1/Annual_report.pdf";
     let body = b"%PDF-1.4 a small file".to_vec();
 

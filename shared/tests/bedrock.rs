@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use askdocs_shared::aws::{AwsClients, BedrockSettings, ClaudeGenerator, TitanEmbedder};
+use askdocs_shared::aws::AwsClients;
+use askdocs_shared::config::{BedrockSettings, DEFAULT_BEDROCK_MODEL_ID};
 use askdocs_shared::ports::{Embedder, Generator};
 use askdocs_shared::testing::{embedder_contract, generator_contract, sample_generation_request};
 use askdocs_shared::Error;
@@ -103,11 +104,8 @@ async fn stand_in(throttle: bool) -> (AwsClients, StandIn) {
 #[tokio::test]
 async fn titan_embeddings_pass_the_embedder_suite_with_signed_requests() {
     let (clients, stand_in) = stand_in(false).await;
-    let settings = BedrockSettings {
-        embedding_dimensions: 256,
-        ..BedrockSettings::default()
-    };
-    let embedder = TitanEmbedder::new(clients.bedrock.clone(), &settings);
+    let settings = BedrockSettings::default();
+    let embedder = clients.titan_embedder(&settings.embedding_model_id, 256);
 
     embedder_contract(&embedder).await;
 
@@ -127,7 +125,7 @@ async fn titan_embeddings_pass_the_embedder_suite_with_signed_requests() {
 #[tokio::test]
 async fn claude_answers_through_converse_with_the_fenced_prompt() {
     let (clients, stand_in) = stand_in(false).await;
-    let generator = ClaudeGenerator::new(clients.bedrock.clone(), &BedrockSettings::default());
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
 
     generator_contract(&generator).await;
 
@@ -135,14 +133,14 @@ async fn claude_answers_through_converse_with_the_fenced_prompt() {
         .generate(&sample_generation_request())
         .await
         .unwrap();
-    assert_eq!(generated.model, "anthropic.claude-3-haiku-20240307-v1:0");
+    assert_eq!(generated.model, DEFAULT_BEDROCK_MODEL_ID);
     assert_eq!(
-        generated.used.iter().map(|u| u.number).collect::<Vec<_>>(),
+        askdocs_shared::query::citations::cited_passages(&generated.answer, 2),
         vec![2]
     );
     let calls = stand_in.calls.lock().unwrap();
     let (call, _, body) = &calls[0];
-    assert_eq!(call, "converse anthropic.claude-3-haiku-20240307-v1:0");
+    assert_eq!(call, &format!("converse {DEFAULT_BEDROCK_MODEL_ID}"));
     assert!(body["system"][0]["text"].as_str().unwrap().contains("only"));
     assert_eq!(body["inferenceConfig"]["maxTokens"], 1024);
     let messages = body["messages"].as_array().unwrap();
@@ -160,7 +158,7 @@ async fn claude_answers_through_converse_with_the_fenced_prompt() {
 #[tokio::test]
 async fn throttling_is_reported_as_retryable() {
     let (clients, _) = stand_in(true).await;
-    let embedder = TitanEmbedder::new(clients.bedrock.clone(), &BedrockSettings::default());
+    let embedder = clients.titan_embedder("amazon.titan-embed-text-v2:0", 1024);
     let error = embedder.embed(&["text".to_string()]).await.unwrap_err();
     assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
     assert!(error.is_retryable());

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use askdocs_shared::embedded::{
-    ChatSettings, ExtractiveAnswerer, MiniLmEmbedder, OpenAiChatGenerator,
+    openai_chat::ChatEndpoint, ExtractiveAnswerer, MiniLmEmbedder, OpenAiChatGenerator,
 };
 use askdocs_shared::ports::Generator;
 use askdocs_shared::testing::harness::model_dir;
@@ -36,11 +36,10 @@ async fn the_extractive_answerer_passes_the_generator_suite() {
         "{}",
         generated.answer
     );
-    assert!(generated.used[0]
-        .quote
-        .as_deref()
-        .unwrap()
-        .contains("fog pump"));
+    assert!(
+        generated.quotes[0].text.contains("fog pump"),
+        "{generated:?}"
+    );
 }
 
 #[derive(Clone, Default)]
@@ -71,8 +70,8 @@ async fn chat_server(status: StatusCode, reply: Value) -> (String, ChatServer) {
     (format!("http://{address}/v1"), server)
 }
 
-fn settings(base_url: &str) -> ChatSettings {
-    ChatSettings {
+fn settings(base_url: &str) -> ChatEndpoint {
+    ChatEndpoint {
         base_url: base_url.to_string(),
         model: "llama-3.2-3b".into(),
         api_key: Some("local-key".into()),
@@ -118,14 +117,14 @@ async fn the_chat_adapter_passes_the_generator_suite_and_sends_a_fenced_prompt()
     );
     assert!(user.ends_with("Question: What does error code E-4012 mean?"));
 
-    // The reply's model is reported, and [7] (no such passage) is dropped.
+    // The reply's model is reported, and [7] (no such passage) is not a citation.
     let generated = generator
         .generate(&sample_generation_request())
         .await
         .unwrap();
     assert_eq!(generated.model, "llama-3.2-3b-instruct");
     assert_eq!(
-        generated.used.iter().map(|u| u.number).collect::<Vec<_>>(),
+        askdocs_shared::query::citations::cited_passages(&generated.answer, 2),
         vec![2]
     );
 }

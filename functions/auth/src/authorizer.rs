@@ -1,7 +1,7 @@
 //! API Gateway TOKEN authorizer: Allow with the user in the context for a
 //! valid, unrevoked token; `Unauthorized` (API Gateway's 401) otherwise.
 
-use askdocs_shared::auth::Authenticator;
+use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::http::parse_bearer;
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use askdocs_shared::auth::Authenticator;
+use askdocs_shared::auth::tokens::Authenticator;
 use axum::Router;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Service as _};
@@ -19,6 +19,7 @@ pub async fn handle_event(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Diagnostic> {
     let LambdaEvent { payload, context } = event;
+    // Both triggers share this binary; only authorizer events carry `"type": "TOKEN"`.
     if payload.get("type").and_then(Value::as_str) == Some("TOKEN") {
         let event: TokenAuthorizerEvent = serde_json::from_value(payload)
             .map_err(|error| diagnostic("InvalidAuthorizerEvent", &error.to_string()))?;

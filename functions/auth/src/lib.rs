@@ -1,39 +1,30 @@
-//! The auth function: register, log in, log out, read the profile; and, from
-//! the same binary, API Gateway's TOKEN authorizer.
+//! The auth function: accounts and sessions, and — from the same binary —
+//! API Gateway's TOKEN authorizer.
+//!
+//! | route                 | handler    | domain                        |
+//! |-----------------------|------------|-------------------------------|
+//! | `POST /auth/register` | [`register`] | `Accounts::register`        |
+//! | `POST /auth/login`    | [`login`]    | `Accounts::login`           |
+//! | `POST /auth/logout`   | [`logout`]   | `Accounts::logout`          |
+//! | `GET /auth/profile`   | [`profile`]  | `Accounts::profile`         |
+//! | TOKEN authorizer event | [`authorizer::authorize`] | `Authenticator::authenticate` |
 
 pub mod authorizer;
 pub mod lambda;
 
 use std::sync::Arc;
 
-use askdocs_shared::auth::{Accounts, Authenticator, Credentials, Registration};
+use askdocs_shared::auth::tokens::Authenticator;
+use askdocs_shared::auth::{Accounts, Session};
 use askdocs_shared::backends::Backends;
-use askdocs_shared::http::{finish, no_content, ApiJson, Authenticated};
+use askdocs_shared::http::{finish, no_content, ApiJson, Authenticated, ClientAddress};
 use askdocs_shared::Result;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-
-#[derive(Clone)]
-pub struct AuthState {
-    pub accounts: Arc<Accounts>,
-}
-
-impl AuthState {
-    pub fn new(backends: &Backends) -> anyhow::Result<Self> {
-        Ok(AuthState {
-            accounts: backends.accounts()?,
-        })
-    }
-}
-
-impl FromRef<AuthState> for Arc<Authenticator> {
-    fn from_ref(state: &AuthState) -> Self {
-        state.accounts.authenticator().clone()
-    }
-}
+use serde::{Deserialize, Serialize};
 
 /// The auth routes, without fallbacks, so the local server can merge them with others.
 pub fn routes(state: AuthState) -> Router {
@@ -47,26 +38,106 @@ pub fn routes(state: AuthState) -> Router {
 
 /// The complete app the Lambda function serves.
 pub fn app(state: AuthState) -> Router {
-    finish(routes(state))
+    let cors_origin = state.cors_origin.clone();
+    finish(routes(state), cors_origin.as_deref())
 }
 
-async fn register(
+#[derive(Clone)]
+pub struct AuthState {
+    pub accounts: Arc<Accounts>,
+    pub cors_origin: Option<String>,
+}
+
+impl AuthState {
+    pub fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(AuthState {
+            accounts: backends.accounts()?,
+            cors_origin: backends.config().cors_origin.clone(),
+        })
+    }
+}
+
+impl FromRef<AuthState> for Arc<Authenticator> {
+    fn from_ref(state: &AuthState) -> Self {
+        state.accounts.authenticator().clone()
+    }
+}
+
+/// `POST /auth/register`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /auth/login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// A successful login.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionResponse {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub user: SessionUser,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUser {
+    pub user_id: String,
+    pub email: String,
+    pub name: Option<String>,
+}
+
+impl From<Session> for SessionResponse {
+    fn from(session: Session) -> Self {
+        SessionResponse {
+            token: session.token.token,
+            token_type: "Bearer",
+            expires_in: session.token.expires_in,
+            user: SessionUser {
+                user_id: session.user.user_id,
+                email: session.user.email,
+                name: session.user.name,
+            },
+        }
+    }
+}
+
+pub async fn register(
     State(state): State<AuthState>,
-    ApiJson(registration): ApiJson<Registration>,
+    ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<Response> {
-    let profile = state.accounts.register(registration).await?;
+    let profile = state
+        .accounts
+        .register(&request.email, request.password, request.name.as_deref())
+        .await?;
     Ok((StatusCode::CREATED, Json(profile)).into_response())
 }
 
-async fn login(
+pub async fn login(
     State(state): State<AuthState>,
-    ApiJson(credentials): ApiJson<Credentials>,
+    ClientAddress(client): ClientAddress,
+    ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response> {
-    let session = state.accounts.login(credentials).await?;
-    Ok(Json(session).into_response())
+    let session = state
+        .accounts
+        .login(&request.email, request.password, client)
+        .await?;
+    Ok(Json(SessionResponse::from(session)).into_response())
 }
 
-async fn logout(
+pub async fn logout(
     State(state): State<AuthState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response> {
@@ -74,7 +145,7 @@ async fn logout(
     Ok(no_content())
 }
 
-async fn profile(
+pub async fn profile(
     State(state): State<AuthState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response> {

@@ -6,7 +6,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
-    logging::init(config.log_format, &config.log_filter);
+    logging::init(&config.log);
     let backends = Backends::connect(&config).await?;
     let state = AuthState::new(&backends)?;
     let authenticator = state.accounts.authenticator().clone();

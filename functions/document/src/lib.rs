@@ -1,15 +1,25 @@
-//! The document function: presigned upload, direct upload of small files,
-//! list, get and delete — each scoped to the caller.
+//! The document function: upload URLs, direct upload of small files, list,
+//! get and delete — each scoped to the caller.
+//!
+//! | route                                   | handler      | domain                    |
+//! |-----------------------------------------|--------------|---------------------------|
+//! | `POST /documents/upload` (JSON)         | [`upload`]   | `Documents::request_upload` |
+//! | `POST /documents/upload?fileName=` (file) | [`upload`] | `Documents::upload`       |
+//! | `GET /documents`                        | [`list`]     | `Documents::list`         |
+//! | `GET /documents/{id}`                   | [`details`]  | `Documents::details`      |
+//! | `DELETE /documents/{id}`                | [`delete`]   | `Documents::delete`       |
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use askdocs_shared::auth::Authenticator;
+use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::backends::Backends;
-use askdocs_shared::documents::{Documents, UploadRequest};
+use askdocs_shared::documents::{Documents, NewUpload};
 use askdocs_shared::http::{
     finish, no_content, parse_json, read_body, ApiPath, ApiQuery, Authenticated,
     MAX_JSON_BODY_BYTES,
 };
+use askdocs_shared::model::Document;
 use askdocs_shared::{Error, Result};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
@@ -17,28 +27,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
-
-#[derive(Clone)]
-pub struct DocumentState {
-    pub documents: Arc<Documents>,
-    pub authenticator: Arc<Authenticator>,
-}
-
-impl DocumentState {
-    pub fn new(backends: &Backends) -> anyhow::Result<Self> {
-        Ok(DocumentState {
-            documents: backends.documents(),
-            authenticator: backends.authenticator()?,
-        })
-    }
-}
-
-impl FromRef<DocumentState> for Arc<Authenticator> {
-    fn from_ref(state: &DocumentState) -> Self {
-        state.authenticator.clone()
-    }
-}
+use serde::{Deserialize, Serialize};
 
 pub fn routes(state: DocumentState) -> Router {
     Router::new()
@@ -53,18 +42,80 @@ pub fn routes(state: DocumentState) -> Router {
 }
 
 pub fn app(state: DocumentState) -> Router {
-    finish(routes(state))
+    let cors_origin = state.cors_origin.clone();
+    finish(routes(state), cors_origin.as_deref())
+}
+
+#[derive(Clone)]
+pub struct DocumentState {
+    pub documents: Arc<Documents>,
+    pub authenticator: Arc<Authenticator>,
+    pub cors_origin: Option<String>,
+}
+
+impl DocumentState {
+    pub fn new(backends: &Backends) -> anyhow::Result<Self> {
+        Ok(DocumentState {
+            documents: backends.documents()?,
+            authenticator: backends.authenticator()?,
+            cors_origin: backends.config().cors_origin.clone(),
+        })
+    }
+}
+
+impl FromRef<DocumentState> for Arc<Authenticator> {
+    fn from_ref(state: &DocumentState) -> Self {
+        state.authenticator.clone()
+    }
+}
+
+/// `POST /documents/upload` as JSON: what the client is about to upload.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UploadRequest {
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// Where and how to upload the file: once, with exactly these headers.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadTicket {
+    pub document_id: String,
+    pub upload_url: String,
+    pub upload_method: &'static str,
+    pub upload_headers: BTreeMap<String, String>,
+    pub expires_in: u64,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentList {
+    pub documents: Vec<Document>,
+    pub next_cursor: Option<String>,
+}
+
+/// One document with a short-lived link to its file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentDetails {
+    #[serde(flatten)]
+    pub document: Document,
+    pub download_url: String,
+    pub download_expires_in: u64,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UploadQuery {
+pub struct UploadQuery {
     file_name: Option<String>,
 }
 
 /// JSON `{fileName, contentType, size}` asks for an upload URL; a raw body with
 /// `?fileName=` is a small file sent directly.
-async fn upload(
+pub async fn upload(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
     ApiQuery(query): ApiQuery<UploadQuery>,
@@ -106,10 +157,23 @@ async fn upload(
             })
             .await?;
             let request: UploadRequest = parse_json(&bytes)?;
-            let ticket = state
+            let upload = NewUpload {
+                file_name: request.file_name,
+                content_type: request.content_type,
+                size: request.size,
+            };
+            let (document, presigned) = state
                 .documents
-                .request_upload(&caller.user_id, request)
+                .request_upload(&caller.user_id, upload)
                 .await?;
+            let ticket = UploadTicket {
+                document_id: document.document_id,
+                upload_url: presigned.url,
+                upload_method: presigned.method,
+                upload_headers: presigned.headers,
+                expires_in: settings.upload_url_ttl.as_secs(),
+                key: document.key,
+            };
             Ok((StatusCode::CREATED, Json(ticket)).into_response())
         }
     }
@@ -117,32 +181,42 @@ async fn upload(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+pub struct ListQuery {
     limit: Option<usize>,
     cursor: Option<String>,
 }
 
-async fn list(
+pub async fn list(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Response> {
-    let list = state
+    let listing = state
         .documents
         .list(&caller.user_id, query.limit, query.cursor.as_deref())
         .await?;
-    Ok(Json(list).into_response())
+    Ok(Json(DocumentList {
+        documents: listing.items,
+        next_cursor: listing.next_cursor,
+    })
+    .into_response())
 }
 
-async fn details(
+pub async fn details(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
-    Ok(Json(state.documents.details(&caller.user_id, &id).await?).into_response())
+    let (document, download_url) = state.documents.details(&caller.user_id, &id).await?;
+    Ok(Json(DocumentDetails {
+        document,
+        download_url,
+        download_expires_in: state.documents.settings().download_url_ttl.as_secs(),
+    })
+    .into_response())
 }
 
-async fn delete(
+pub async fn delete(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
     ApiPath(id): ApiPath<String>,

@@ -5,7 +5,7 @@
 use askdocs_document::{app, DocumentState};
 use askdocs_shared::backends::Backends;
 use askdocs_shared::testing::harness::{
-    embedded_config, event, fixture, send, signed_in, with_bearer, with_query,
+    embedded_backends, event, fixture, send, signed_in, with_bearer, with_query,
 };
 use serde_json::{json, Value};
 
@@ -18,11 +18,11 @@ struct Harness {
 impl Harness {
     async fn new() -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let config = embedded_config(
+        let backends = embedded_backends(
             data_dir.path(),
             &[("ASKDOCS_PUBLIC_URL", "http://127.0.0.1:3000")],
-        );
-        let backends = Backends::connect(&config).await.unwrap();
+        )
+        .await;
         Harness {
             state: DocumentState::new(&backends).unwrap(),
             backends,
@@ -42,7 +42,7 @@ impl Harness {
     /// Runs the processing handler on the document's upload, as S3's notification would.
     async fn process(&self, key: &str) {
         let state = askdocs_processing::ProcessingState::new(&self.backends).unwrap();
-        let event = askdocs_processing::object_created_event(key, 0);
+        let event = askdocs_processing::object_created_event("askdocs-local", key, 0);
         askdocs_processing::handle(&state, event).await.unwrap();
     }
 }
@@ -383,6 +383,7 @@ async fn delete_leaves_nothing_in_any_store() {
     let document = harness
         .backends
         .documents()
+        .unwrap()
         .upload(
             &user_id,
             "manual.pdf",
@@ -438,11 +439,13 @@ async fn delete_leaves_nothing_in_any_store() {
         user_id: user_id.clone(),
         document_ids: None,
     };
-    assert!(index
-        .keyword_search(&scope, "E-4012 lighthouse harbour", 10)
-        .await
-        .unwrap()
-        .is_empty());
+    let vector = vec![0.0; 384];
+    let query = askdocs_shared::ports::SearchQuery {
+        vector: &vector,
+        text: "E-4012 lighthouse harbour",
+    };
+    let hits = index.search(&scope, query, 10).await.unwrap();
+    assert!(hits.by_words.is_empty() && hits.by_meaning.is_empty());
     // AND it reads as missing
     let (status, _) = harness
         .send(for_document(

@@ -1,12 +1,21 @@
-//! The processing function: an S3 `ObjectCreated` event → extract → chunk →
-//! embed → index, for every record of the event.
+//! The processing function: S3 `ObjectCreated` events → extract (in a
+//! sandboxed child process) → chunk → embed → index, for every record; and a
+//! scheduled sweep that re-drives runs that died and fails uploads that never
+//! arrived.
+//!
+//! | event                                  | handler          | domain                 |
+//! |----------------------------------------|------------------|------------------------|
+//! | S3 `ObjectCreated:*` under `documents/` | [`handle`]      | `Processor::process`   |
+//! | EventBridge "Scheduled Event"           | [`sweep`]       | `Processor::sweep`     |
 
 use std::sync::Arc;
 
 use askdocs_shared::backends::Backends;
-use askdocs_shared::ingest::{Processed, Processor};
+use askdocs_shared::processing::{Processed, Processor, Swept};
 use askdocs_shared::Error;
-use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
+use serde_json::Value;
 
 #[derive(Clone)]
 pub struct ProcessingState {
@@ -18,6 +27,30 @@ impl ProcessingState {
         Ok(ProcessingState {
             processor: backends.processor()?,
         })
+    }
+}
+
+/// What the function was invoked with.
+#[derive(Debug)]
+pub enum ProcessingEvent {
+    Uploaded(S3Event),
+    Scheduled(EventBridgeEvent),
+}
+
+impl ProcessingEvent {
+    /// S3 notifications hold `Records`; EventBridge schedules a `detail-type`.
+    pub fn parse(payload: Value) -> Result<Self, String> {
+        if payload.get("Records").is_some() {
+            return serde_json::from_value(payload)
+                .map(ProcessingEvent::Uploaded)
+                .map_err(|error| format!("not an S3 event: {error}"));
+        }
+        if payload.get("detail-type").is_some() {
+            return serde_json::from_value(payload)
+                .map(ProcessingEvent::Scheduled)
+                .map_err(|error| format!("not an EventBridge event: {error}"));
+        }
+        Err("expected an S3 notification or a scheduled EventBridge event".into())
     }
 }
 
@@ -65,19 +98,44 @@ pub async fn handle(state: &ProcessingState, event: S3Event) -> Result<Vec<Proce
     }
 }
 
+/// The scheduled sweep: documents whose run died are processed again here
+/// (or given up after their second death); uploads that never came are failed.
+pub async fn sweep(state: &ProcessingState) -> Result<Swept, Error> {
+    let swept = state.processor.sweep().await?;
+    for (key, _) in &swept.retry {
+        if let Err(error) = state.processor.process(key).await {
+            // The next sweep tries again; this one goes on with the others.
+            tracing::warn!(key, error = %error, "re-driven document failed again; left for the next sweep");
+        }
+    }
+    tracing::info!(
+        retried = swept.retry.len(),
+        failed = swept.failed,
+        "sweep done"
+    );
+    Ok(swept)
+}
+
 /// The S3 event for one stored object, shaped exactly as S3 sends it: the
 /// local server and `askdocs ingest` run [`handle`] with it, the same path as in AWS.
-pub fn object_created_event(key: &str, size: u64) -> S3Event {
-    let mut event: serde_json::Value =
-        serde_json::from_str(include_str!("../../../events/s3-put.json"))
-            .expect("events/s3-put.json is valid JSON");
-    let record = &mut event["Records"][0];
-    record["eventTime"] = serde_json::json!(askdocs_shared::model::now());
-    record["s3"]["bucket"]["name"] = serde_json::json!("askdocs-local");
-    record["s3"]["bucket"]["arn"] = serde_json::json!("arn:aws:s3:::askdocs-local");
-    record["s3"]["object"]["key"] = serde_json::json!(form_encode(key));
-    record["s3"]["object"]["size"] = serde_json::json!(size);
-    serde_json::from_value(event).expect("the S3 event template matches S3Event")
+pub fn object_created_event(bucket: &str, key: &str, size: u64) -> S3Event {
+    let mut object = S3Object::default();
+    object.key = Some(form_encode(key));
+    object.size = Some(size as i64);
+    let mut entity = S3Entity::default();
+    entity.schema_version = Some("1.0".into());
+    entity.bucket.name = Some(bucket.to_string());
+    entity.bucket.arn = Some(format!("arn:aws:s3:::{bucket}"));
+    entity.object = object;
+    let mut record = S3EventRecord::default();
+    record.event_version = Some("2.1".into());
+    record.event_source = Some("aws:s3".into());
+    record.event_time = chrono::Utc::now();
+    record.event_name = Some("ObjectCreated:Put".into());
+    record.s3 = entity;
+    let mut event = S3Event::default();
+    event.records = vec![record];
+    event
 }
 
 /// Encodes a key as S3 does in event notifications.
@@ -100,7 +158,7 @@ mod tests {
 
     #[test]
     fn keys_are_decoded_as_s3_encodes_them() {
-        let event = object_created_event("documents/u/d/Annual Report (2026) ü.pdf", 10);
+        let event = object_created_event("bucket", "documents/u/d/Annual Report (2026) ü.pdf", 10);
         assert_eq!(
             event.records[0].s3.object.key.as_deref(),
             Some("documents/u/d/Annual+Report+%282026%29+%C3%BC.pdf")
@@ -109,5 +167,22 @@ mod tests {
             created_object_keys(&event),
             vec!["documents/u/d/Annual Report (2026) ü.pdf"]
         );
+    }
+
+    #[test]
+    fn events_are_told_apart_by_their_shape() {
+        let s3 = serde_json::to_value(object_created_event("b", "documents/u/d/a.pdf", 1)).unwrap();
+        assert!(matches!(
+            ProcessingEvent::parse(s3),
+            Ok(ProcessingEvent::Uploaded(_))
+        ));
+        let schedule: Value =
+            serde_json::from_str(include_str!("../../../events/schedule-sweep.json"))
+                .expect("events/schedule-sweep.json is JSON");
+        assert!(matches!(
+            ProcessingEvent::parse(schedule),
+            Ok(ProcessingEvent::Scheduled(_))
+        ));
+        assert!(ProcessingEvent::parse(serde_json::json!({"hello": 1})).is_err());
     }
 }

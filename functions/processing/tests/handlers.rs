@@ -4,14 +4,17 @@
 use std::path::PathBuf;
 
 use askdocs_processing::{handle, ProcessingState};
-use askdocs_shared::backends::Backends;
 use askdocs_shared::documents::Documents;
-use askdocs_shared::ingest::Processed;
 use askdocs_shared::model::{Document, DocumentStatus};
 use askdocs_shared::ports::{DocumentStore, VectorIndex};
-use askdocs_shared::testing::harness::{embedded_config, event, fixture};
+use askdocs_shared::processing::Processed;
+use askdocs_shared::testing::harness::{embedded_backends, event, fixture};
+use askdocs_shared::testing::hostile;
 use aws_lambda_events::event::s3::S3Event;
 use std::sync::Arc;
+
+/// Later than any timestamp: every run still `processing` counts as interrupted.
+const EVERY_RUN: &str = "9999-12-31T23:59:59.999Z";
 
 struct Harness {
     _data_dir: tempfile::TempDir,
@@ -23,12 +26,16 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
+        Self::with(&[]).await
+    }
+
+    /// With these settings over the defaults.
+    async fn with(settings: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let config = embedded_config(data_dir.path(), &[]);
-        let backends = Backends::connect(&config).await.unwrap();
+        let backends = embedded_backends(data_dir.path(), settings).await;
         Harness {
             state: ProcessingState::new(&backends).unwrap(),
-            documents: backends.documents(),
+            documents: backends.documents().unwrap(),
             store: backends.document_store(),
             index: backends.vector_index().unwrap(),
             _data_dir: data_dir,
@@ -84,6 +91,20 @@ impl Harness {
     /// WHEN: S3 delivers the ObjectCreated event for that document's key.
     async fn deliver(&self, document: &Document) -> Vec<Processed> {
         handle(&self.state, s3_event(&document.key)).await.unwrap()
+    }
+
+    /// The passages keyword search finds for `text`.
+    async fn words(
+        &self,
+        scope: &askdocs_shared::model::SearchScope,
+        text: &str,
+    ) -> Vec<askdocs_shared::model::ScoredChunk> {
+        let vector = vec![0.0; 384];
+        let query = askdocs_shared::ports::SearchQuery {
+            vector: &vector,
+            text,
+        };
+        self.index.search(scope, query, 5).await.unwrap().by_words
     }
 
     async fn stored(&self, document: &Document) -> Document {
@@ -160,17 +181,9 @@ async fn pdf_chunks_keep_their_page_numbers() {
         user_id: "user-a".into(),
         document_ids: None,
     };
-    let hits = harness
-        .index
-        .keyword_search(&scope, "E-4012", 5)
-        .await
-        .unwrap();
+    let hits = harness.words(&scope, "E-4012").await;
     assert_eq!(hits[0].page, 2, "{hits:?}");
-    let hits = harness
-        .index
-        .keyword_search(&scope, "harbour fee", 5)
-        .await
-        .unwrap();
+    let hits = harness.words(&scope, "harbour fee").await;
     assert_eq!(hits[0].page, 3, "{hits:?}");
 }
 
@@ -307,7 +320,7 @@ async fn keys_that_are_not_known_documents_are_skipped() {
     // The committed event itself parses and names a key in the documents layout.
     let event: S3Event = serde_json::from_value(event("s3-put.json")).unwrap();
     let keys = askdocs_processing::created_object_keys(&event);
-    assert!(askdocs_shared::documents::parse_object_key(&keys[0]).is_some());
+    assert!(askdocs_shared::documents::keys::parse_object_key(&keys[0]).is_some());
 }
 
 #[tokio::test]
@@ -323,7 +336,8 @@ async fn a_document_another_run_holds_asks_for_a_retry_instead_of_being_dropped(
         .store
         .start_processing("user-e", &document.document_id, &recent)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
 
     // WHEN the same upload's event arrives THEN Lambda is asked to retry it later
     let error = handle(&harness.state, s3_event(&document.key))
@@ -380,18 +394,19 @@ async fn runs_interrupted_by_a_restart_are_recovered_and_processed_again() {
         .store
         .start_processing("user-g", &document.document_id, long_ago)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
 
     // WHEN the server starts again and recovers interrupted runs
     let recovered = harness
         .state
         .processor
-        .recover_interrupted(true)
+        .recover_interrupted(EVERY_RUN)
         .await
         .unwrap();
 
     // THEN the document is handed back for processing, and processing it makes it ready
-    assert_eq!(recovered, vec![(document.key.clone(), document.size)]);
+    assert_eq!(recovered.retry, vec![(document.key.clone(), document.size)]);
     assert_eq!(
         harness.stored(&document).await.status,
         DocumentStatus::Failed
@@ -405,8 +420,175 @@ async fn runs_interrupted_by_a_restart_are_recovered_and_processed_again() {
     assert!(harness
         .state
         .processor
-        .recover_interrupted(true)
+        .recover_interrupted(EVERY_RUN)
         .await
         .unwrap()
+        .retry
         .is_empty());
+}
+
+#[tokio::test]
+async fn hostile_files_fail_alone_with_a_reason_within_their_limits() {
+    // GIVEN tight extract limits, so each hostile file is stopped quickly
+    let harness = Harness::with(&[
+        ("ASKDOCS_EXTRACT_TIMEOUT_SECONDS", "5"),
+        ("ASKDOCS_EXTRACT_MEMORY_MB", "256"),
+    ])
+    .await;
+    for file in hostile::all(256 << 20) {
+        // WHEN each is uploaded and its event processed
+        let document = harness
+            .upload_bytes("user-h", file.bytes, file.name, file.content_type)
+            .await;
+        let started = std::time::Instant::now();
+        harness.deliver(&document).await;
+        let elapsed = started.elapsed();
+        // THEN the run ends — this test process is still here — with a reason a person reads
+        let stored = harness.stored(&document).await;
+        let reason = stored.status_reason.clone().unwrap_or_default();
+        println!(
+            "{}: {:?} {reason:?} after {elapsed:?}",
+            file.name, stored.status
+        );
+        assert!(
+            stored.status == DocumentStatus::Ready
+                || (stored.status == DocumentStatus::Failed
+                    && !reason.is_empty()
+                    && !reason.contains("on our side")),
+            "{}: {stored:?}",
+            file.name
+        );
+        // AND within the time limit, give or take the run's own work
+        assert!(
+            elapsed < std::time::Duration::from_secs(30),
+            "{} took {elapsed:?}",
+            file.name
+        );
+        assert_eq!(
+            harness
+                .index
+                .count("user-h", &document.document_id)
+                .await
+                .unwrap(),
+            stored.chunks.unwrap_or(0) as usize
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_run_over_its_time_says_so() {
+    let harness = Harness::with(&[("ASKDOCS_EXTRACT_TIMEOUT_SECONDS", "2")]).await;
+    let file = hostile::exponential_xobjects_pdf();
+    let document = harness
+        .upload_bytes("user-t", file.bytes, file.name, file.content_type)
+        .await;
+    harness.deliver(&document).await;
+    let stored = harness.stored(&document).await;
+    assert_eq!(stored.status, DocumentStatus::Failed);
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some("the PDF could not be read safely: it took longer than 2 s")
+    );
+}
+
+#[tokio::test]
+async fn a_run_over_its_memory_says_so() {
+    let harness = Harness::with(&[("ASKDOCS_EXTRACT_MEMORY_MB", "128")]).await;
+    let file = hostile::flate_bomb_pdf(512 << 20);
+    let document = harness
+        .upload_bytes("user-m", file.bytes, file.name, file.content_type)
+        .await;
+    harness.deliver(&document).await;
+    let stored = harness.stored(&document).await;
+    assert_eq!(stored.status, DocumentStatus::Failed);
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some("the PDF could not be read safely: it needed more than 128 MB")
+    );
+}
+
+#[tokio::test]
+async fn a_document_whose_runs_died_twice_is_given_up() {
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-d", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    // GIVEN two runs claimed the document and died (the second took over the first)
+    let long_ago = "2000-01-01T00:00:00.000Z";
+    for attempt in 1..=2 {
+        assert_eq!(
+            harness
+                .store
+                .start_processing("user-d", &document.document_id, long_ago)
+                .await
+                .unwrap(),
+            Some(attempt)
+        );
+        if attempt == 1 {
+            harness
+                .store
+                .finish_processing(
+                    "user-d",
+                    &document.document_id,
+                    &askdocs_shared::model::ProcessingOutcome::Failed {
+                        reason: askdocs_shared::processing::INTERRUPTED.into(),
+                    },
+                )
+                .await
+                .unwrap();
+        }
+    }
+    // WHEN the server starts again THEN the document is failed, not retried
+    let recovered = harness
+        .state
+        .processor
+        .recover_interrupted(EVERY_RUN)
+        .await
+        .unwrap();
+    assert!(recovered.retry.is_empty());
+    assert_eq!(recovered.failed, 1);
+    let stored = harness.stored(&document).await;
+    assert_eq!(stored.status, DocumentStatus::Failed);
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some("processing stopped twice; upload it again")
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_document_stops_its_run() {
+    // GIVEN a document whose parser spins for up to a minute
+    let harness = Harness::with(&[("ASKDOCS_EXTRACT_TIMEOUT_SECONDS", "60")]).await;
+    let file = hostile::exponential_xobjects_pdf();
+    let document = harness
+        .upload_bytes("user-x", file.bytes, file.name, file.content_type)
+        .await;
+    let state = harness.state.clone();
+    let key = document.key.clone();
+    let run = tokio::spawn(async move { handle(&state, s3_event(&key)).await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // WHEN it is deleted
+    let started = std::time::Instant::now();
+    harness
+        .documents
+        .delete("user-x", &document.document_id)
+        .await
+        .unwrap();
+    // THEN the run ends at once, having recorded nothing
+    let outcome = run.await.unwrap().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(outcome[0], Processed::Skipped { .. }),
+        "{outcome:?}"
+    );
+    assert!(harness
+        .store
+        .get("user-x", &document.document_id)
+        .await
+        .unwrap()
+        .is_none());
 }

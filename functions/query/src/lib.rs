@@ -1,23 +1,42 @@
 //! The query function: ask questions of your own documents, answered with
 //! citations, and read back what you asked.
+//!
+//! | route                 | handler     | domain            |
+//! |-----------------------|-------------|-------------------|
+//! | `POST /query/ask`     | [`ask`]     | `Asker::ask`      |
+//! | `GET /query/history`  | [`history`] | `Asker::history`  |
 
 use std::sync::Arc;
 
-use askdocs_shared::auth::Authenticator;
+use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::http::{finish, ApiJson, ApiQuery, Authenticated};
-use askdocs_shared::retrieve::{AskRequest, Asker};
+use askdocs_shared::model::{Citation, HistoryEntry};
+use askdocs_shared::query::{Answer, Asker, Question};
 use askdocs_shared::Result;
 use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+pub fn routes(state: QueryState) -> Router {
+    Router::new()
+        .route("/query/ask", post(ask))
+        .route("/query/history", get(history))
+        .with_state(state)
+}
+
+pub fn app(state: QueryState) -> Router {
+    let cors_origin = state.cors_origin.clone();
+    finish(routes(state), cors_origin.as_deref())
+}
 
 #[derive(Clone)]
 pub struct QueryState {
     pub asker: Arc<Asker>,
     pub authenticator: Arc<Authenticator>,
+    pub cors_origin: Option<String>,
 }
 
 impl QueryState {
@@ -25,6 +44,7 @@ impl QueryState {
         Ok(QueryState {
             asker: backends.asker()?,
             authenticator: backends.authenticator()?,
+            cors_origin: backends.config().cors_origin.clone(),
         })
     }
 }
@@ -35,39 +55,86 @@ impl FromRef<QueryState> for Arc<Authenticator> {
     }
 }
 
-pub fn routes(state: QueryState) -> Router {
-    Router::new()
-        .route("/query/ask", post(ask))
-        .route("/query/history", get(history))
-        .with_state(state)
+/// `POST /query/ask`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AskRequest {
+    pub question: String,
+    #[serde(default)]
+    pub document_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub top_k: Option<i64>,
+    #[serde(default)]
+    pub conversation_id: Option<String>,
 }
 
-pub fn app(state: QueryState) -> Router {
-    finish(routes(state))
+impl From<AskRequest> for Question {
+    fn from(request: AskRequest) -> Self {
+        Question {
+            question: request.question,
+            document_ids: request.document_ids,
+            top_k: request.top_k,
+            conversation_id: request.conversation_id,
+        }
+    }
 }
 
-async fn ask(
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AskResponse {
+    pub answer: String,
+    pub citations: Vec<Citation>,
+    pub conversation_id: String,
+    pub query_id: String,
+    pub model: String,
+    /// The answer stopped at the model's length limit.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+}
+
+impl From<Answer> for AskResponse {
+    fn from(answer: Answer) -> Self {
+        AskResponse {
+            answer: answer.answer,
+            citations: answer.citations,
+            conversation_id: answer.conversation_id,
+            query_id: answer.query_id,
+            model: answer.model,
+            truncated: answer.truncated,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryList {
+    pub items: Vec<HistoryEntry>,
+    pub next_cursor: Option<String>,
+}
+
+pub async fn ask(
     State(state): State<QueryState>,
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<AskRequest>,
 ) -> Result<Response> {
-    Ok(Json(state.asker.ask(&caller.user_id, request).await?).into_response())
+    let answer = state.asker.ask(&caller.user_id, request.into()).await?;
+    Ok(Json(AskResponse::from(answer)).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct HistoryQuery {
+pub struct HistoryQuery {
     limit: Option<usize>,
     cursor: Option<String>,
     conversation_id: Option<String>,
 }
 
-async fn history(
+pub async fn history(
     State(state): State<QueryState>,
     Authenticated(caller): Authenticated,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Response> {
-    let history = state
+    let listing = state
         .asker
         .history(
             &caller.user_id,
@@ -76,5 +143,9 @@ async fn history(
             query.conversation_id.as_deref(),
         )
         .await?;
-    Ok(Json(history).into_response())
+    Ok(Json(HistoryList {
+        items: listing.items,
+        next_cursor: listing.next_cursor,
+    })
+    .into_response())
 }

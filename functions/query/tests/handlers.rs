@@ -5,9 +5,9 @@
 use askdocs_query::{app, QueryState};
 use askdocs_shared::backends::Backends;
 use askdocs_shared::model::SearchScope;
-use askdocs_shared::retrieve::NOT_FOUND_ANSWER;
+use askdocs_shared::model::NOT_FOUND_ANSWER;
 use askdocs_shared::testing::harness::{
-    embedded_config, event, fixture, send, signed_in, with_bearer, with_query,
+    embedded_backends, event, fixture, send, signed_in, with_bearer, with_query,
 };
 use serde_json::{json, Value};
 
@@ -25,8 +25,7 @@ struct User {
 impl Harness {
     async fn new() -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let config = embedded_config(data_dir.path(), &[]);
-        let backends = Backends::connect(&config).await.unwrap();
+        let backends = embedded_backends(data_dir.path(), &[]).await;
         Harness {
             state: QueryState::new(&backends).unwrap(),
             backends,
@@ -45,13 +44,14 @@ impl Harness {
         let document = self
             .backends
             .documents()
+            .unwrap()
             .upload(&user.id, file_name, None, bytes, u64::MAX)
             .await
             .unwrap();
         let processing = askdocs_processing::ProcessingState::new(&self.backends).unwrap();
         askdocs_processing::handle(
             &processing,
-            askdocs_processing::object_created_event(&document.key, 0),
+            askdocs_processing::object_created_event("askdocs-local", &document.key, 0),
         )
         .await
         .unwrap();
@@ -251,6 +251,7 @@ async fn document_ids_restrict_the_search_and_deleted_documents_are_never_cited(
     harness
         .backends
         .documents()
+        .unwrap()
         .delete(&ada.id, &manual)
         .await
         .unwrap();
@@ -290,14 +291,19 @@ async fn the_keyword_path_finds_a_rare_term_the_vector_path_alone_misses() {
         user_id: ada.id.clone(),
         document_ids: None,
     };
+    let query = askdocs_shared::ports::SearchQuery {
+        vector: &vector,
+        text: question,
+    };
     let by_meaning = harness
         .backends
         .vector_index()
         .unwrap()
-        .search(&scope, &vector, 5)
+        .search(&scope, query, 5)
         .await
-        .unwrap();
-    let min_relevance = askdocs_shared::retrieve::RetrievalSettings::default().min_relevance;
+        .unwrap()
+        .by_meaning;
+    let min_relevance = askdocs_shared::config::RetrievalSettings::default().min_relevance;
     let vector_finds_it = by_meaning
         .iter()
         .any(|hit| hit.text.contains("VX-88217") && hit.score >= min_relevance);

@@ -4,41 +4,18 @@
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message,
+    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message, StopReason,
     SystemContentBlock,
 };
 use serde_json::{json, Value};
 
-use super::sdk_error;
+use super::errors::sdk_error;
 use crate::error::{Error, Result};
-use crate::model::{Generated, GenerationRequest};
+use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
 use crate::ports::{Embedder, Generator};
-use crate::prompt::{cited_passages, history_messages, user_message, SYSTEM_PROMPT};
 
 /// Titan embeds one text per call; this many calls run at once.
 const PARALLEL_EMBEDDINGS: usize = 8;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct BedrockSettings {
-    pub embedding_model_id: String,
-    /// 1024, 512 or 256 (Titan v2).
-    pub embedding_dimensions: usize,
-    pub generation_model_id: String,
-    pub max_tokens: i32,
-    pub temperature: f32,
-}
-
-impl Default for BedrockSettings {
-    fn default() -> Self {
-        BedrockSettings {
-            embedding_model_id: "amazon.titan-embed-text-v2:0".into(),
-            embedding_dimensions: 1024,
-            generation_model_id: "anthropic.claude-3-haiku-20240307-v1:0".into(),
-            max_tokens: 1024,
-            temperature: 0.0,
-        }
-    }
-}
 
 pub struct TitanEmbedder {
     client: aws_sdk_bedrockruntime::Client,
@@ -47,11 +24,11 @@ pub struct TitanEmbedder {
 }
 
 impl TitanEmbedder {
-    pub fn new(client: aws_sdk_bedrockruntime::Client, settings: &BedrockSettings) -> Self {
+    pub fn new(client: aws_sdk_bedrockruntime::Client, model_id: &str, dimensions: usize) -> Self {
         TitanEmbedder {
             client,
-            model_id: settings.embedding_model_id.clone(),
-            dimensions: settings.embedding_dimensions,
+            model_id: model_id.to_string(),
+            dimensions,
         }
     }
 
@@ -120,17 +97,27 @@ pub struct ClaudeGenerator {
 }
 
 impl ClaudeGenerator {
-    pub fn new(client: aws_sdk_bedrockruntime::Client, settings: &BedrockSettings) -> Self {
+    /// `model_id` may be a model id or an inference profile id / ARN.
+    pub fn new(
+        client: aws_sdk_bedrockruntime::Client,
+        model_id: &str,
+        max_tokens: i32,
+        temperature: f32,
+    ) -> Self {
         ClaudeGenerator {
             client,
-            model_id: settings.generation_model_id.clone(),
-            max_tokens: settings.max_tokens,
-            temperature: settings.temperature,
+            model_id: model_id.to_string(),
+            max_tokens,
+            temperature,
         }
     }
 }
 
-fn message(role: ConversationRole, text: String) -> Result<Message> {
+fn message(role: ChatRole, text: String) -> Result<Message> {
+    let role = match role {
+        ChatRole::User => ConversationRole::User,
+        ChatRole::Assistant => ConversationRole::Assistant,
+    };
     Message::builder()
         .role(role)
         .content(ContentBlock::Text(text))
@@ -138,20 +125,29 @@ fn message(role: ConversationRole, text: String) -> Result<Message> {
         .map_err(|error| Error::Internal(anyhow::anyhow!("building a Converse message: {error}")))
 }
 
+fn withheld() -> Error {
+    Error::Unprocessable {
+        code: "content_filtered",
+        message:
+            "the answer was withheld by the model's content filter; try rephrasing the question"
+                .into(),
+    }
+}
+
 #[async_trait]
 impl Generator for ClaudeGenerator {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
-        let mut messages = Vec::new();
-        for (question, answer) in history_messages(request) {
-            messages.push(message(ConversationRole::User, question)?);
-            messages.push(message(ConversationRole::Assistant, answer)?);
-        }
-        messages.push(message(ConversationRole::User, user_message(request))?);
+        let messages = request
+            .prompt
+            .messages
+            .iter()
+            .map(|turn| message(turn.role, turn.text.clone()))
+            .collect::<Result<Vec<_>>>()?;
         let output = self
             .client
             .converse()
             .model_id(&self.model_id)
-            .system(SystemContentBlock::Text(SYSTEM_PROMPT.to_string()))
+            .system(SystemContentBlock::Text(request.prompt.system.clone()))
             .set_messages(Some(messages))
             .inference_config(
                 InferenceConfiguration::builder()
@@ -162,6 +158,11 @@ impl Generator for ClaudeGenerator {
             .send()
             .await
             .map_err(|error| sdk_error("Bedrock Converse", error))?;
+        let completion = match output.stop_reason() {
+            StopReason::ContentFiltered | StopReason::GuardrailIntervened => return Err(withheld()),
+            StopReason::MaxTokens => Completion::Truncated,
+            _ => Completion::Complete,
+        };
         let answer = match output.output() {
             Some(ConverseOutput::Message(reply)) => reply
                 .content()
@@ -178,13 +179,15 @@ impl Generator for ClaudeGenerator {
         };
         if answer.is_empty() {
             return Err(Error::Internal(anyhow::anyhow!(
-                "Converse returned no text"
+                "Converse returned no text (stop reason {:?})",
+                output.stop_reason()
             )));
         }
         Ok(Generated {
-            used: cited_passages(&answer, request.passages.len()),
             answer,
+            quotes: Vec::new(),
             model: self.model_id.clone(),
+            completion,
         })
     }
 

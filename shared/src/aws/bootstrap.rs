@@ -1,20 +1,120 @@
-//! The DynamoDB tables and S3 bucket askdocs expects, as `template.yaml`
-//! declares them — created here for local emulators and tests.
+//! The AWS resources askdocs expects — DynamoDB tables, the documents bucket,
+//! the vector bucket and index — as template.yaml declares them, created on
+//! whatever endpoint the clients point at (`askdocs bootstrap-aws`, the tests'
+//! emulator). Idempotent: what exists is left alone, except that an S3
+//! Vectors index in CLASSIC mode is switched to ENHANCED.
+//!
+//! [`tables`] is the one description of the tables; a test checks that
+//! template.yaml declares exactly the same keys, indexes, projections and TTL.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_sdk_s3vectors::types::{DataType, DistanceMetric, IndexMode, MetadataConfiguration};
 
+use super::errors::describe;
 use super::AwsClients;
-use crate::config::AwsSettings;
+use crate::config::{AwsSettings, VectorStoreSettings};
 
-fn attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("name and type are set")
+/// A table as template.yaml declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// The table's logical id in template.yaml.
+    pub resource: &'static str,
+    pub name: String,
+    pub hash: &'static str,
+    pub range: Option<&'static str>,
+    pub indexes: Vec<IndexSpec>,
+    pub ttl: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub hash: &'static str,
+    pub range: Option<&'static str>,
+    /// `ALL` or `KEYS_ONLY`.
+    pub projection: &'static str,
+}
+
+/// The passage text, page and ordinal ride along with each vector but cannot
+/// be filtered on (S3 Vectors allows 2 KB of filterable metadata).
+pub const NON_FILTERABLE_METADATA: [&str; 3] = ["text", "page", "ordinal"];
+
+pub fn tables(settings: &AwsSettings) -> Vec<TableSpec> {
+    vec![
+        TableSpec {
+            resource: "UsersTable",
+            name: settings.users_table.clone(),
+            hash: "userId",
+            range: None,
+            indexes: vec![IndexSpec {
+                name: "EmailIndex",
+                hash: "email",
+                range: None,
+                projection: "ALL",
+            }],
+            ttl: None,
+        },
+        TableSpec {
+            resource: "RevokedTokensTable",
+            name: settings.tokens_table.clone(),
+            hash: "tokenId",
+            range: None,
+            indexes: vec![],
+            ttl: Some("expiresAt"),
+        },
+        TableSpec {
+            resource: "DocumentsTable",
+            name: settings.documents_table.clone(),
+            hash: "userId",
+            range: Some("documentId"),
+            indexes: vec![
+                IndexSpec {
+                    name: "UserUploadDateIndex",
+                    hash: "userId",
+                    range: Some("uploadDate"),
+                    projection: "ALL",
+                },
+                IndexSpec {
+                    name: "StatusIndex",
+                    hash: "status",
+                    range: Some("updatedAt"),
+                    projection: "KEYS_ONLY",
+                },
+            ],
+            ttl: None,
+        },
+        TableSpec {
+            resource: "HistoryTable",
+            name: settings.history_table.clone(),
+            hash: "userId",
+            range: Some("queryKey"),
+            indexes: vec![IndexSpec {
+                name: "ConversationIndex",
+                hash: "conversationKey",
+                range: Some("queryKey"),
+                projection: "ALL",
+            }],
+            ttl: None,
+        },
+    ]
+}
+
+impl TableSpec {
+    /// Every attribute a key of the table or of one of its indexes names.
+    pub fn key_attributes(&self) -> Vec<&'static str> {
+        let mut names = vec![self.hash];
+        names.extend(self.range);
+        for index in &self.indexes {
+            names.push(index.hash);
+            names.extend(index.range);
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
 }
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
@@ -25,99 +125,102 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
         .expect("name and type are set")
 }
 
-fn index(name: &str, hash: &str, range: Option<&str>) -> GlobalSecondaryIndex {
+fn index(spec: &IndexSpec) -> GlobalSecondaryIndex {
     let mut builder = GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(hash, KeyType::Hash))
+        .index_name(spec.name)
+        .key_schema(key(spec.hash, KeyType::Hash))
         .projection(
             Projection::builder()
-                .projection_type(ProjectionType::All)
+                .projection_type(ProjectionType::from(spec.projection))
                 .build(),
         );
-    if let Some(range) = range {
+    if let Some(range) = spec.range {
         builder = builder.key_schema(key(range, KeyType::Range));
     }
     builder.build().expect("index fields are set")
 }
 
+/// What a bootstrap did, for the person running it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Bootstrapped {
+    pub created: Vec<String>,
+    pub existing: Vec<String>,
+    pub changed: Vec<String>,
+}
+
 async fn create_table(
     clients: &AwsClients,
-    name: &str,
-    hash: &str,
-    range: Option<&str>,
-    attributes: &[&str],
-    indexes: Vec<GlobalSecondaryIndex>,
+    spec: &TableSpec,
+    report: &mut Bootstrapped,
 ) -> anyhow::Result<()> {
+    let attributes = spec
+        .key_attributes()
+        .into_iter()
+        .map(|name| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("name and type are set")
+        })
+        .collect();
     let mut request = clients
         .dynamodb
         .create_table()
-        .table_name(name)
+        .table_name(&spec.name)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(hash, KeyType::Hash))
-        .set_attribute_definitions(Some(attributes.iter().map(|a| attribute(a)).collect()));
-    if let Some(range) = range {
+        .key_schema(key(spec.hash, KeyType::Hash))
+        .set_attribute_definitions(Some(attributes));
+    if let Some(range) = spec.range {
         request = request.key_schema(key(range, KeyType::Range));
     }
-    if !indexes.is_empty() {
-        request = request.set_global_secondary_indexes(Some(indexes));
+    if !spec.indexes.is_empty() {
+        request =
+            request.set_global_secondary_indexes(Some(spec.indexes.iter().map(index).collect()));
     }
-    request
-        .send()
-        .await
-        .map_err(|error| anyhow::anyhow!("creating table {name}: {}", super::describe(&error)))?;
+    match request.send().await {
+        Ok(_) => report.created.push(format!("table {}", spec.name)),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|service| service.is_resource_in_use_exception()) =>
+        {
+            report.existing.push(format!("table {}", spec.name));
+            return Ok(());
+        }
+        Err(error) => anyhow::bail!("creating table {}: {}", spec.name, describe(&error)),
+    }
+    if let Some(attribute) = spec.ttl {
+        clients
+            .dynamodb
+            .update_time_to_live()
+            .table_name(&spec.name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(attribute)
+                    .enabled(true)
+                    .build()
+                    .expect("name and flag are set"),
+            )
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!("enabling TTL on {}: {}", spec.name, describe(&error))
+            })?;
+    }
     Ok(())
 }
 
-/// Creates every table and the bucket named in `settings`.
-pub async fn create_all(clients: &AwsClients, settings: &AwsSettings) -> anyhow::Result<()> {
-    create_table(
-        clients,
-        &settings.users_table,
-        "userId",
-        None,
-        &["userId", "email"],
-        vec![index("EmailIndex", "email", None)],
-    )
-    .await?;
-    create_table(
-        clients,
-        &settings.tokens_table,
-        "tokenId",
-        None,
-        &["tokenId"],
-        vec![],
-    )
-    .await?;
-    create_table(
-        clients,
-        &settings.documents_table,
-        "userId",
-        Some("documentId"),
-        &["userId", "documentId", "uploadDate", "status", "updatedAt"],
-        vec![
-            index("UserUploadDateIndex", "userId", Some("uploadDate")),
-            index("StatusIndex", "status", Some("updatedAt")),
-        ],
-    )
-    .await?;
-    create_table(
-        clients,
-        &settings.history_table,
-        "userId",
-        Some("queryKey"),
-        &["userId", "queryKey", "conversationKey"],
-        vec![index(
-            "ConversationIndex",
-            "conversationKey",
-            Some("queryKey"),
-        )],
-    )
-    .await?;
-    let mut bucket = clients.s3.create_bucket().bucket(&settings.bucket);
+async fn create_bucket(
+    clients: &AwsClients,
+    bucket: &str,
+    report: &mut Bootstrapped,
+) -> anyhow::Result<()> {
+    let mut request = clients.s3.create_bucket().bucket(bucket);
     // Outside us-east-1, S3 wants the bucket's region named.
     if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_string()) {
         if region != "us-east-1" {
-            bucket = bucket.create_bucket_configuration(
+            request = request.create_bucket_configuration(
                 aws_sdk_s3::types::CreateBucketConfiguration::builder()
                     .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
                         region.as_str(),
@@ -126,12 +229,154 @@ pub async fn create_all(clients: &AwsClients, settings: &AwsSettings) -> anyhow:
             );
         }
     }
-    bucket.send().await.map_err(|error| {
-        anyhow::anyhow!(
-            "creating bucket {}: {}",
-            settings.bucket,
-            super::describe(&error)
+    match request.send().await {
+        Ok(_) => report.created.push(format!("bucket {bucket}")),
+        Err(error)
+            if error.as_service_error().is_some_and(|service| {
+                service.is_bucket_already_owned_by_you() || service.is_bucket_already_exists()
+            }) =>
+        {
+            report.existing.push(format!("bucket {bucket}"));
+        }
+        Err(error) => anyhow::bail!("creating bucket {bucket}: {}", describe(&error)),
+    }
+    // Versioned, as the template declares it: deletes must remove every version.
+    clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
         )
-    })?;
+        .send()
+        .await
+        .map_err(|error| anyhow::anyhow!("versioning bucket {bucket}: {}", describe(&error)))?;
     Ok(())
+}
+
+/// The vector bucket and index, in ENHANCED mode: one index filtered by
+/// owner only returns a full `topK` when the filter is applied before the
+/// search. Indexes in buckets made before 2026-09-30 start in CLASSIC mode
+/// (filtering during the search, so a user who owns few of the vectors can
+/// get fewer results than asked for); they are switched here.
+async fn create_vector_index(
+    clients: &AwsClients,
+    bucket: &str,
+    index: &str,
+    dimension: usize,
+    report: &mut Bootstrapped,
+) -> anyhow::Result<()> {
+    match clients
+        .s3vectors
+        .create_vector_bucket()
+        .vector_bucket_name(bucket)
+        .send()
+        .await
+    {
+        Ok(_) => report.created.push(format!("vector bucket {bucket}")),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|service| service.is_conflict_exception()) =>
+        {
+            report.existing.push(format!("vector bucket {bucket}"));
+        }
+        Err(error) => anyhow::bail!("creating vector bucket {bucket}: {}", describe(&error)),
+    }
+    let metadata = MetadataConfiguration::builder()
+        .set_non_filterable_metadata_keys(Some(
+            NON_FILTERABLE_METADATA
+                .iter()
+                .map(|key| key.to_string())
+                .collect(),
+        ))
+        .build()
+        .expect("keys are set");
+    match clients
+        .s3vectors
+        .create_index()
+        .vector_bucket_name(bucket)
+        .index_name(index)
+        .data_type(DataType::Float32)
+        .dimension(dimension as i32)
+        .distance_metric(DistanceMetric::Cosine)
+        .metadata_configuration(metadata)
+        .send()
+        .await
+    {
+        Ok(_) => report
+            .created
+            .push(format!("vector index {index} ({dimension} dimensions)")),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(|service| service.is_conflict_exception()) =>
+        {
+            report.existing.push(format!("vector index {index}"));
+        }
+        Err(error) => anyhow::bail!("creating vector index {index}: {}", describe(&error)),
+    }
+    let existing = clients
+        .s3vectors
+        .get_index()
+        .vector_bucket_name(bucket)
+        .index_name(index)
+        .send()
+        .await
+        .map_err(|error| anyhow::anyhow!("reading vector index {index}: {}", describe(&error)))?;
+    let Some(described) = existing.index() else {
+        anyhow::bail!("vector index {index} was not found after creating it");
+    };
+    anyhow::ensure!(
+        described.dimension() as usize == dimension,
+        "vector index {index} has {} dimensions but the embedding model makes {dimension}; \
+         use another VECTOR_INDEX or the model it was made for",
+        described.dimension()
+    );
+    if described.index_mode() != Some(&IndexMode::Enhanced) {
+        clients
+            .s3vectors
+            .update_index_mode()
+            .vector_bucket_name(bucket)
+            .index_name(index)
+            .index_mode(IndexMode::Enhanced)
+            .send()
+            .await
+            .map_err(|error| {
+                anyhow::anyhow!(
+                    "switching vector index {index} to ENHANCED: {}",
+                    describe(&error)
+                )
+            })?;
+        report.changed.push(format!(
+            "vector index {index}: CLASSIC → ENHANCED index mode"
+        ));
+    }
+    Ok(())
+}
+
+/// Creates every table, the bucket and the vector store `settings` name;
+/// `dimension` is the embedding model's.
+pub async fn bootstrap(
+    clients: &AwsClients,
+    settings: &AwsSettings,
+    dimension: usize,
+) -> anyhow::Result<Bootstrapped> {
+    let mut report = Bootstrapped::default();
+    for spec in tables(settings) {
+        create_table(clients, &spec, &mut report).await?;
+    }
+    create_bucket(clients, &settings.bucket, &mut report).await?;
+    match &settings.vector_store {
+        VectorStoreSettings::S3Vectors { bucket, index } => {
+            create_vector_index(clients, bucket, index, dimension, &mut report).await?
+        }
+        VectorStoreSettings::OpenSearch { .. } => anyhow::bail!(
+            "bootstrap-aws makes S3 Vectors stores; an OpenSearch Serverless collection and \
+             its index come from template.yaml"
+        ),
+    }
+    Ok(report)
 }

@@ -1,213 +1,142 @@
 //! AWS adapters: S3 for files, DynamoDB for metadata, Secrets Manager for the
-//! signing secret. No AWS SDK type leaves this module: everything speaks the
-//! ports of [`crate::ports`] and the error of [`crate::error`].
+//! signing secret, Bedrock for embeddings and answers, S3 Vectors for search.
+//! Every adapter speaks the ports of [`crate::ports`] and the error of
+//! [`crate::error`]; SDK types stay inside this module (the clients are only
+//! reachable through [`AwsClients`]' adapters).
 //!
-//! Endpoints come from the SDK's usual settings, so `AWS_ENDPOINT_URL` points
-//! every client at a local emulator (the tests use moto).
+//! The clients are built once per cold start from one shared `SdkConfig`,
+//! without touching the network; `AWS_ENDPOINT_URL` points every client at an
+//! emulator (the tests use moto).
 
 pub mod bedrock;
-pub mod dynamodb;
-pub mod s3;
-pub mod schema;
+pub mod bootstrap;
+mod dynamodb;
+mod errors;
+mod s3;
+mod s3vectors;
+mod secrets;
 
 use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
 
-use async_trait::async_trait;
-
-use crate::error::{Error, Result};
-use crate::model::{Chunk, ScoredChunk, SearchScope};
-use crate::ports::VectorIndex;
-
-/// Why the AWS backend cannot search yet.
-pub const NO_AWS_SEARCH: &str =
-    "the AWS backend has no Bedrock embedding or OpenSearch adapter in this \
-    build yet, so the processing and query functions only run with ASKDOCS_BACKEND=embedded";
-
-/// Stands where the OpenSearch adapter will: with no index on the AWS backend
-/// nothing is ever indexed (processing refuses to start), so a document's
-/// delete has no chunks to remove, and any search is refused.
-pub struct NoSearchIndex;
-
-#[async_trait]
-impl VectorIndex for NoSearchIndex {
-    async fn upsert(&self, _chunks: &[Chunk]) -> Result<()> {
-        Err(Error::Internal(anyhow::anyhow!(NO_AWS_SEARCH)))
-    }
-
-    async fn delete_document(&self, _user_id: &str, _document_id: &str) -> Result<()> {
-        Ok(())
-    }
-
-    async fn search(
-        &self,
-        _scope: &SearchScope,
-        _vector: &[f32],
-        _limit: usize,
-    ) -> Result<Vec<ScoredChunk>> {
-        Err(Error::Internal(anyhow::anyhow!(NO_AWS_SEARCH)))
-    }
-
-    async fn keyword_search(
-        &self,
-        _scope: &SearchScope,
-        _query: &str,
-        _limit: usize,
-    ) -> Result<Vec<ScoredChunk>> {
-        Err(Error::Internal(anyhow::anyhow!(NO_AWS_SEARCH)))
-    }
-
-    async fn count(&self, _user_id: &str, _document_id: &str) -> Result<usize> {
-        Ok(0)
-    }
-}
-
-pub use bedrock::{BedrockSettings, ClaudeGenerator, TitanEmbedder};
+pub use bedrock::{ClaudeGenerator, TitanEmbedder};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
 pub use s3::S3ObjectStore;
+pub use s3vectors::S3VectorIndex;
+pub use secrets::SecretsManagerSecret;
 
 /// The SDK clients, built once per cold start and shared by every adapter.
 #[derive(Clone)]
 pub struct AwsClients {
-    pub s3: aws_sdk_s3::Client,
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub bedrock: aws_sdk_bedrockruntime::Client,
-    sdk_config: aws_config::SdkConfig,
+    s3: aws_sdk_s3::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    bedrock: aws_sdk_bedrockruntime::Client,
+    s3vectors: aws_sdk_s3vectors::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+}
+
+fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
 }
 
 impl AwsClients {
-    pub async fn from_environment() -> Self {
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .timeout_config(
-                aws_config::timeout::TimeoutConfig::builder()
-                    .operation_attempt_timeout(Duration::from_secs(10))
-                    .connect_timeout(Duration::from_secs(3))
-                    .build(),
-            )
-            .load()
-            .await;
-        Self::from_sdk_config(sdk_config)
+    /// Clients from the environment's region and credentials; `endpoint_url`
+    /// (an emulator) also switches S3 to path-style addressing, which real S3
+    /// does not need.
+    pub async fn from_environment(endpoint_url: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(endpoint) = endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Self::from_sdk_config(&loader.load().await, endpoint_url.is_some())
+    }
+
+    fn from_sdk_config(sdk: &aws_config::SdkConfig, emulator: bool) -> Self {
+        // Each service gets the time its calls need: metadata reads are quick, a
+        // 50 MB file is not, and an answer must arrive within API Gateway's 29 s.
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .timeout_config(timeouts(Duration::from_secs(120), Duration::from_secs(300)))
+            .force_path_style(emulator)
+            .build();
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
+            .timeout_config(timeouts(Duration::from_secs(3), Duration::from_secs(10)))
+            .build();
+        let bedrock = aws_sdk_bedrockruntime::config::Builder::from(sdk)
+            .timeout_config(timeouts(Duration::from_secs(20), Duration::from_secs(25)))
+            .build();
+        let s3vectors = aws_sdk_s3vectors::config::Builder::from(sdk)
+            .timeout_config(timeouts(Duration::from_secs(5), Duration::from_secs(15)))
+            .build();
+        let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .timeout_config(timeouts(Duration::from_secs(3), Duration::from_secs(10)))
+            .build();
+        AwsClients {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            bedrock: aws_sdk_bedrockruntime::Client::from_conf(bedrock),
+            s3vectors: aws_sdk_s3vectors::Client::from_conf(s3vectors),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+        }
     }
 
     /// Clients for a local emulator (moto) at `endpoint`, with throwaway credentials.
+    #[cfg(feature = "testing")]
     pub async fn for_emulator(endpoint: &str) -> Self {
         let credentials =
             aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "emulator");
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        let sdk = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("eu-west-1"))
             .credentials_provider(credentials)
             .load()
             .await;
-        Self::from_sdk_config(sdk_config)
+        Self::from_sdk_config(&sdk, true)
     }
 
-    pub fn from_sdk_config(sdk_config: aws_config::SdkConfig) -> Self {
-        // Path-style addressing works with every endpoint, emulators included.
-        let s3_config = aws_sdk_s3::config::Builder::from(&sdk_config)
-            .force_path_style(true)
-            .build();
-        AwsClients {
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            dynamodb: aws_sdk_dynamodb::Client::new(&sdk_config),
-            bedrock: aws_sdk_bedrockruntime::Client::new(&sdk_config),
-            sdk_config,
-        }
+    pub fn object_store(&self, bucket: &str) -> S3ObjectStore {
+        S3ObjectStore::new(self.s3.clone(), bucket)
     }
 
-    /// The JWT secret stored in Secrets Manager, read once per container.
-    pub async fn secret(&self, arn: &str) -> anyhow::Result<Vec<u8>> {
-        let client = aws_sdk_secretsmanager::Client::new(&self.sdk_config);
-        let secret = client
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|error| {
-                anyhow::anyhow!(
-                    "reading the JWT secret from Secrets Manager: {}",
-                    describe(&error)
-                )
-            })?;
-        let value = secret
-            .secret_string()
-            .map(|text| text.as_bytes().to_vec())
-            .or_else(|| secret.secret_binary().map(|blob| blob.as_ref().to_vec()))
-            .ok_or_else(|| anyhow::anyhow!("the JWT secret {arn} has no value"))?;
-        anyhow::ensure!(
-            value.len() >= crate::config::MIN_JWT_SECRET_BYTES,
-            "the JWT secret {arn} is shorter than {} bytes",
-            crate::config::MIN_JWT_SECRET_BYTES
-        );
-        Ok(value)
+    pub fn user_store(&self, table: &str) -> DynamoUserStore {
+        DynamoUserStore::new(self.dynamodb.clone(), table)
     }
-}
 
-/// Error codes AWS services use for "slow down" and "try again".
-const RETRYABLE_CODES: &[&str] = &[
-    "ThrottlingException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "SlowDown",
-    "ServiceUnavailable",
-    "InternalServerError",
-    "InternalError",
-    "RequestTimeout",
-    "TransactionConflictException",
-];
-
-/// Maps an SDK failure to our error: throttling, timeouts and transport
-/// failures are retryable; anything else is an internal error. The detail is
-/// kept for the log only.
-pub(crate) fn sdk_error<E, R>(
-    context: &'static str,
-    error: aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_smithy_runtime_api::client::result::SdkError;
-    let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(_) => error
-            .code()
-            .is_some_and(|code| RETRYABLE_CODES.contains(&code)),
-        _ => false,
-    };
-    let detail = anyhow::anyhow!("{context}: {}", describe(&error));
-    if retryable {
-        Error::Unavailable(detail)
-    } else {
-        Error::Internal(detail)
+    pub fn token_store(&self, table: &str) -> DynamoTokenStore {
+        DynamoTokenStore::new(self.dynamodb.clone(), table)
     }
-}
 
-fn describe<E, R>(error: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-    R: std::fmt::Debug,
-{
-    match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_string(),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(error)
-        ),
+    pub fn document_store(&self, table: &str) -> DynamoDocumentStore {
+        DynamoDocumentStore::new(self.dynamodb.clone(), table)
+    }
+
+    pub fn history_store(&self, table: &str) -> DynamoHistoryStore {
+        DynamoHistoryStore::new(self.dynamodb.clone(), table)
+    }
+
+    pub fn vector_index(&self, bucket: &str, index: &str) -> S3VectorIndex {
+        S3VectorIndex::new(self.s3vectors.clone(), bucket, index)
+    }
+
+    pub fn titan_embedder(&self, model_id: &str, dimensions: usize) -> TitanEmbedder {
+        TitanEmbedder::new(self.bedrock.clone(), model_id, dimensions)
+    }
+
+    pub fn claude_generator(
+        &self,
+        model_id: &str,
+        max_tokens: i32,
+        temperature: f32,
+    ) -> ClaudeGenerator {
+        ClaudeGenerator::new(self.bedrock.clone(), model_id, max_tokens, temperature)
+    }
+
+    pub fn signing_secret(&self, arn: &str, min_bytes: usize) -> SecretsManagerSecret {
+        SecretsManagerSecret::new(self.secrets.clone(), arn, min_bytes)
     }
 }

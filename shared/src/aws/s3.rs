@@ -1,5 +1,7 @@
-//! Files in one S3 bucket, with presigned URLs so uploads and downloads never
-//! pass through Lambda.
+//! Files in one versioned S3 bucket, with presigned URLs so uploads and
+//! downloads never pass through Lambda. An upload URL is single-use (S3's
+//! conditional write: `If-None-Match: *` is signed into it), and a delete
+//! removes every version of the object.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -7,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::sdk_error;
+use super::errors::sdk_error;
 use crate::error::{Error, Result};
 use crate::ports::{ObjectStore, PresignedRequest};
 
@@ -68,15 +71,70 @@ impl ObjectStore for S3ObjectStore {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        // S3 answers a delete of a missing key with success, as the port wants.
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|error| sdk_error("S3 DeleteObject", error))?;
-        Ok(())
+        // On a versioned bucket a plain delete only hides the object behind a
+        // delete marker: remove every version (and marker) of exactly this key.
+        let mut marker: Option<(Option<String>, Option<String>)> = None;
+        loop {
+            let (key_marker, version_marker) = marker.clone().unwrap_or_default();
+            let listing = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker)
+                .set_version_id_marker(version_marker)
+                .send()
+                .await
+                .map_err(|error| sdk_error("S3 ListObjectVersions", error))?;
+            let versions = listing
+                .versions()
+                .iter()
+                .filter(|version| version.key() == Some(key))
+                .filter_map(|version| version.version_id());
+            let markers = listing
+                .delete_markers()
+                .iter()
+                .filter(|marker| marker.key() == Some(key))
+                .filter_map(|marker| marker.version_id());
+            let identifiers = versions
+                .chain(markers)
+                .map(|version| {
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .version_id(version)
+                        .build()
+                        .map_err(|error| Error::Internal(error.into()))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            if !identifiers.is_empty() {
+                let delete = Delete::builder()
+                    .set_objects(Some(identifiers))
+                    .quiet(true)
+                    .build()
+                    .map_err(|error| Error::Internal(error.into()))?;
+                let deleted = self
+                    .client
+                    .delete_objects()
+                    .bucket(&self.bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(|error| sdk_error("S3 DeleteObjects", error))?;
+                if let Some(failed) = deleted.errors().first() {
+                    return Err(Error::Unavailable(anyhow::anyhow!(
+                        "S3 DeleteObjects kept a version of {key}: {}",
+                        failed.code().unwrap_or("unknown error")
+                    )));
+                }
+            }
+            if listing.is_truncated() != Some(true) {
+                return Ok(());
+            }
+            marker = Some((
+                listing.next_key_marker().map(str::to_owned),
+                listing.next_version_id_marker().map(str::to_owned),
+            ));
+        }
     }
 
     async fn presign_upload(
@@ -87,7 +145,8 @@ impl ObjectStore for S3ObjectStore {
         expires_in: Duration,
     ) -> Result<PresignedRequest> {
         // Content-Type and Content-Length become signed headers: S3 refuses an
-        // upload of any other type or size.
+        // upload of any other type or size. If-None-Match makes the URL
+        // single-use: once the file is there, a replayed PUT gets 412.
         let presigned = self
             .client
             .put_object()
@@ -95,6 +154,7 @@ impl ObjectStore for S3ObjectStore {
             .key(key)
             .content_type(content_type)
             .content_length(size as i64)
+            .if_none_match("*")
             .presigned(presigning(expires_in)?)
             .await
             .map_err(|error| sdk_error("presigning an S3 PutObject", error))?;

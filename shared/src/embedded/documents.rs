@@ -33,6 +33,7 @@ fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
         chunks: row.get("chunks")?,
         upload_date: row.get("upload_date")?,
         updated_at: row.get("updated_at")?,
+        attempts: row.get("attempts")?,
     })
 }
 
@@ -112,7 +113,7 @@ impl DocumentStore for SqliteDocumentStore {
         user_id: &str,
         document_id: &str,
         stale_before: &str,
-    ) -> Result<bool> {
+    ) -> Result<Option<u32>> {
         let (user_id, document_id, stale_before) = (
             user_id.to_string(),
             document_id.to_string(),
@@ -121,14 +122,17 @@ impl DocumentStore for SqliteDocumentStore {
         self.db
             .call(move |connection| {
                 connection
-                    .execute(
-                        "UPDATE documents SET status = 'processing', status_reason = NULL, updated_at = ?4
+                    .query_row(
+                        "UPDATE documents SET status = 'processing', status_reason = NULL,
+                            updated_at = ?4, attempts = attempts + 1
                          WHERE user_id = ?1 AND document_id = ?2
                            AND (status IN ('pending', 'failed')
-                                OR (status = 'processing' AND updated_at < ?3))",
+                                OR (status = 'processing' AND updated_at < ?3))
+                         RETURNING attempts",
                         params![user_id, document_id, stale_before, now()],
+                        |row| row.get::<_, u32>(0),
                     )
-                    .map(|changed| changed == 1)
+                    .optional()
                     .map_err(internal("starting processing"))
             })
             .await
@@ -163,8 +167,9 @@ impl DocumentStore for SqliteDocumentStore {
             .await
     }
 
-    async fn stuck_in_processing(
+    async fn in_status_since(
         &self,
+        status: DocumentStatus,
         updated_before: &str,
         limit: usize,
     ) -> Result<Vec<Document>> {
@@ -173,14 +178,17 @@ impl DocumentStore for SqliteDocumentStore {
             .call(move |connection| {
                 let mut statement = connection
                     .prepare(
-                        "SELECT * FROM documents WHERE status = 'processing' AND updated_at < ?1
-                         ORDER BY updated_at LIMIT ?2",
+                        "SELECT * FROM documents WHERE status = ?1 AND updated_at < ?2
+                         ORDER BY updated_at LIMIT ?3",
                     )
-                    .map_err(internal("finding interrupted documents"))?;
+                    .map_err(internal("finding documents by status"))?;
                 let rows = statement
-                    .query_map(params![updated_before, limit as i64], document_from_row)
+                    .query_map(
+                        params![status.as_str(), updated_before, limit as i64],
+                        document_from_row,
+                    )
                     .and_then(|rows| rows.collect())
-                    .map_err(internal("finding interrupted documents"));
+                    .map_err(internal("finding documents by status"));
                 rows
             })
             .await

@@ -8,10 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::model::{Generated, GenerationRequest, UsedPassage};
+use crate::model::text::{sentences, shorten, term_coverage};
+use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
 use crate::ports::{Embedder, Generator};
-use crate::retrieve::NOT_FOUND_ANSWER;
-use crate::text::{sentences, shorten, term_coverage};
 
 /// Sentences considered per question: enough for `topK` passages, bounded for speed.
 const MAX_CANDIDATES: usize = 96;
@@ -45,60 +44,108 @@ struct Candidate {
     score: f32,
 }
 
-#[async_trait]
-impl Generator for ExtractiveAnswerer {
-    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
-        let not_found = || Generated {
-            answer: NOT_FOUND_ANSWER.to_string(),
-            used: Vec::new(),
+impl ExtractiveAnswerer {
+    fn answer(&self, answer: String, quotes: Vec<Quote>) -> Generated {
+        Generated {
+            answer,
+            quotes,
             model: self.model_id.clone(),
-        };
-        let mut candidates: Vec<Candidate> = request
-            .passages
-            .iter()
-            .flat_map(|passage| {
-                sentences(&passage.text)
-                    .into_iter()
-                    .enumerate()
-                    .map(move |(position, sentence)| Candidate {
-                        passage: passage.number,
-                        position,
-                        sentence,
-                        score: 0.0,
-                    })
-            })
-            .take(MAX_CANDIDATES)
-            .collect();
-        if candidates.is_empty() {
-            return Ok(not_found());
+            completion: Completion::Complete,
         }
+    }
 
-        let mut texts = vec![request.question.clone()];
+    /// Meaning first, shared words next, and a nudge towards better-ranked
+    /// passages; headings and fragments rarely answer anything on their own.
+    async fn score(&self, question: &str, candidates: &mut [Candidate]) -> Result<()> {
+        let mut texts = vec![question.to_string()];
         texts.extend(
             candidates
                 .iter()
                 .map(|candidate| candidate.sentence.clone()),
         );
         let vectors = self.embedder.embed(&texts).await?;
-        let question = &vectors[0];
+        let question_vector = &vectors[0];
         for (candidate, vector) in candidates.iter_mut().zip(&vectors[1..]) {
-            // Meaning first, shared words next, and a nudge towards better-ranked passages.
-            // Headings and fragments rarely answer anything on their own.
             let fragment_penalty = if candidate.sentence.split_whitespace().count() < 5 {
                 0.15
             } else {
                 0.0
             };
-            candidate.score = dot(question, vector)
-                + 0.3 * term_coverage(&request.question, &candidate.sentence)
+            candidate.score = dot(question_vector, vector)
+                + 0.3 * term_coverage(question, &candidate.sentence)
                 + 0.05 / candidate.passage as f32
                 - fragment_penalty;
         }
+        Ok(())
+    }
+}
 
+/// Every sentence of the passages, in order, up to the candidate bound.
+fn candidates(request: &GenerationRequest) -> Vec<Candidate> {
+    request
+        .passages
+        .iter()
+        .flat_map(|passage| {
+            sentences(&passage.text)
+                .into_iter()
+                .enumerate()
+                .map(move |(position, sentence)| Candidate {
+                    passage: passage.number,
+                    position,
+                    sentence,
+                    score: 0.0,
+                })
+        })
+        .take(MAX_CANDIDATES)
+        .collect()
+}
+
+/// The chosen sentences in reading order, consecutive sentences of one
+/// passage sharing a single citation mark, and what each passage gave.
+fn compose(selected: &[Candidate]) -> (String, Vec<Quote>) {
+    let mut answer = String::new();
+    let mut quotes: Vec<Quote> = Vec::new();
+    for (index, candidate) in selected.iter().enumerate() {
+        let sentence = shorten(&candidate.sentence, MAX_SENTENCE_CHARS);
+        if !answer.is_empty() {
+            answer.push(' ');
+        }
+        answer.push_str(&sentence);
+        if selected
+            .get(index + 1)
+            .is_none_or(|next| next.passage != candidate.passage)
+        {
+            answer.push_str(&format!(" [{}]", candidate.passage));
+        }
+        match quotes
+            .iter_mut()
+            .find(|quote| quote.number == candidate.passage)
+        {
+            Some(quote) => {
+                quote.text.push(' ');
+                quote.text.push_str(&sentence);
+            }
+            None => quotes.push(Quote {
+                number: candidate.passage,
+                text: sentence,
+            }),
+        }
+    }
+    (answer, quotes)
+}
+
+#[async_trait]
+impl Generator for ExtractiveAnswerer {
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+        let mut candidates = candidates(request);
+        if candidates.is_empty() {
+            return Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
+        }
+        self.score(&request.question, &mut candidates).await?;
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let best = candidates[0].score;
         if best < MIN_SCORE {
-            return Ok(not_found());
+            return Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
         }
         let mut selected: Vec<Candidate> = candidates
             .into_iter()
@@ -107,43 +154,8 @@ impl Generator for ExtractiveAnswerer {
             .collect();
         // Read in document order, as the passages were ranked.
         selected.sort_by_key(|candidate| (candidate.passage, candidate.position));
-
-        // Consecutive sentences of one passage share a single citation mark.
-        let mut answer = String::new();
-        for (index, candidate) in selected.iter().enumerate() {
-            if !answer.is_empty() {
-                answer.push(' ');
-            }
-            answer.push_str(&shorten(&candidate.sentence, MAX_SENTENCE_CHARS));
-            if selected
-                .get(index + 1)
-                .is_none_or(|next| next.passage != candidate.passage)
-            {
-                answer.push_str(&format!(" [{}]", candidate.passage));
-            }
-        }
-        let mut used: Vec<UsedPassage> = Vec::new();
-        for candidate in &selected {
-            let quote = shorten(&candidate.sentence, MAX_SENTENCE_CHARS);
-            match used
-                .iter_mut()
-                .find(|used| used.number == candidate.passage)
-            {
-                Some(existing) => {
-                    let joined = format!("{} {quote}", existing.quote.take().unwrap_or_default());
-                    existing.quote = Some(joined.trim().to_string());
-                }
-                None => used.push(UsedPassage {
-                    number: candidate.passage,
-                    quote: Some(quote),
-                }),
-            }
-        }
-        Ok(Generated {
-            answer,
-            used,
-            model: self.model_id.clone(),
-        })
+        let (answer, quotes) = compose(&selected);
+        Ok(self.answer(answer, quotes))
     }
 
     fn model_id(&self) -> &str {

@@ -11,7 +11,7 @@ use rusqlite::{params, params_from_iter, types::Value as SqlValue};
 use super::sqlite::{internal, SqliteDb};
 use crate::error::{Error, Result};
 use crate::model::{Chunk, ScoredChunk, SearchScope};
-use crate::ports::VectorIndex;
+use crate::ports::{SearchHits, SearchQuery, VectorIndex};
 
 pub struct SqliteVectorIndex {
     db: SqliteDb,
@@ -60,7 +60,7 @@ fn scope_clause(scope: &SearchScope, first: usize) -> (String, Vec<SqlValue>) {
 /// Turns free text into an FTS5 query: each word a quoted phrase (so `E-4012`
 /// stays one term sequence and no user input is read as FTS syntax), any may match.
 pub fn fts_query(text: &str) -> Option<String> {
-    let terms: Vec<String> = crate::text::query_terms(text)
+    let terms: Vec<String> = crate::model::text::query_terms(text)
         .into_iter()
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect();
@@ -120,6 +120,37 @@ impl VectorIndex for SqliteVectorIndex {
     async fn search(
         &self,
         scope: &SearchScope,
+        query: SearchQuery<'_>,
+        limit: usize,
+    ) -> Result<SearchHits> {
+        Ok(SearchHits {
+            by_meaning: self.nearest(scope, query.vector, limit).await?,
+            by_words: self.keyword_search(scope, query.text, limit).await?,
+        })
+    }
+
+    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize> {
+        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
+        self.db
+            .call(move |connection| {
+                connection
+                    .query_row(
+                        "SELECT COUNT(*) FROM chunks WHERE user_id = ?1 AND document_id = ?2",
+                        [user_id, document_id],
+                        |row| row.get::<_, i64>(0),
+                    )
+                    .map(|count| count as usize)
+                    .map_err(internal("counting chunks"))
+            })
+            .await
+    }
+}
+
+impl SqliteVectorIndex {
+    /// Nearest chunks by cosine similarity (vectors are unit length: a dot product).
+    async fn nearest(
+        &self,
+        scope: &SearchScope,
         vector: &[f32],
         limit: usize,
     ) -> Result<Vec<ScoredChunk>> {
@@ -173,6 +204,7 @@ impl VectorIndex for SqliteVectorIndex {
             .await
     }
 
+    /// Chunks containing the query's words, best first (FTS5's BM25).
     async fn keyword_search(
         &self,
         scope: &SearchScope,
@@ -216,22 +248,6 @@ impl VectorIndex for SqliteVectorIndex {
                     .map_err(internal("searching keywords"))?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(internal("searching keywords"))
-            })
-            .await
-    }
-
-    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize> {
-        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
-        self.db
-            .call(move |connection| {
-                connection
-                    .query_row(
-                        "SELECT COUNT(*) FROM chunks WHERE user_id = ?1 AND document_id = ?2",
-                        [user_id, document_id],
-                        |row| row.get::<_, i64>(0),
-                    )
-                    .map(|count| count as usize)
-                    .map_err(internal("counting chunks"))
             })
             .await
     }

@@ -1,30 +1,24 @@
 //! Files in the data directory, standing in for S3 — including presigned URLs.
 //!
-//! `askdocs serve` answers the URLs this store signs (see [`object_routes`]), so
-//! a client uploads with the same `PUT uploadUrl` flow as against S3. Like an S3
-//! bucket notification, every stored object is announced to a subscriber,
-//! which is how an upload starts processing locally.
+//! `askdocs serve` answers the URLs this store signs (its local object routes
+//! check them with [`FsObjectStore::check_upload`] and
+//! [`FsObjectStore::check_download`]), so a client uploads with the same
+//! `PUT uploadUrl` flow as against S3. Like an S3 bucket notification, every
+//! stored object is announced to a subscriber, which is how an upload starts
+//! processing locally.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::put;
-use axum::Router;
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
 use sha2::Sha256;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Error, Result};
-use crate::http::{read_body, ApiPath, ApiQuery};
 use crate::ports::{ObjectStore, PresignedRequest};
 
 /// Announced after an object is stored, as S3 announces `ObjectCreated:Put`.
@@ -91,6 +85,68 @@ impl FsObjectStore {
         }
     }
 
+    /// Stores an object only if none exists at `key` yet — the local twin of
+    /// S3's `If-None-Match: *` — and announces it. `Ok(false)` when one exists.
+    pub async fn put_if_absent(&self, key: &str, bytes: Vec<u8>) -> Result<bool> {
+        let path = self.path(key)?;
+        let size = bytes.len() as u64;
+        let stored = write_if_absent(&path, &bytes)
+            .await
+            .with_context(|| format!("storing object {}", path.display()))?;
+        if stored {
+            self.announce(key, size);
+        }
+        Ok(stored)
+    }
+
+    fn announce(&self, key: &str, size: u64) {
+        if let Some(subscriber) = self.subscriber.lock().unwrap().as_ref() {
+            let _ = subscriber.send(ObjectCreated {
+                key: key.to_string(),
+                size,
+            });
+        }
+    }
+
+    /// Checks a signed upload URL's parameters: the signature, then the expiry.
+    pub fn check_upload(
+        &self,
+        key: &str,
+        expires: i64,
+        content_type: &str,
+        size: u64,
+        signature: &str,
+    ) -> Result<()> {
+        let expires_text = expires.to_string();
+        if !self.verify(
+            &["PUT", key, &expires_text, content_type, &size.to_string()],
+            signature,
+        ) {
+            return Err(refused("the signature does not match"));
+        }
+        if chrono::Utc::now().timestamp() > expires {
+            return Err(refused("it has expired; ask for a new upload URL"));
+        }
+        Ok(())
+    }
+
+    /// Checks a signed download URL's parameters.
+    pub fn check_download(
+        &self,
+        key: &str,
+        expires: i64,
+        file_name: &str,
+        signature: &str,
+    ) -> Result<()> {
+        if !self.verify(&["GET", key, &expires.to_string(), file_name], signature) {
+            return Err(refused("the signature does not match"));
+        }
+        if chrono::Utc::now().timestamp() > expires {
+            return Err(refused("it has expired"));
+        }
+        Ok(())
+    }
+
     fn public_url(&self) -> Result<&str> {
         self.public_url.get().map(String::as_str).ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
@@ -98,6 +154,10 @@ impl FsObjectStore {
             ))
         })
     }
+}
+
+fn refused(message: &str) -> Error {
+    Error::Unauthorized(format!("this URL is not valid: {message}"))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -114,6 +174,35 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Writes aside, then links into place: linking fails if a file is already
+/// there, so of two racing uploads exactly one wins, and no reader sees half a file.
+async fn write_if_absent(path: &Path, bytes: &[u8]) -> anyhow::Result<bool> {
+    if let Some(parent) = path.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    let temporary = path.with_extension(format!("partial-{}", uuid::Uuid::new_v4().simple()));
+    write_private(&temporary, bytes).await?;
+    let linked = tokio::fs::hard_link(&temporary, path).await;
+    let _ = tokio::fs::remove_file(&temporary).await;
+    match linked {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await
+}
+
 fn encode(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
@@ -122,9 +211,11 @@ async fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(parent) = path.parent() {
         tokio::fs::create_dir_all(parent).await?;
     }
+    // Files are the owner's only, whatever the process umask (set for the
+    // whole data directory in `super::private_dir`, kept here too).
     // A reader never sees half a file: write aside, then rename into place.
     let temporary = path.with_extension(format!("partial-{}", uuid::Uuid::new_v4().simple()));
-    tokio::fs::write(&temporary, bytes).await?;
+    write_private(&temporary, bytes).await?;
     if let Err(error) = tokio::fs::rename(&temporary, path).await {
         let _ = tokio::fs::remove_file(&temporary).await;
         return Err(error.into());
@@ -140,12 +231,7 @@ impl ObjectStore for FsObjectStore {
         write_atomically(&path, &bytes)
             .await
             .with_context(|| format!("storing object {}", path.display()))?;
-        if let Some(subscriber) = self.subscriber.lock().unwrap().as_ref() {
-            let _ = subscriber.send(ObjectCreated {
-                key: key.to_string(),
-                size,
-            });
-        }
+        self.announce(key, size);
         Ok(())
     }
 
@@ -221,108 +307,6 @@ impl ObjectStore for FsObjectStore {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SignedQuery {
-    expires: i64,
-    signature: String,
-    content_type: Option<String>,
-    size: Option<u64>,
-    file_name: Option<String>,
-}
-
-/// The routes that answer this store's presigned URLs: `PUT` to upload, `GET` to download.
-pub fn object_routes(store: Arc<FsObjectStore>) -> Router {
-    Router::new()
-        // The upload handler reads the body itself, bounded by the signed size.
-        .route(
-            "/local-objects/{*key}",
-            put(upload).layer(DefaultBodyLimit::disable()).get(download),
-        )
-        .with_state(store)
-}
-
-fn refused(message: &str) -> Error {
-    Error::Unauthorized(format!("this URL is not valid: {message}"))
-}
-
-async fn upload(
-    State(store): State<Arc<FsObjectStore>>,
-    ApiPath(key): ApiPath<String>,
-    ApiQuery(query): ApiQuery<SignedQuery>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response> {
-    let (Some(content_type), Some(size)) = (query.content_type.as_deref(), query.size) else {
-        return Err(refused("it is not an upload URL"));
-    };
-    let expires = query.expires.to_string();
-    if !store.verify(
-        &["PUT", &key, &expires, content_type, &size.to_string()],
-        &query.signature,
-    ) {
-        return Err(refused("the signature does not match"));
-    }
-    if chrono::Utc::now().timestamp() > query.expires {
-        return Err(refused("it has expired; ask for a new upload URL"));
-    }
-    let sent_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    if sent_type != content_type {
-        return Err(Error::InvalidRequest(format!(
-            "Content-Type must be `{content_type}`, as signed (got `{sent_type}`)"
-        )));
-    }
-    let body = read_body(body, size as usize, || {
-        Error::InvalidRequest(format!(
-            "the upload must be exactly {size} bytes, as signed"
-        ))
-    })
-    .await?;
-    if body.len() as u64 != size {
-        return Err(Error::InvalidRequest(format!(
-            "the upload must be exactly {size} bytes, as signed (got {})",
-            body.len()
-        )));
-    }
-    store.put(&key, body.to_vec(), content_type).await?;
-    Ok(StatusCode::OK.into_response())
-}
-
-async fn download(
-    State(store): State<Arc<FsObjectStore>>,
-    ApiPath(key): ApiPath<String>,
-    ApiQuery(query): ApiQuery<SignedQuery>,
-) -> Result<Response> {
-    let Some(file_name) = query.file_name.as_deref() else {
-        return Err(refused("it is not a download URL"));
-    };
-    if !store.verify(
-        &["GET", &key, &query.expires.to_string(), file_name],
-        &query.signature,
-    ) {
-        return Err(refused("the signature does not match"));
-    }
-    if chrono::Utc::now().timestamp() > query.expires {
-        return Err(refused("it has expired"));
-    }
-    let bytes = store
-        .get(&key)
-        .await?
-        .ok_or_else(|| Error::NotFound("the file no longer exists".into()))?;
-    let disposition = format!("attachment; filename*=UTF-8''{}", encode(file_name));
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +331,16 @@ mod tests {
             );
         }
         assert!(!dir.path().join("escape").exists());
+    }
+
+    #[tokio::test]
+    async fn an_object_is_stored_only_once_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FsObjectStore::new(dir.path().to_path_buf(), b"key".to_vec());
+        let key = "documents/u/d/a.txt";
+        assert!(store.put_if_absent(key, b"first".to_vec()).await.unwrap());
+        assert!(!store.put_if_absent(key, b"second".to_vec()).await.unwrap());
+        assert_eq!(store.get(key).await.unwrap(), Some(b"first".to_vec()));
     }
 
     #[tokio::test]

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::model::{Generated, GenerationRequest};
+use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
 use crate::ports::Generator;
-use crate::prompt::{cited_passages, history_messages, user_message, SYSTEM_PROMPT};
 
+/// Where and how to ask a chat server.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChatSettings {
+pub struct ChatEndpoint {
     /// The API base, e.g. `http://127.0.0.1:11434/v1`.
     pub base_url: String,
     pub model: String,
@@ -24,11 +24,11 @@ pub struct ChatSettings {
 pub struct OpenAiChatGenerator {
     client: reqwest::Client,
     endpoint: String,
-    settings: ChatSettings,
+    settings: ChatEndpoint,
 }
 
 impl OpenAiChatGenerator {
-    pub fn new(settings: ChatSettings) -> anyhow::Result<Self> {
+    pub fn new(settings: ChatEndpoint) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(5))
@@ -50,12 +50,14 @@ impl OpenAiChatGenerator {
 #[async_trait]
 impl Generator for OpenAiChatGenerator {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
-        let mut messages = vec![json!({"role": "system", "content": SYSTEM_PROMPT})];
-        for (question, answer) in history_messages(request) {
-            messages.push(json!({"role": "user", "content": question}));
-            messages.push(json!({"role": "assistant", "content": answer}));
-        }
-        messages.push(json!({"role": "user", "content": user_message(request)}));
+        let mut messages = vec![json!({"role": "system", "content": request.prompt.system})];
+        messages.extend(request.prompt.messages.iter().map(|message| {
+            let role = match message.role {
+                ChatRole::User => "user",
+                ChatRole::Assistant => "assistant",
+            };
+            json!({"role": role, "content": message.text})
+        }));
         let body = json!({
             "model": self.settings.model,
             "messages": messages,
@@ -101,10 +103,15 @@ impl Generator for OpenAiChatGenerator {
             .as_str()
             .unwrap_or(&self.settings.model)
             .to_string();
+        let completion = match reply["choices"][0]["finish_reason"].as_str() {
+            Some("length") => Completion::Truncated,
+            _ => Completion::Complete,
+        };
         Ok(Generated {
-            used: cited_passages(&answer, request.passages.len()),
             answer,
+            quotes: Vec::new(),
             model,
+            completion,
         })
     }
 

@@ -7,7 +7,6 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::auth::email_taken;
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::ports::{TokenStore, UserStore};
@@ -39,10 +38,12 @@ CREATE TABLE IF NOT EXISTS documents (
     chunks        INTEGER,
     upload_date   TEXT NOT NULL,
     updated_at    TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, document_id)
 );
 CREATE INDEX IF NOT EXISTS documents_newest_first
     ON documents (user_id, upload_date DESC, document_id DESC);
+CREATE INDEX IF NOT EXISTS documents_by_status ON documents (status, updated_at);
 
 CREATE TABLE IF NOT EXISTS history (
     user_id         TEXT NOT NULL,
@@ -84,6 +85,19 @@ CREATE TRIGGER IF NOT EXISTS chunks_fts_update AFTER UPDATE ON chunks BEGIN
 END;
 ";
 
+/// Columns added after the first release, for databases made before them.
+fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    let has_attempts = connection
+        .prepare("SELECT 1 FROM pragma_table_info('documents') WHERE name = 'attempts'")?
+        .exists([])?;
+    if !has_attempts {
+        connection.execute_batch(
+            "ALTER TABLE documents ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
+    Ok(())
+}
+
 /// One connection shared by every SQLite adapter; calls run on the blocking pool.
 #[derive(Clone)]
 pub struct SqliteDb {
@@ -94,8 +108,7 @@ impl SqliteDb {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating data directory {}", parent.display()))?;
+            super::private_dir(parent)?;
         }
         let connection = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
@@ -117,6 +130,7 @@ impl SqliteDb {
         connection
             .execute_batch(SCHEMA)
             .context("creating the SQLite schema")?;
+        migrate(&connection).context("updating the SQLite schema")?;
         Ok(SqliteDb {
             connection: Arc::new(Mutex::new(connection)),
         })
@@ -182,7 +196,7 @@ impl UserStore for SqliteUserStore {
                     ],
                 );
                 match inserted.map_err(internal("inserting a user"))? {
-                    0 => Err(email_taken()),
+                    0 => Err(Error::email_taken()),
                     _ => Ok(()),
                 }
             })

@@ -1,11 +1,14 @@
 //! What every function's router shares: the JSON body extractor, the caller
-//! extractor, JSON answers for unknown routes, and request logging.
+//! and client-address extractors, JSON answers for unknown routes, CORS for
+//! the web page's origin, and request logging in a span that carries the
+//! request id.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, MatchedPath, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
@@ -14,9 +17,10 @@ use axum::Router;
 use lambda_http::request::RequestContext;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::Instrument as _;
 
-use crate::auth::Authenticator;
-use crate::error::{Error, Result};
+use crate::auth::tokens::Authenticator;
+use crate::error::{Error, FailureDetail, Result};
 use crate::model::Caller;
 
 /// Largest JSON body any route accepts; uploads never travel as JSON.
@@ -157,6 +161,37 @@ where
     }
 }
 
+/// The address the request came from: API Gateway's `sourceIp`, or the peer
+/// of the local server's connection. Forwarding headers are not trusted.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let from_gateway = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV1(context)) => context
+                .identity
+                .source_ip
+                .as_deref()
+                .and_then(|ip| ip.parse().ok()),
+            Some(RequestContext::ApiGatewayV2(context)) => context
+                .http
+                .source_ip
+                .as_deref()
+                .and_then(|ip| ip.parse().ok()),
+            _ => None,
+        };
+        let from_peer = || {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| address.ip())
+        };
+        Ok(ClientAddress(from_gateway.or_else(from_peer)))
+    }
+}
+
 fn bearer_token(parts: &Parts) -> Result<&str> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
         Error::Unauthorized("an Authorization: Bearer <token> header is required".into())
@@ -198,15 +233,21 @@ fn caller_from_authorizer(parts: &Parts) -> Option<Caller> {
 }
 
 /// Wraps the routes of one or more functions into a complete app: JSON answers
-/// for unknown routes and methods, a body size limit, and one log line per request.
-pub fn finish(routes: Router) -> Router {
-    let app = routes
+/// for unknown routes and methods, a body size limit, CORS for the web page's
+/// origin when one is configured, and one log line per request.
+pub fn finish(routes: Router, cors_origin: Option<&str>) -> Router {
+    let mut app = routes
         .fallback(|| async { Error::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             Error::MethodNotAllowed("this route does not accept that method".into())
         })
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES))
-        .layer(middleware::from_fn(log_request));
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_JSON_BODY_BYTES));
+    if let Some(origin) = cors_origin.and_then(|origin| HeaderValue::from_str(origin).ok()) {
+        app = app.layer(middleware::from_fn(move |request, next| {
+            allow_origin(origin.clone(), request, next)
+        }));
+    }
+    let app = app.layer(middleware::from_fn(log_request));
     // Routing must see the path without API Gateway's stage, so the rewrite
     // wraps the whole router rather than being one of its layers.
     Router::new().fallback_service(
@@ -238,8 +279,28 @@ fn without_stage_prefix(mut request: Request) -> Request {
     request
 }
 
-/// One line per request: method, route template (never the raw path or query,
-/// which may carry ids or tokens), status, duration and request id.
+/// The web page's origin may read the API's answers (preflights are answered
+/// by API Gateway, before the authorizer).
+async fn allow_origin(origin: HeaderValue, request: Request, next: Next) -> Response {
+    let same_origin = request.headers().get(header::ORIGIN) == Some(&origin);
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if same_origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("retry-after, x-request-id"),
+        );
+    }
+    response
+}
+
+/// Every log line of a request — this layer's and the domain's — carries its
+/// request id: the handler runs inside a span that holds it. One summary line
+/// per request: method, route template (never the raw path or query, which may
+/// carry ids or tokens), status and duration; a server-side failure's detail
+/// (attached to the response by [`Error`]) is logged here, never sent.
 async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -257,16 +318,22 @@ async fn log_request(request: Request, next: Next) -> Response {
                 .headers()
                 .get("x-request-id")
                 .and_then(|value| value.to_str().ok())
-                .filter(|value| value.len() <= 128)
+                .filter(|value| value.len() <= 128 && value.chars().all(|c| c.is_ascii_graphic()))
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!("request", request_id = %request_id);
 
-    let mut response = next.run(request).await;
+    let mut response = next.run(request).instrument(span.clone()).await;
 
     let status = response.status().as_u16();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(%method, route, status, duration_ms, request_id, "request");
+    span.in_scope(|| {
+        if let Some(FailureDetail(detail)) = response.extensions().get::<FailureDetail>() {
+            tracing::error!(%method, route, status, error = %detail, "request failed");
+        }
+        tracing::info!(%method, route, status, duration_ms, "request");
+    });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }

@@ -1,7 +1,16 @@
-//! The domain's data types, as stored and as shown to clients.
+//! The domain's vocabulary: data types as stored and as shown to clients,
+//! the document formats, and small text helpers every layer may use.
+
+mod format;
+pub mod text;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
+
+pub use format::{Format, DOCX_CONTENT_TYPE};
+
+/// What the caller hears when their documents don't say.
+pub const NOT_FOUND_ANSWER: &str = "I couldn't find the answer in your documents.";
 
 /// Timestamps are UTC, RFC 3339 with milliseconds, e.g. `2026-11-27T09:56:27.123Z`:
 /// they sort as strings, which the stores rely on.
@@ -109,6 +118,10 @@ pub struct Document {
     pub chunks: Option<u32>,
     pub upload_date: String,
     pub updated_at: String,
+    /// Processing runs started for the current file; a run that dies keeps its
+    /// count, so a file that kills every run cannot be retried forever.
+    #[serde(skip_serializing, default)]
+    pub attempts: u32,
 }
 
 /// The end of a processing run.
@@ -208,7 +221,11 @@ pub struct Citation {
     pub document_id: String,
     pub file_name: String,
     pub page: u32,
+    /// The words of the passage the answer rests on.
     pub snippet: String,
+    /// The whole passage as indexed, so a reader can check the snippet in context.
+    #[serde(default)]
+    pub text: String,
     /// Relevance from 0 to 1.
     pub score: f32,
 }
@@ -252,19 +269,52 @@ pub struct GenerationRequest {
     pub passages: Vec<Passage>,
     /// Oldest first, already bounded.
     pub history: Vec<Turn>,
+    /// The same request as chat messages, for generators that are language models.
+    pub prompt: ChatPrompt,
 }
 
-/// A passage the answer used, with the words it used when the generator knows them.
+/// A conversation to send to a chat model.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsedPassage {
+pub struct ChatPrompt {
+    pub system: String,
+    /// Alternating user / assistant turns, ending with the user's question.
+    pub messages: Vec<ChatMessage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChatRole {
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    pub role: ChatRole,
+    pub text: String,
+}
+
+/// The words of a passage an answer quotes, when the generator knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// The passage's number, as in `[n]`.
     pub number: usize,
-    pub quote: Option<String>,
+    pub text: String,
+}
+
+/// How a generator's answer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    Complete,
+    /// Cut at the output-token limit.
+    Truncated,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
+    /// The answer, citing passages as `[n]`.
     pub answer: String,
-    /// In the order the answer cites them; numbers are valid passage numbers.
-    pub used: Vec<UsedPassage>,
+    /// Quoted words per cited passage (empty for generators that don't know them).
+    pub quotes: Vec<Quote>,
     pub model: String,
+    pub completion: Completion,
 }

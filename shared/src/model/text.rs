@@ -57,6 +57,53 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
     found as f32 / terms.len() as f32
 }
 
+/// Ranks `texts` by BM25 for the words of `query`, taking the texts themselves
+/// as the corpus: for a store without a keyword index, the words of a wider
+/// set of passages found by meaning. Only texts sharing a term are returned,
+/// best first, as (index, score).
+pub fn bm25_rank(query: &str, texts: &[&str]) -> Vec<(usize, f32)> {
+    const K1: f32 = 1.2;
+    const B: f32 = 0.75;
+    let mut terms: Vec<String> = query_terms(query).into_iter().map(stem).collect();
+    terms.sort();
+    terms.dedup();
+    if terms.is_empty() || texts.is_empty() {
+        return Vec::new();
+    }
+    let documents: Vec<Vec<String>> = texts.iter().map(|text| stemmed_words(text)).collect();
+    let average_length =
+        documents.iter().map(Vec::len).sum::<usize>() as f32 / documents.len() as f32;
+    let count = documents.len() as f32;
+    let weights: Vec<f32> = terms
+        .iter()
+        .map(|term| {
+            let containing = documents
+                .iter()
+                .filter(|words| words.contains(term))
+                .count() as f32;
+            ((count - containing + 0.5) / (containing + 0.5) + 1.0).ln()
+        })
+        .collect();
+    let mut ranked: Vec<(usize, f32)> = documents
+        .iter()
+        .enumerate()
+        .filter_map(|(index, words)| {
+            let length_norm = 1.0 - B + B * words.len() as f32 / average_length.max(1.0);
+            let score: f32 = terms
+                .iter()
+                .zip(&weights)
+                .map(|(term, weight)| {
+                    let frequency = words.iter().filter(|word| *word == term).count() as f32;
+                    weight * frequency * (K1 + 1.0) / (frequency + K1 * length_norm)
+                })
+                .sum();
+            (score > 0.0).then_some((index, score))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    ranked
+}
+
 /// Splits text into sentences at `.`, `!` or `?` followed by a space, and at line breaks.
 pub fn sentences(text: &str) -> Vec<String> {
     let mut sentences = Vec::new();
@@ -147,6 +194,20 @@ mod tests {
                 "A line without a stop"
             ]
         );
+    }
+
+    #[test]
+    fn bm25_prefers_rare_terms_and_skips_texts_without_any() {
+        let texts = [
+            "The lighthouse keeper logs the tide.",
+            "Error code E-4012 means the pump stalled.",
+            "Recipes for bread.",
+            "The lighthouse lamp and the lighthouse bell.",
+        ];
+        let ranked = bm25_rank("what does E-4012 mean at the lighthouse?", &texts);
+        assert_eq!(ranked[0].0, 1, "{ranked:?}");
+        assert!(ranked.iter().all(|(index, _)| *index != 2));
+        assert!(bm25_rank("the", &texts).is_empty());
     }
 
     #[test]

@@ -1,42 +1,35 @@
-//! Document processing: from an uploaded object to indexed, searchable chunks.
+//! Document processing (the processing function's service): from an uploaded
+//! object to indexed, searchable passages.
 //!
 //! `pending → processing → ready`, or `failed` with a reason a person
-//! understands. A run never leaves a document half-indexed: the old chunks are
-//! replaced as a whole, and a failed run removes what it wrote.
+//! understands. A run never leaves a document half-indexed: the old passages
+//! are replaced as a whole, and a failed run removes what it wrote. The user's
+//! file is parsed in a sandboxed child process ([`sandbox`]); every run counts
+//! as an attempt before it starts, so a file that kills its runs is failed
+//! after the second death instead of being retried for ever.
+
+pub mod chunk;
+#[cfg(feature = "extract")]
+pub mod extract;
+pub mod runs;
+pub mod sandbox;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::chunk::{chunk_pages, ChunkSettings};
-use crate::documents::parse_object_key;
+use crate::config::ProcessingSettings;
+use crate::documents::keys::parse_object_key;
 use crate::error::{Error, Result};
-use crate::extract::{extract, Format};
-use crate::model::{timestamp, Chunk, Document, DocumentStatus, ProcessingOutcome};
+use crate::model::{timestamp, Chunk, Document, DocumentStatus, Format, ProcessingOutcome};
 use crate::ports::{DocumentStore, Embedder, ObjectStore, VectorIndex};
+use runs::{Cancellation, RunningProcessing};
+use sandbox::{ParseFailure, Sandbox};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProcessingSettings {
-    pub chunks: ChunkSettings,
-    pub max_upload_bytes: u64,
-    /// Texts per call to the embedder.
-    pub embed_batch: usize,
-    /// A run still `processing` after this long has died (Lambda's limit is 15 min).
-    pub stale_after: Duration,
-    /// Passages one document may have: bounds the work (and time) of one run.
-    pub max_chunks: usize,
-}
-
-impl Default for ProcessingSettings {
-    fn default() -> Self {
-        ProcessingSettings {
-            chunks: ChunkSettings::default(),
-            max_upload_bytes: 50 * 1024 * 1024,
-            embed_batch: 32,
-            stale_after: Duration::from_secs(15 * 60),
-            max_chunks: 5_000,
-        }
-    }
-}
+/// Runs of one document that may die before it is given up.
+const MAX_INTERRUPTED_RUNS: u32 = 2;
+pub const STOPPED_TWICE: &str = "processing stopped twice; upload it again";
+/// What a document shows while a retry is waiting.
+pub const INTERRUPTED: &str = "processing was interrupted; it is being retried";
 
 /// What one processing run did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +43,20 @@ pub enum Processed {
         document_id: String,
         reason: String,
     },
-    /// Nothing to do: not a document key, an unknown or deleted document, or one
-    /// that is already processed or being processed.
+    /// Nothing to do: not a document key, an unknown or deleted document, one
+    /// that is already processed, or a run that was cancelled.
     Skipped {
         reason: String,
     },
+}
+
+/// What a sweep found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Object keys (and sizes) of interrupted runs to process again.
+    pub retry: Vec<(String, u64)>,
+    /// Documents failed for good: they stopped twice, or their upload never came.
+    pub failed: usize,
 }
 
 pub struct Processor {
@@ -62,6 +64,8 @@ pub struct Processor {
     objects: Arc<dyn ObjectStore>,
     index: Arc<dyn VectorIndex>,
     embedder: Arc<dyn Embedder>,
+    sandbox: Sandbox,
+    running: RunningProcessing,
     settings: ProcessingSettings,
 }
 
@@ -69,6 +73,7 @@ pub struct Processor {
 enum RunError {
     Permanent(String),
     Retryable(Error),
+    Cancelled,
 }
 
 impl From<Error> for RunError {
@@ -91,6 +96,8 @@ impl Processor {
         objects: Arc<dyn ObjectStore>,
         index: Arc<dyn VectorIndex>,
         embedder: Arc<dyn Embedder>,
+        sandbox: Sandbox,
+        running: RunningProcessing,
         settings: ProcessingSettings,
     ) -> Self {
         Processor {
@@ -98,6 +105,8 @@ impl Processor {
             objects,
             index,
             embedder,
+            sandbox,
+            running,
             settings,
         }
     }
@@ -125,11 +134,11 @@ impl Processor {
             )));
         }
         let stale_before = timestamp(chrono::Utc::now() - self.settings.stale_after);
-        if !self
+        let Some(attempt) = self
             .documents
             .start_processing(user_id, document_id, &stale_before)
             .await?
-        {
+        else {
             if document.status == DocumentStatus::Processing {
                 // Another run holds it. If that run dies, only a later retry can take
                 // over, so ask for one rather than dropping this event.
@@ -141,10 +150,11 @@ impl Processor {
                 "document {document_id} is already {}",
                 document.status.as_str()
             )));
-        }
-        tracing::info!(user_id, document_id, "processing started");
+        };
+        tracing::info!(user_id, document_id, attempt, "processing started");
 
-        match self.run(&document).await {
+        let run = self.running.start(document_id);
+        match self.run(&document, run.cancellation()).await {
             Ok((pages, chunks)) => {
                 let outcome = ProcessingOutcome::Ready { pages, chunks };
                 if !self
@@ -173,6 +183,14 @@ impl Processor {
                     reason,
                 })
             }
+            Err(RunError::Cancelled) => {
+                // Deleted (its record is gone or going) or the server is stopping
+                // (the next start recovers the run): either way nothing to record.
+                self.index.delete_document(user_id, document_id).await?;
+                Ok(skipped(format!(
+                    "processing of {document_id} was cancelled"
+                )))
+            }
             Err(RunError::Retryable(error)) => {
                 tracing::warn!(user_id, document_id, error = %error, "processing failed; will be retried");
                 self.fail(
@@ -185,26 +203,53 @@ impl Processor {
         }
     }
 
-    /// Marks runs that died (still `processing` after the stale window, or any
-    /// run when `all` — e.g. when the only process that runs them restarts) as
-    /// `failed`, so a retry can claim them; returns their object keys and sizes
-    /// for the caller to process again.
-    pub async fn recover_interrupted(&self, all: bool) -> Result<Vec<(String, u64)>> {
-        let before = if all {
-            // Later than any timestamp: every run still marked `processing`.
-            "9999-12-31T23:59:59.999Z".to_string()
-        } else {
-            timestamp(chrono::Utc::now() - self.settings.stale_after)
-        };
-        let stuck = self.documents.stuck_in_processing(&before, 1000).await?;
-        let mut keys = Vec::with_capacity(stuck.len());
-        for document in stuck {
-            self.fail(&document, "processing was interrupted; it is being retried")
-                .await?;
-            tracing::warn!(user_id = %document.user_id, document_id = %document.document_id, "interrupted processing recovered");
-            keys.push((document.key, document.size));
+    /// Finds runs that died and uploads that never arrived (the scheduled
+    /// sweep in AWS): see [`Self::recover_interrupted`] and
+    /// [`Self::fail_abandoned_uploads`].
+    pub async fn sweep(&self) -> Result<Swept> {
+        let stale = timestamp(chrono::Utc::now() - self.settings.stale_after);
+        let mut swept = self.recover_interrupted(&stale).await?;
+        swept.failed += self.fail_abandoned_uploads().await?;
+        Ok(swept)
+    }
+
+    /// Documents still `processing` from before `before` — runs that died, or
+    /// (when the only process that runs them restarts) any run — are given up
+    /// after their second death and otherwise marked for a retry, whose object
+    /// key is returned.
+    pub async fn recover_interrupted(&self, before: &str) -> Result<Swept> {
+        let mut swept = Swept::default();
+        for document in self
+            .documents
+            .in_status_since(DocumentStatus::Processing, before, 1000)
+            .await?
+        {
+            let ids = (&document.user_id, &document.document_id);
+            if document.attempts >= MAX_INTERRUPTED_RUNS {
+                self.fail(&document, STOPPED_TWICE).await?;
+                tracing::warn!(user_id = %ids.0, document_id = %ids.1, "processing stopped twice; given up");
+                swept.failed += 1;
+            } else {
+                self.fail(&document, INTERRUPTED).await?;
+                tracing::warn!(user_id = %ids.0, document_id = %ids.1, "interrupted processing recovered");
+                swept.retry.push((document.key, document.size));
+            }
         }
-        Ok(keys)
+        Ok(swept)
+    }
+
+    /// Fails `pending` documents whose upload URL expired long ago; returns how many.
+    pub async fn fail_abandoned_uploads(&self) -> Result<usize> {
+        let abandoned = timestamp(chrono::Utc::now() - self.settings.abandon_pending_after);
+        let documents = self
+            .documents
+            .in_status_since(DocumentStatus::Pending, &abandoned, 1000)
+            .await?;
+        for document in &documents {
+            self.fail(document, "the upload never arrived; upload the file again")
+                .await?;
+        }
+        Ok(documents.len())
     }
 
     /// `failed`, with nothing of this run left in the index.
@@ -221,7 +266,12 @@ impl Processor {
         Ok(())
     }
 
-    async fn run(&self, document: &Document) -> Result<(u32, u32), RunError> {
+    async fn run(
+        &self,
+        document: &Document,
+        cancelled: &Cancellation,
+    ) -> Result<(u32, u32), RunError> {
+        let started = Instant::now();
         let limit = self.settings.max_upload_bytes;
         let bytes = self
             .objects
@@ -239,33 +289,40 @@ impl Processor {
                 RunError::Permanent(format!("{} files are not supported", document.content_type))
             })?;
 
-        // Parsing is CPU work that may panic on hostile input: off the async threads.
-        let extracted = tokio::task::spawn_blocking(move || extract(&bytes, format))
-            .await
-            .map_err(|_| RunError::Permanent("the file could not be read".into()))?
-            .map_err(|error| RunError::Permanent(error.0))?;
-        let pages = extracted.pages.len() as u32;
-
-        let drafts = chunk_pages(&extracted.pages, self.settings.chunks);
-        if drafts.is_empty() {
-            return Err(RunError::Permanent(match extracted.format {
+        let parsed = match self.sandbox.parse(bytes, format, cancelled).await {
+            Ok(parsed) => parsed,
+            Err(ParseFailure::Refused(reason)) => return Err(RunError::Permanent(reason)),
+            Err(ParseFailure::Cancelled) => return Err(RunError::Cancelled),
+            Err(ParseFailure::Unavailable(detail)) => {
+                return Err(RunError::from(Error::Internal(anyhow::anyhow!(detail))))
+            }
+        };
+        if parsed.chunks.is_empty() {
+            return Err(RunError::Permanent(match parsed.format {
                 Format::Pdf => "the PDF has no extractable text (scanned?)".to_string(),
                 _ => "the file contains no text".to_string(),
             }));
         }
 
-        if drafts.len() > self.settings.max_chunks {
-            return Err(RunError::Permanent(format!(
-                "the document is too long: it makes {} passages and the most is {}",
-                drafts.len(),
-                self.settings.max_chunks
-            )));
-        }
-
-        let mut chunks = Vec::with_capacity(drafts.len());
-        for batch in drafts.chunks(self.settings.embed_batch.max(1)) {
+        // Embedding gets what is left of the run's time; a run that outlives
+        // its lifetime would be taken for dead and started again.
+        let deadline = started + self.settings.stale_after.mul_f32(0.9);
+        let mut chunks = Vec::with_capacity(parsed.chunks.len());
+        for batch in parsed.chunks.chunks(self.settings.embed_batch.max(1)) {
+            if cancelled.is_cancelled() {
+                return Err(RunError::Cancelled);
+            }
+            if Instant::now() > deadline {
+                return Err(RunError::Permanent(format!(
+                    "the document took longer than {} to process; split it into smaller files",
+                    minutes(self.settings.stale_after.mul_f32(0.9))
+                )));
+            }
             let texts: Vec<String> = batch.iter().map(|draft| draft.text.clone()).collect();
-            let vectors = self.embedder.embed(&texts).await?;
+            let vectors = tokio::select! {
+                vectors = self.embedder.embed(&texts) => vectors?,
+                _ = cancelled.cancelled() => return Err(RunError::Cancelled),
+            };
             if vectors.len() != texts.len() {
                 return Err(RunError::Retryable(Error::Internal(anyhow::anyhow!(
                     "the embedder returned {} vectors for {} texts",
@@ -288,8 +345,12 @@ impl Processor {
             .delete_document(&document.user_id, &document.document_id)
             .await?;
         self.index.upsert(&chunks).await?;
-        Ok((pages, chunks.len() as u32))
+        Ok((parsed.pages, chunks.len() as u32))
     }
+}
+
+fn minutes(duration: Duration) -> String {
+    format!("{} minutes", duration.as_secs().div_ceil(60))
 }
 
 fn skipped(reason: String) -> Processed {

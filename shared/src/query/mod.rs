@@ -1,90 +1,64 @@
-//! Answering questions from the caller's documents: hybrid retrieval (vectors
-//! and keywords, fused by reciprocal rank), a relevance floor so nothing is
-//! invented, a generator that cites numbered passages, and the history.
+//! Answering questions (the query function's service): hybrid retrieval from
+//! the caller's ready documents, a generator that cites numbered passages, a
+//! relevance floor so nothing is invented, and the history of what was asked.
+
+pub mod citations;
+pub mod prompt;
+pub mod retrieve;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::documents::{decode_cursor, encode_cursor, page_size};
+use crate::config::RetrievalSettings;
 use crate::error::{Error, Result};
+use crate::model::text::shorten;
 use crate::model::{
-    now, Citation, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage, ScoredChunk,
-    SearchScope, Turn,
+    now, Citation, Completion, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
+    SearchScope, Turn, NOT_FOUND_ANSWER,
 };
-use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, VectorIndex};
-use crate::prompt::renumber_citations;
-use crate::text::{shorten, term_coverage};
+use crate::pagination::{decode_cursor, is_id, page_size, Listing};
+use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex};
+use citations::{cited_passages, renumber_citations};
+use retrieve::{fuse, Candidate};
 
-/// What the caller hears when their documents don't say.
-pub const NOT_FOUND_ANSWER: &str = "I couldn't find the answer in your documents.";
 pub const MAX_QUESTION_CHARS: usize = 2000;
 pub const DEFAULT_TOP_K: usize = 5;
 pub const MAX_TOP_K: usize = 20;
 const MAX_DOCUMENT_IDS: usize = 100;
-/// The usual constant of reciprocal rank fusion: damps the head of each list.
-const RRF_K: f32 = 60.0;
-/// A passage with this share of the question's terms is on topic if its
-/// meaning is at least half-way to the relevance floor.
-const PARTIAL_TERM_COVERAGE: f32 = 0.5;
 const SNIPPET_CHARS: usize = 300;
+/// A question this short continues the one before it ("and on page 3?").
+const FOLLOW_UP_WORDS: usize = 6;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RetrievalSettings {
-    /// Cosine similarity below which a passage found by meaning is not relevant.
-    pub min_relevance: f32,
-    /// Earlier turns of a conversation carried into the prompt.
-    pub history_turns: usize,
-    /// Candidates fetched from each search before fusion.
-    pub candidates: usize,
-}
-
-impl Default for RetrievalSettings {
-    fn default() -> Self {
-        RetrievalSettings {
-            min_relevance: 0.3,
-            history_turns: 3,
-            candidates: 30,
-        }
-    }
-}
-
-/// `POST /query/ask`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AskRequest {
+/// A question, as the caller asked it.
+#[derive(Debug, Clone, Default)]
+pub struct Question {
     pub question: String,
-    #[serde(default)]
     pub document_ids: Option<Vec<String>>,
-    #[serde(default)]
     pub top_k: Option<i64>,
-    #[serde(default)]
     pub conversation_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AskResponse {
+/// The answer, its citations, and where it was filed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
     pub answer: String,
     pub citations: Vec<Citation>,
     pub conversation_id: String,
     pub query_id: String,
     pub model: String,
+    /// The generator stopped at its length limit: the answer is cut short.
+    pub truncated: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HistoryList {
-    pub items: Vec<HistoryEntry>,
-    pub next_cursor: Option<String>,
-}
-
-/// A chunk found by either search, with what each search thought of it.
-struct Candidate {
-    chunk: ScoredChunk,
-    cosine: Option<f32>,
-    fused: f32,
+/// A passage retrieved for a question, as `askdocs search` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retrieved {
+    pub document_id: String,
+    pub file_name: String,
+    pub page: u32,
+    pub ordinal: u32,
+    pub text: String,
+    pub score: f32,
 }
 
 pub struct Asker {
@@ -133,6 +107,10 @@ fn validate_conversation_id(id: &str) -> Result<String> {
     Ok(id.to_string())
 }
 
+fn no_such_document(id: &str) -> Error {
+    Error::NotFound(format!("no such document: {}", shorten(id, 80)))
+}
+
 impl Asker {
     pub fn new(
         documents: Arc<dyn DocumentStore>,
@@ -152,104 +130,34 @@ impl Asker {
         }
     }
 
-    pub async fn ask(&self, user_id: &str, request: AskRequest) -> Result<AskResponse> {
-        let question = validate_question(&request.question)?;
-        let top_k = validate_top_k(request.top_k)?;
-        let conversation_id = match request.conversation_id.as_deref() {
+    pub async fn ask(&self, user_id: &str, question: Question) -> Result<Answer> {
+        let text = validate_question(&question.question)?;
+        let top_k = validate_top_k(question.top_k)?;
+        let conversation_id = match question.conversation_id.as_deref() {
             Some(id) => validate_conversation_id(id)?,
             None => uuid::Uuid::new_v4().to_string(),
         };
-        let document_ids = self.owned_documents(user_id, request.document_ids).await?;
-
-        let earlier = self
-            .history
-            .list(
-                user_id,
-                Some(&conversation_id),
-                self.settings.history_turns,
-                None,
-            )
-            .await?
-            .items;
-        let history: Vec<Turn> = earlier
-            .iter()
-            .rev()
-            .map(|entry| Turn {
-                question: entry.question.clone(),
-                answer: entry.answer.clone(),
-            })
-            .collect();
-        // A short follow-up ("and on page 3?") is searched together with the question before it.
-        let search_text = match history.last() {
-            Some(previous) if question.split_whitespace().count() < 6 => {
-                format!("{} {question}", previous.question)
-            }
-            _ => question.clone(),
-        };
-
         let scope = SearchScope {
             user_id: user_id.to_string(),
-            document_ids,
+            document_ids: self.owned_documents(user_id, question.document_ids).await?,
         };
-        let found = self.retrieve(&scope, &search_text, top_k).await?;
+        let history = self.earlier_turns(user_id, &conversation_id).await?;
+        let search_text = search_text(&text, &history);
 
-        let (answer, citations, model) = if found.is_empty() {
-            (
-                NOT_FOUND_ANSWER.to_string(),
-                Vec::new(),
-                self.generator.model_id().to_string(),
-            )
+        let found = self.retrieve(&scope, &search_text, top_k).await?;
+        let (answer, citations, model, truncated) = if found.is_empty() {
+            let model = self.generator.model_id().to_string();
+            (NOT_FOUND_ANSWER.to_string(), Vec::new(), model, false)
         } else {
-            let passages: Vec<Passage> = found
-                .iter()
-                .enumerate()
-                .map(|(index, (candidate, document))| Passage {
-                    number: index + 1,
-                    file_name: document.file_name.clone(),
-                    page: candidate.chunk.page,
-                    text: candidate.chunk.text.clone(),
-                })
-                .collect();
-            let generation = GenerationRequest {
-                question: question.clone(),
-                passages,
-                history,
-            };
-            let generated = self.generator.generate(&generation).await?;
-            let mut mapping = HashMap::new();
-            let citations: Vec<Citation> = generated
-                .used
-                .iter()
-                .filter_map(|used| {
-                    let (candidate, document) = found.get(used.number.checked_sub(1)?)?;
-                    let relevance = candidate
-                        .cosine
-                        .unwrap_or(0.0)
-                        .max(term_coverage(&search_text, &candidate.chunk.text))
-                        .clamp(0.0, 1.0);
-                    mapping.insert(used.number, mapping.len() + 1);
-                    Some(Citation {
-                        document_id: document.document_id.clone(),
-                        file_name: document.file_name.clone(),
-                        page: candidate.chunk.page,
-                        snippet: used
-                            .quote
-                            .clone()
-                            .unwrap_or_else(|| shorten(&candidate.chunk.text, SNIPPET_CHARS)),
-                        score: (relevance * 1000.0).round() / 1000.0,
-                    })
-                })
-                .collect();
-            // `[n]` in the answer names the n-th citation the client receives.
-            let answer = renumber_citations(&generated.answer, &mapping);
-            (answer, citations, generated.model)
+            self.answer_from(&text, &search_text, &found, history)
+                .await?
         };
 
         let entry = HistoryEntry {
             query_id: uuid::Uuid::new_v4().to_string(),
             user_id: user_id.to_string(),
             conversation_id: conversation_id.clone(),
-            question,
+            question: text,
             answer: answer.clone(),
             citations: citations.clone(),
             model: model.clone(),
@@ -257,13 +165,113 @@ impl Asker {
         };
         self.history.append(&entry).await?;
         tracing::info!(user_id, query_id = %entry.query_id, citations = citations.len(), "question answered");
-        Ok(AskResponse {
+        Ok(Answer {
             answer,
             citations,
             conversation_id,
             query_id: entry.query_id,
             model,
+            truncated,
         })
+    }
+
+    /// The passages a question retrieves, best first, without answering it.
+    pub async fn search(
+        &self,
+        user_id: &str,
+        question: &str,
+        top_k: usize,
+    ) -> Result<Vec<Retrieved>> {
+        let text = validate_question(question)?;
+        let scope = SearchScope {
+            user_id: user_id.to_string(),
+            document_ids: None,
+        };
+        let found = self.retrieve(&scope, &text, top_k.clamp(1, 100)).await?;
+        Ok(found
+            .into_iter()
+            .map(|(candidate, document)| Retrieved {
+                score: candidate.relevance(&text),
+                document_id: document.document_id,
+                file_name: document.file_name,
+                page: candidate.chunk.page,
+                ordinal: candidate.chunk.ordinal,
+                text: candidate.chunk.text,
+            })
+            .collect())
+    }
+
+    /// The last turns of the conversation, oldest first.
+    async fn earlier_turns(&self, user_id: &str, conversation_id: &str) -> Result<Vec<Turn>> {
+        let earlier = self
+            .history
+            .list(
+                user_id,
+                Some(conversation_id),
+                self.settings.history_turns,
+                None,
+            )
+            .await?
+            .items;
+        Ok(earlier
+            .into_iter()
+            .rev()
+            .map(|entry| Turn {
+                question: entry.question,
+                answer: entry.answer,
+            })
+            .collect())
+    }
+
+    /// Asks the generator, then turns the passages it cited into citations
+    /// numbered as the client receives them.
+    async fn answer_from(
+        &self,
+        question: &str,
+        search_text: &str,
+        found: &[(Candidate, Document)],
+        history: Vec<Turn>,
+    ) -> Result<(String, Vec<Citation>, String, bool)> {
+        let passages: Vec<Passage> = found
+            .iter()
+            .enumerate()
+            .map(|(index, (candidate, document))| Passage {
+                number: index + 1,
+                file_name: document.file_name.clone(),
+                page: candidate.chunk.page,
+                text: candidate.chunk.text.clone(),
+            })
+            .collect();
+        let request = GenerationRequest {
+            prompt: prompt::chat_prompt(question, &passages, &history),
+            question: question.to_string(),
+            passages,
+            history,
+        };
+        let generated = self.generator.generate(&request).await?;
+        let mut mapping = HashMap::new();
+        let citations: Vec<Citation> = cited_passages(&generated.answer, found.len())
+            .into_iter()
+            .map(|number| {
+                let (candidate, document) = &found[number - 1];
+                mapping.insert(number, mapping.len() + 1);
+                let quote = generated.quotes.iter().find(|quote| quote.number == number);
+                Citation {
+                    document_id: document.document_id.clone(),
+                    file_name: document.file_name.clone(),
+                    page: candidate.chunk.page,
+                    snippet: quote
+                        .map(|quote| quote.text.clone())
+                        .unwrap_or_else(|| shorten(&candidate.chunk.text, SNIPPET_CHARS)),
+                    text: candidate.chunk.text.clone(),
+                    score: (candidate.relevance(search_text) * 1000.0).round() / 1000.0,
+                }
+            })
+            .collect();
+        // `[n]` in the answer names the n-th citation the client receives.
+        let answer = renumber_citations(&generated.answer, &mapping);
+        let truncated = generated.completion == Completion::Truncated;
+        Ok((answer, citations, generated.model, truncated))
     }
 
     /// The requested documents, each checked to be the caller's; another user's id
@@ -286,12 +294,12 @@ impl Asker {
                 "documentIds may name at most {MAX_DOCUMENT_IDS} documents"
             )));
         }
+        if let Some(bad) = ids.iter().find(|id| !is_id(id)) {
+            return Err(no_such_document(bad));
+        }
         for id in &ids {
             if self.documents.get(user_id, id).await?.is_none() {
-                return Err(Error::NotFound(format!(
-                    "no such document: {}",
-                    shorten(id, 80)
-                )));
+                return Err(no_such_document(id));
             }
         }
         Ok(Some(ids))
@@ -311,36 +319,12 @@ impl Asker {
             .pop()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("the embedder returned no vector")))?;
         let wanted = self.settings.candidates.max(top_k * 3);
-        let by_meaning = self.index.search(scope, &vector, wanted).await?;
-        let by_words = self.index.keyword_search(scope, text, wanted).await?;
-
-        let mut candidates: HashMap<(String, u32), Candidate> = HashMap::new();
-        for (rank, chunk) in by_meaning.into_iter().enumerate() {
-            let key = (chunk.document_id.clone(), chunk.ordinal);
-            let cosine = chunk.score;
-            let entry = candidates.entry(key).or_insert(Candidate {
-                chunk,
-                cosine: None,
-                fused: 0.0,
-            });
-            entry.cosine = Some(cosine);
-            entry.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
-        }
-        for (rank, chunk) in by_words.into_iter().enumerate() {
-            let key = (chunk.document_id.clone(), chunk.ordinal);
-            let entry = candidates.entry(key).or_insert(Candidate {
-                chunk,
-                cosine: None,
-                fused: 0.0,
-            });
-            entry.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
-        }
-
-        let mut ranked: Vec<Candidate> = candidates
-            .into_values()
-            .filter(|candidate| self.is_relevant(candidate, text))
-            .collect();
-        ranked.sort_by(|a, b| b.fused.total_cmp(&a.fused));
+        let query = SearchQuery {
+            vector: &vector,
+            text,
+        };
+        let hits = self.index.search(scope, query, wanted).await?;
+        let ranked = fuse(hits, text, &self.settings);
 
         // Only ready documents that still exist may be cited.
         let mut documents: HashMap<String, Option<Document>> = HashMap::new();
@@ -364,39 +348,31 @@ impl Asker {
         Ok(found)
     }
 
-    /// Relevant by meaning (cosine at the configured floor), or by words: every
-    /// term of the question present (an error code, a name the embedding cannot
-    /// place), or most terms present with a meaning not far off.
-    fn is_relevant(&self, candidate: &Candidate, question: &str) -> bool {
-        let floor = self.settings.min_relevance;
-        let coverage = term_coverage(question, &candidate.chunk.text);
-        match candidate.cosine {
-            Some(cosine) if cosine >= floor => true,
-            Some(cosine) => {
-                coverage >= 1.0 || (coverage >= PARTIAL_TERM_COVERAGE && cosine >= floor / 2.0)
-            }
-            None => coverage >= 1.0,
-        }
-    }
-
     pub async fn history(
         &self,
         user_id: &str,
         limit: Option<usize>,
         cursor: Option<&str>,
         conversation_id: Option<&str>,
-    ) -> Result<HistoryList> {
+    ) -> Result<Listing<HistoryEntry>> {
         let limit = page_size(limit)?;
         let after = cursor.map(decode_cursor).transpose()?;
         let conversation_id = conversation_id.map(validate_conversation_id).transpose()?;
-        let page = self
+        Ok(self
             .history
             .list(user_id, conversation_id.as_deref(), limit, after.as_ref())
-            .await?;
-        Ok(HistoryList {
-            items: page.items,
-            next_cursor: page.next.as_ref().map(encode_cursor),
-        })
+            .await?
+            .into())
+    }
+}
+
+/// A short follow-up is searched together with the question before it.
+fn search_text(question: &str, history: &[Turn]) -> String {
+    match history.last() {
+        Some(previous) if question.split_whitespace().count() < FOLLOW_UP_WORDS => {
+            format!("{} {question}", previous.question)
+        }
+        _ => question.to_string(),
     }
 }
 
@@ -419,6 +395,25 @@ mod tests {
         assert!(validate_conversation_id("abc-123_X").is_ok());
         assert!(
             validate_conversation_id("has space").is_err() && validate_conversation_id("").is_err()
+        );
+    }
+
+    #[test]
+    fn short_follow_ups_carry_the_previous_question() {
+        let history = vec![Turn {
+            question: "What does error E-4012 mean?".into(),
+            answer: "The pump stalled.".into(),
+        }];
+        assert_eq!(
+            search_text("and how to fix it?", &history),
+            "What does error E-4012 mean? and how to fix it?"
+        );
+        assert_eq!(
+            search_text(
+                "Who collects the harbour fees in the winter months?",
+                &history
+            ),
+            "Who collects the harbour fees in the winter months?"
         );
     }
 }

@@ -1,19 +1,24 @@
-//! The shared test suites every adapter of a port must pass, and in-memory
-//! adapters for unit tests of the domain.
+//! Test support, compiled only with the `testing` feature (enabled from
+//! dev-dependencies): the contract suite every adapter of a port must pass,
+//! in-memory adapters for unit tests of the domain, and the harness that
+//! drives the functions with the real events in `events/`.
+
+pub mod harness;
+pub mod hostile;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::auth::email_taken;
 use crate::error::{Error, Result};
 use crate::model::{
     now, Chunk, Citation, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
     ProcessingOutcome, SearchScope, Turn, User,
 };
 use crate::ports::{
-    DocumentStore, Generator, HistoryStore, ObjectStore, TokenStore, UserStore, VectorIndex,
+    DocumentStore, Generator, HistoryStore, ObjectStore, SearchQuery, TokenStore, UserStore,
+    VectorIndex,
 };
 
 pub fn sample_user(email: &str) -> User {
@@ -91,7 +96,7 @@ impl UserStore for MemoryUserStore {
     async fn create(&self, user: &User) -> Result<()> {
         let mut users = self.users.lock().unwrap();
         if users.values().any(|existing| existing.email == user.email) {
-            return Err(email_taken());
+            return Err(Error::email_taken());
         }
         users.insert(user.user_id.clone(), user.clone());
         Ok(())
@@ -180,6 +185,7 @@ pub fn sample_document(user_id: &str, upload_date: &str) -> Document {
         chunks: None,
         upload_date: upload_date.to_string(),
         updated_at: upload_date.to_string(),
+        attempts: 0,
     }
 }
 
@@ -244,21 +250,36 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
     // WHEN processing starts THEN only one caller wins, and a stranger never does
     let id = &documents[0].document_id;
     let long_ago = "2000-01-01T00:00:00.000Z";
-    assert!(!store
-        .start_processing(&stranger, id, long_ago)
-        .await
-        .unwrap());
-    assert!(store.start_processing(&owner, id, long_ago).await.unwrap());
-    assert!(!store.start_processing(&owner, id, long_ago).await.unwrap());
+    let far_future = "2999-01-01T00:00:00.000Z";
     assert_eq!(
-        store.get(&owner, id).await.unwrap().unwrap().status,
-        DocumentStatus::Processing
+        store
+            .start_processing(&stranger, id, long_ago)
+            .await
+            .unwrap(),
+        None
     );
-    // AND a run stuck since before the stale mark can be taken over
-    assert!(store
-        .start_processing(&owner, id, "2999-01-01T00:00:00.000Z")
-        .await
-        .unwrap());
+    assert_eq!(
+        store.start_processing(&owner, id, long_ago).await.unwrap(),
+        Some(1),
+        "the first attempt is counted"
+    );
+    assert_eq!(
+        store.start_processing(&owner, id, long_ago).await.unwrap(),
+        None
+    );
+    let stored = store.get(&owner, id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.attempts),
+        (DocumentStatus::Processing, 1)
+    );
+    // AND a run stuck since before the stale mark can be taken over, as a second attempt
+    assert_eq!(
+        store
+            .start_processing(&owner, id, far_future)
+            .await
+            .unwrap(),
+        Some(2)
+    );
 
     // WHEN it finishes THEN status and counts are recorded
     let ready = ProcessingOutcome::Ready {
@@ -271,8 +292,9 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
         (stored.status, stored.pages, stored.chunks),
         (DocumentStatus::Ready, Some(3), Some(7))
     );
-    assert!(
-        !store.start_processing(&owner, id, long_ago).await.unwrap(),
+    assert_eq!(
+        store.start_processing(&owner, id, long_ago).await.unwrap(),
+        None,
         "ready documents are not reprocessed"
     );
     // AND a failure keeps its reason and clears old counts
@@ -284,8 +306,9 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
     assert_eq!(stored.status, DocumentStatus::Failed);
     assert_eq!(stored.status_reason.as_deref(), Some("the PDF is damaged"));
     assert_eq!(stored.chunks, None);
-    assert!(
+    assert_eq!(
         store.start_processing(&owner, id, long_ago).await.unwrap(),
+        Some(3),
         "failed documents can be retried"
     );
 
@@ -294,23 +317,33 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
     assert!(store
         .start_processing(&owner, second, long_ago)
         .await
-        .unwrap());
+        .unwrap()
+        .is_some());
     let stuck = store
-        .stuck_in_processing("2999-01-01T00:00:00.000Z", 100)
+        .in_status_since(DocumentStatus::Processing, far_future, 100)
         .await
         .unwrap();
     assert!(
         stuck
             .iter()
-            .any(|d| d.document_id == *second && d.user_id == owner),
+            .any(|d| d.document_id == *second && d.user_id == owner && d.attempts == 1),
         "{stuck:?}"
     );
     assert!(store
-        .stuck_in_processing(long_ago, 100)
+        .in_status_since(DocumentStatus::Processing, long_ago, 100)
         .await
         .unwrap()
         .iter()
         .all(|d| d.document_id != *second));
+    // AND pending uploads are found the same way
+    let pending = store
+        .in_status_since(DocumentStatus::Pending, far_future, 100)
+        .await
+        .unwrap();
+    assert!(pending
+        .iter()
+        .any(|d| d.document_id == documents[2].document_id));
+    assert!(pending.iter().all(|d| d.status == DocumentStatus::Pending));
     let done = ProcessingOutcome::Failed { reason: "x".into() };
     assert!(store
         .finish_processing(&owner, second, &done)
@@ -375,11 +408,25 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
         document_ids: None,
     };
 
+    let search = |scope: SearchScope, axis: usize, text: &'static str, limit: usize| async move {
+        let vector = unit_vector(8, axis);
+        index
+            .search(
+                &scope,
+                SearchQuery {
+                    vector: &vector,
+                    text,
+                },
+                limit,
+            )
+            .await
+            .unwrap()
+    };
+
     // THEN vector search ranks by similarity within Alice's chunks only
-    let hits = index
-        .search(&alice_all, &unit_vector(8, 0), 10)
+    let hits = search(alice_all.clone(), 0, "lighthouse", 10)
         .await
-        .unwrap();
+        .by_meaning;
     assert_eq!(hits.len(), 3);
     assert_eq!(
         (hits[0].document_id.as_str(), hits[0].ordinal, hits[0].page),
@@ -389,10 +436,9 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
     assert!(hits.iter().all(|hit| hit.document_id != "b1"));
     // AND the limit and a document restriction are honoured
     assert_eq!(
-        index
-            .search(&alice_all, &unit_vector(8, 0), 1)
+        search(alice_all.clone(), 0, "lighthouse", 1)
             .await
-            .unwrap()
+            .by_meaning
             .len(),
         1
     );
@@ -400,28 +446,25 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
         user_id: alice.clone(),
         document_ids: Some(vec!["a2".into()]),
     };
-    let hits = index
-        .search(&only_a2, &unit_vector(8, 0), 10)
+    let hits = search(only_a2.clone(), 0, "lighthouse", 10)
         .await
-        .unwrap();
+        .by_meaning;
     assert!(hits.iter().all(|hit| hit.document_id == "a2") && hits.len() == 1);
 
     // AND keyword search finds an exact rare term, again only Alice's
-    let hits = index
-        .keyword_search(&alice_all, "what does E-4012 mean?", 10)
+    let hits = search(alice_all.clone(), 0, "what does E-4012 mean?", 10)
         .await
-        .unwrap();
+        .by_words;
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!((hits[0].document_id.as_str(), hits[0].ordinal), ("a1", 1));
-    assert!(index
-        .keyword_search(&only_a2, "E-4012", 10)
+    assert_eq!(hits[0].text, "Error code E-4012 means the pump stalled.");
+    assert!(search(only_a2.clone(), 0, "E-4012", 10)
         .await
-        .unwrap()
+        .by_words
         .is_empty());
-    assert!(index
-        .keyword_search(&alice_all, "the", 10)
+    assert!(search(alice_all.clone(), 0, "the", 10)
         .await
-        .unwrap()
+        .by_words
         .is_empty());
 
     // WHEN a chunk is upserted again THEN it is replaced, not duplicated
@@ -440,18 +483,22 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
     // WHEN a document is deleted THEN none of its chunks can be found
     index.delete_document(&alice, "a1").await.unwrap();
     assert_eq!(index.count(&alice, "a1").await.unwrap(), 0);
-    assert!(index
-        .keyword_search(&alice_all, "E-4012 lighthouse", 10)
-        .await
-        .unwrap()
-        .is_empty());
-    let hits = index
-        .search(&alice_all, &unit_vector(8, 0), 10)
-        .await
-        .unwrap();
-    assert!(hits.iter().all(|hit| hit.document_id == "a2"));
+    let hits = search(alice_all.clone(), 0, "E-4012 lighthouse", 10).await;
+    assert!(hits.by_words.iter().all(|hit| hit.document_id == "a2"));
+    assert!(hits.by_meaning.iter().all(|hit| hit.document_id == "a2"));
     // AND Bob's chunks are untouched
     assert_eq!(index.count(&bob, "b1").await.unwrap(), 1);
+
+    // WHEN a document is re-indexed shorter THEN no passage of the longer run remains
+    let long: Vec<Chunk> = (0..5)
+        .map(|ordinal| chunk(&alice, "a3", ordinal, "Tide tables for the harbour.", 3))
+        .collect();
+    index.upsert(&long).await.unwrap();
+    index.delete_document(&alice, "a3").await.unwrap();
+    index.upsert(&long[..2]).await.unwrap();
+    assert_eq!(index.count(&alice, "a3").await.unwrap(), 2);
+    index.delete_document(&alice, "a3").await.unwrap();
+    assert_eq!(index.count(&alice, "a3").await.unwrap(), 0);
 }
 
 /// The request every generator is checked with: passage 2 holds the answer.
@@ -473,6 +520,17 @@ pub fn sample_generation_request() -> GenerationRequest {
             },
         ],
         history: vec![Turn { question: "Which manual is this?".into(), answer: "The lighthouse manual.".into() }],
+        prompt: crate::model::ChatPrompt { system: String::new(), messages: Vec::new() },
+    }
+    .with_prompt()
+}
+
+impl GenerationRequest {
+    /// The request with the prompt the query service would build for it.
+    fn with_prompt(mut self) -> Self {
+        self.prompt =
+            crate::query::prompt::chat_prompt(&self.question, &self.passages, &self.history);
+        self
     }
 }
 
@@ -483,24 +541,14 @@ pub async fn generator_contract(generator: &dyn Generator) {
     let generated = generator.generate(&request).await.unwrap();
     assert!(!generated.answer.trim().is_empty());
     assert!(!generated.model.is_empty());
+    let cited = crate::query::citations::cited_passages(&generated.answer, 2);
+    assert!(cited.contains(&2), "{generated:?}");
     assert!(
         generated
-            .used
+            .quotes
             .iter()
-            .all(|used| (1..=2).contains(&used.number)),
-        "{:?}",
-        generated.used
-    );
-    assert!(
-        generated.used.iter().any(|used| used.number == 2),
-        "{generated:?}"
-    );
-    let mut numbers: Vec<usize> = generated.used.iter().map(|used| used.number).collect();
-    numbers.dedup();
-    assert_eq!(
-        numbers.len(),
-        generated.used.len(),
-        "no passage is cited twice"
+            .all(|quote| cited.contains(&quote.number)),
+        "quotes belong to cited passages: {generated:?}"
     );
 }
 
@@ -521,6 +569,7 @@ fn history_entry(
             file_name: "manual.pdf".into(),
             page: 2,
             snippet: "Error code E-4012 means the fog pump stalled.".into(),
+            text: "Chapter 2. Error code E-4012 means the fog pump stalled.".into(),
             score: 0.75,
         }],
         model: "test-model".into(),
@@ -563,153 +612,6 @@ pub async fn history_store_contract(store: &dyn HistoryStore) {
     assert_eq!(rest.next, None);
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn memory_adapters_pass_the_shared_suites() {
-        user_store_contract(&MemoryUserStore::default()).await;
-        token_store_contract(&MemoryTokenStore::default()).await;
-    }
-}
-
-/// Helpers for tests that drive the functions with real events on the
-/// embedded backends.
-pub mod harness {
-    use std::path::{Path, PathBuf};
-
-    use serde_json::{json, Value};
-    use tower::ServiceExt as _;
-
-    use crate::config::Config;
-
-    /// The workspace root (this crate lives in `shared/`).
-    pub fn workspace() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-    }
-
-    /// The model `make model` fetched, or wherever ASKDOCS_MODEL_DIR points.
-    pub fn model_dir() -> PathBuf {
-        std::env::var_os("ASKDOCS_MODEL_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace().join(".models/all-MiniLM-L6-v2"))
-    }
-
-    /// A committed test document from `tests/fixtures/`.
-    pub fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(workspace().join("tests/fixtures").join(name))
-            .unwrap_or_else(|error| panic!("fixture {name}: {error}"))
-    }
-
-    /// A real event from `events/`.
-    pub fn event(name: &str) -> Value {
-        let text = std::fs::read_to_string(workspace().join("events").join(name))
-            .unwrap_or_else(|error| panic!("event {name}: {error}"));
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// The embedded backend in `data_dir`, with the real model and `extra` settings.
-    pub fn embedded_config(data_dir: &Path, extra: &[(&str, &str)]) -> Config {
-        let data_dir = data_dir.display().to_string();
-        let model_dir = model_dir().display().to_string();
-        Config::from_lookup(|name| match name {
-            "ASKDOCS_DATA_DIR" => Some(data_dir.clone()),
-            "ASKDOCS_MODEL_DIR" => Some(model_dir.clone()),
-            _ => extra
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string()),
-        })
-        .unwrap()
-    }
-
-    /// As the local server sees a request: the caller's Bearer token, no authorizer context.
-    pub fn with_bearer(mut event: Value, token: &str) -> Value {
-        let value = format!("Bearer {token}");
-        event["headers"]["Authorization"] = json!(value);
-        event["multiValueHeaders"]["Authorization"] = json!([value]);
-        if let Some(context) = event["requestContext"].as_object_mut() {
-            context.remove("authorizer");
-        }
-        event
-    }
-
-    /// The event with these query string parameters (both of API Gateway's forms).
-    pub fn with_query(mut event: Value, query: Value) -> Value {
-        let multi: serde_json::Map<String, Value> = query
-            .as_object()
-            .expect("query parameters are an object")
-            .iter()
-            .map(|(key, value)| (key.clone(), json!([value])))
-            .collect();
-        event["queryStringParameters"] = query;
-        event["multiValueQueryStringParameters"] = Value::Object(multi);
-        event
-    }
-
-    /// Registers and logs in a user; returns (user id, bearer token).
-    pub async fn signed_in(backends: &crate::backends::Backends, email: &str) -> (String, String) {
-        use crate::auth::{Credentials, Registration};
-        let accounts = backends.accounts().unwrap();
-        let password = "Correct1horse".to_string();
-        let registration = Registration {
-            email: email.into(),
-            password: password.clone(),
-            name: None,
-        };
-        let user_id = accounts.register(registration).await.unwrap().user_id;
-        let session = accounts
-            .login(Credentials {
-                email: email.into(),
-                password,
-            })
-            .await
-            .unwrap();
-        (user_id, session.token)
-    }
-
-    /// Fresh tables and a bucket, named for one test, on the AWS emulator that
-    /// `make test` starts (moto, at ASKDOCS_TEST_AWS_ENDPOINT).
-    pub async fn aws_emulator() -> (crate::aws::AwsClients, crate::config::AwsSettings) {
-        let endpoint = std::env::var("ASKDOCS_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-            panic!(
-                "ASKDOCS_TEST_AWS_ENDPOINT is not set: run `make test` (it starts moto), or \
-                 `make moto` and export ASKDOCS_TEST_AWS_ENDPOINT=http://127.0.0.1:5055"
-            )
-        });
-        let clients = crate::aws::AwsClients::for_emulator(&endpoint).await;
-        let run = uuid::Uuid::new_v4().simple().to_string();
-        let settings = crate::config::AwsSettings {
-            users_table: format!("users-{run}"),
-            tokens_table: format!("tokens-{run}"),
-            documents_table: format!("documents-{run}"),
-            history_table: format!("history-{run}"),
-            bucket: format!("askdocs-{run}"),
-        };
-        crate::aws::schema::create_all(&clients, &settings)
-            .await
-            .expect("the emulator accepts the schema");
-        (clients, settings)
-    }
-
-    /// Sends an API Gateway proxy event through a router; returns status and JSON body
-    /// (`Null` when empty). Every body the API sends must be JSON.
-    pub async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
-        let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("every response body is JSON")
-        };
-        (status, body)
-    }
-}
 
 /// What every [`crate::ports::Embedder`] must do: one unit-length vector of the
 /// stated size per text, in order; similar texts closer than unrelated ones.
@@ -730,4 +632,15 @@ pub async fn embedder_contract(embedder: &dyn crate::ports::Embedder) {
     assert!(dot(&vectors[0], &vectors[1]) > dot(&vectors[0], &vectors[2]));
     assert!(embedder.embed(&[]).await.unwrap().is_empty());
     assert!(!embedder.model_id().is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_adapters_pass_the_shared_suites() {
+        user_store_contract(&MemoryUserStore::default()).await;
+        token_store_contract(&MemoryTokenStore::default()).await;
+    }
 }

@@ -1,0 +1,98 @@
+//! Where data lives: on this machine, or in AWS.
+
+use std::path::PathBuf;
+
+use super::env::{ConfigError, Env};
+
+const DEFAULT_DATA_DIR: &str = ".askdocs";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// Files, SQLite and in-process indexes under one data directory.
+    Embedded { data_dir: PathBuf },
+    /// S3, DynamoDB and a vector store (S3 Vectors or OpenSearch Serverless).
+    Aws(AwsSettings),
+}
+
+/// Names of the AWS resources the functions use (set by the SAM template).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSettings {
+    pub users_table: String,
+    pub tokens_table: String,
+    pub documents_table: String,
+    pub history_table: String,
+    pub bucket: String,
+    pub vector_store: VectorStoreSettings,
+    /// `AWS_ENDPOINT_URL`: every client talks to this endpoint (an emulator).
+    pub endpoint_url: Option<String>,
+}
+
+/// The vector store of the AWS backend (`ASKDOCS_VECTOR_STORE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VectorStoreSettings {
+    /// Amazon S3 Vectors: one vector bucket and index, pay per use.
+    S3Vectors { bucket: String, index: String },
+    /// Amazon OpenSearch Serverless: a VECTORSEARCH collection's endpoint and index.
+    OpenSearch { endpoint: String, index: String },
+}
+
+impl Backend {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.choice("ASKDOCS_BACKEND", &["embedded", "aws"])? {
+            Some("embedded") => Ok(Self::embedded(env)),
+            Some(_) => Ok(Backend::Aws(AwsSettings::from_env(env)?)),
+            // No explicit choice: AWS when the template's table names are present.
+            None if env.text("USERS_TABLE").is_some() => {
+                Ok(Backend::Aws(AwsSettings::from_env(env)?))
+            }
+            None => Ok(Self::embedded(env)),
+        }
+    }
+
+    fn embedded(env: &Env) -> Self {
+        Backend::Embedded {
+            data_dir: PathBuf::from(
+                env.text("ASKDOCS_DATA_DIR")
+                    .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            ),
+        }
+    }
+}
+
+impl AwsSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let why = "with the AWS backend";
+        Ok(AwsSettings {
+            users_table: env.required("USERS_TABLE", why)?,
+            tokens_table: env.required("TOKENS_TABLE", why)?,
+            documents_table: env.required("DOCUMENTS_TABLE", why)?,
+            history_table: env.required("HISTORY_TABLE", why)?,
+            bucket: env.required("DOCUMENTS_BUCKET", why)?,
+            vector_store: VectorStoreSettings::from_env(env)?,
+            endpoint_url: env.url("AWS_ENDPOINT_URL")?,
+        })
+    }
+}
+
+impl VectorStoreSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        match env.choice("ASKDOCS_VECTOR_STORE", &["s3vectors", "opensearch"])? {
+            Some("opensearch") => {
+                let why = "when ASKDOCS_VECTOR_STORE=opensearch";
+                Ok(VectorStoreSettings::OpenSearch {
+                    endpoint: env.url("OPENSEARCH_ENDPOINT")?.ok_or_else(|| {
+                        ConfigError::new("OPENSEARCH_ENDPOINT", format!("is required {why}"))
+                    })?,
+                    index: env.required("OPENSEARCH_INDEX", why)?,
+                })
+            }
+            _ => {
+                let why = "with the AWS backend's S3 Vectors store";
+                Ok(VectorStoreSettings::S3Vectors {
+                    bucket: env.required("VECTOR_BUCKET", why)?,
+                    index: env.required("VECTOR_INDEX", why)?,
+                })
+            }
+        }
+    }
+}

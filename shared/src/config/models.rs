@@ -1,0 +1,171 @@
+//! Which models embed passages and write answers, and their settings.
+
+use std::path::PathBuf;
+
+use super::backend::Backend;
+use super::env::{ConfigError, Env};
+
+/// Where `make model` puts all-MiniLM-L6-v2.
+pub const DEFAULT_MODEL_DIR: &str = ".models/all-MiniLM-L6-v2";
+
+/// `ASKDOCS_EMBEDDER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedderChoice {
+    /// all-MiniLM-L6-v2 in-process (384 dimensions).
+    MiniLm,
+    /// Titan Text Embeddings v2 on Bedrock.
+    Bedrock,
+}
+
+/// `ASKDOCS_GENERATOR`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GeneratorChoice {
+    /// Quotes the best sentences of the passages; no language model.
+    Extractive,
+    /// Claude on Bedrock, through the Converse API.
+    Bedrock,
+    /// Any OpenAI-compatible chat server (`ASKDOCS_LLM_URL`).
+    OpenAi,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BedrockSettings {
+    pub embedding_model_id: String,
+    /// 1024, 512 or 256 (Titan v2).
+    pub embedding_dimensions: usize,
+    /// The answering model: a model id or an inference profile id / ARN.
+    pub generation_model_id: String,
+    pub max_tokens: i32,
+    pub temperature: f32,
+}
+
+/// Claude Haiku 4.5 through the EU geographic inference profile: Claude 3
+/// Haiku is past its end of life in most regions, and newer Claude models are
+/// served through inference profiles only.
+pub const DEFAULT_BEDROCK_MODEL_ID: &str = "eu.anthropic.claude-haiku-4-5-20251001-v1:0";
+/// The most output tokens Claude Haiku 4.5 can produce in one answer.
+const MAX_BEDROCK_OUTPUT_TOKENS: u64 = 64_000;
+
+impl Default for BedrockSettings {
+    fn default() -> Self {
+        BedrockSettings {
+            embedding_model_id: "amazon.titan-embed-text-v2:0".into(),
+            embedding_dimensions: 1024,
+            generation_model_id: DEFAULT_BEDROCK_MODEL_ID.into(),
+            max_tokens: 1024,
+            temperature: 0.0,
+        }
+    }
+}
+
+/// An OpenAI-compatible chat endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatSettings {
+    pub base_url: String,
+    pub model: String,
+    pub api_key: Option<String>,
+    pub max_tokens: u32,
+    pub temperature: f32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSettings {
+    pub embedder: EmbedderChoice,
+    pub generator: GeneratorChoice,
+    /// The local embedding model's files.
+    pub model_dir: PathBuf,
+    pub bedrock: BedrockSettings,
+    pub chat: Option<ChatSettings>,
+}
+
+impl ModelSettings {
+    pub fn from_env(env: &Env, backend: &Backend) -> Result<Self, ConfigError> {
+        let on_aws = matches!(backend, Backend::Aws(_));
+        let chat = ChatSettings::from_env(env)?;
+        let embedder = match env.choice("ASKDOCS_EMBEDDER", &["minilm", "bedrock"])? {
+            Some("minilm") => EmbedderChoice::MiniLm,
+            Some(_) => EmbedderChoice::Bedrock,
+            None if on_aws => EmbedderChoice::Bedrock,
+            None => EmbedderChoice::MiniLm,
+        };
+        let generator =
+            match env.choice("ASKDOCS_GENERATOR", &["extractive", "bedrock", "openai"])? {
+                Some("extractive") => GeneratorChoice::Extractive,
+                Some("bedrock") => GeneratorChoice::Bedrock,
+                Some(_) => GeneratorChoice::OpenAi,
+                // A configured chat server is used unless told otherwise.
+                None if chat.is_some() => GeneratorChoice::OpenAi,
+                None if on_aws => GeneratorChoice::Bedrock,
+                None => GeneratorChoice::Extractive,
+            };
+        if generator == GeneratorChoice::OpenAi && chat.is_none() {
+            return Err(ConfigError::new(
+                "ASKDOCS_LLM_URL",
+                "is required when ASKDOCS_GENERATOR=openai",
+            ));
+        }
+        Ok(ModelSettings {
+            embedder,
+            generator,
+            model_dir: PathBuf::from(
+                env.text("ASKDOCS_MODEL_DIR")
+                    .unwrap_or_else(|| DEFAULT_MODEL_DIR.into()),
+            ),
+            bedrock: BedrockSettings::from_env(env)?,
+            chat,
+        })
+    }
+}
+
+impl BedrockSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let embedding_dimensions =
+            match env.choice("BEDROCK_EMBEDDING_DIMENSIONS", &["1024", "512", "256"]) {
+                Ok(Some(value)) => value.parse().expect("listed values are numbers"),
+                Ok(None) => defaults.embedding_dimensions,
+                Err(_) => {
+                    return Err(ConfigError::new(
+                        "BEDROCK_EMBEDDING_DIMENSIONS",
+                        format!(
+                            "must be 1024, 512 or 256 (Titan v2), not `{}`",
+                            env.text("BEDROCK_EMBEDDING_DIMENSIONS").unwrap_or_default()
+                        ),
+                    ))
+                }
+            };
+        Ok(BedrockSettings {
+            embedding_model_id: env
+                .text("BEDROCK_EMBEDDING_MODEL_ID")
+                .unwrap_or(defaults.embedding_model_id),
+            embedding_dimensions,
+            generation_model_id: env
+                .text("BEDROCK_MODEL_ID")
+                .unwrap_or(defaults.generation_model_id),
+            max_tokens: env.number("BEDROCK_MAX_TOKENS", 1024, 16..=MAX_BEDROCK_OUTPUT_TOKENS)?
+                as i32,
+            temperature: env.decimal("BEDROCK_TEMPERATURE", defaults.temperature, 0.0..=1.0)?,
+        })
+    }
+}
+
+impl ChatSettings {
+    pub fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(url) = env.text("ASKDOCS_LLM_URL") else {
+            return Ok(None);
+        };
+        if !url.starts_with("http://") {
+            return Err(ConfigError::new(
+                "ASKDOCS_LLM_URL",
+                format!("must be an http:// URL of a local OpenAI-compatible server (TLS is not built in), not `{url}`"),
+            ));
+        }
+        Ok(Some(ChatSettings {
+            base_url: url,
+            model: env.required("ASKDOCS_LLM_MODEL", "when ASKDOCS_LLM_URL is set")?,
+            api_key: env.raw("ASKDOCS_LLM_API_KEY"),
+            max_tokens: env.number("ASKDOCS_LLM_MAX_TOKENS", 512, 16..=8192)? as u32,
+            temperature: env.decimal("ASKDOCS_LLM_TEMPERATURE", 0.0, 0.0..=2.0)?,
+        }))
+    }
+}

@@ -1,0 +1,81 @@
+//! Hybrid retrieval: the passages found by meaning and by words, fused by
+//! reciprocal rank, kept only when relevant, and only from ready documents.
+
+use std::collections::HashMap;
+
+use crate::config::RetrievalSettings;
+use crate::model::text::term_coverage;
+use crate::model::ScoredChunk;
+use crate::ports::SearchHits;
+
+/// The usual constant of reciprocal rank fusion: damps the head of each list.
+const RRF_K: f32 = 60.0;
+/// A passage with this share of the question's terms is on topic if its
+/// meaning is at least half-way to the relevance floor.
+const PARTIAL_TERM_COVERAGE: f32 = 0.5;
+
+/// A passage found by either search, with what each search thought of it.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub chunk: ScoredChunk,
+    /// Cosine similarity to the question, when the vector search found it.
+    pub cosine: Option<f32>,
+    pub fused: f32,
+}
+
+impl Candidate {
+    /// Relevance from 0 to 1, as shown to clients: the better of meaning and words.
+    pub fn relevance(&self, question: &str) -> f32 {
+        self.cosine
+            .unwrap_or(0.0)
+            .max(term_coverage(question, &self.chunk.text))
+            .clamp(0.0, 1.0)
+    }
+}
+
+/// Both lists fused by reciprocal rank, best first, irrelevant passages dropped.
+pub fn fuse(hits: SearchHits, question: &str, settings: &RetrievalSettings) -> Vec<Candidate> {
+    let mut candidates: HashMap<(String, u32), Candidate> = HashMap::new();
+    let mut add = |rank: usize, chunk: ScoredChunk, cosine: Option<f32>| {
+        let key = (chunk.document_id.clone(), chunk.ordinal);
+        let entry = candidates.entry(key).or_insert(Candidate {
+            chunk,
+            cosine: None,
+            fused: 0.0,
+        });
+        entry.cosine = entry.cosine.or(cosine);
+        entry.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
+    };
+    for (rank, chunk) in hits.by_meaning.into_iter().enumerate() {
+        let cosine = chunk.score;
+        add(rank, chunk, Some(cosine));
+    }
+    for (rank, chunk) in hits.by_words.into_iter().enumerate() {
+        add(rank, chunk, None);
+    }
+    let mut ranked: Vec<Candidate> = candidates
+        .into_values()
+        .filter(|candidate| is_relevant(candidate, question, settings.min_relevance))
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.fused
+            .total_cmp(&a.fused)
+            .then_with(|| a.chunk.document_id.cmp(&b.chunk.document_id))
+            .then_with(|| a.chunk.ordinal.cmp(&b.chunk.ordinal))
+    });
+    ranked
+}
+
+/// Relevant by meaning (cosine at the floor), or by words: every term of the
+/// question present (an error code, a name the embedding cannot place), or
+/// most terms present with a meaning not far off.
+fn is_relevant(candidate: &Candidate, question: &str, floor: f32) -> bool {
+    let coverage = term_coverage(question, &candidate.chunk.text);
+    match candidate.cosine {
+        Some(cosine) if cosine >= floor => true,
+        Some(cosine) => {
+            coverage >= 1.0 || (coverage >= PARTIAL_TERM_COVERAGE && cosine >= floor / 2.0)
+        }
+        None => coverage >= 1.0,
+    }
+}
