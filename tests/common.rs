@@ -236,7 +236,7 @@ pub fn wait_for_status(
     }
 }
 
-/// Sends a file directly (`POST /documents/upload?fileName=`); returns the document.
+/// Sends a file directly (`POST /documents?fileName=`); returns the document.
 pub fn upload_directly(
     server: &Server,
     token: &str,
@@ -245,7 +245,7 @@ pub fn upload_directly(
     bytes: &[u8],
 ) -> Value {
     let url = format!(
-        "{}/documents/upload?fileName={}",
+        "{}/documents?fileName={}",
         server.base_url,
         file_name.replace(' ', "%20")
     );

@@ -262,7 +262,7 @@ fn a_person_uploads_a_document_and_asks_about_it() {
     // GIVEN a PDF sent directly (the small-file path)
     let response = Server::agent()
         .post(&format!(
-            "{}/documents/upload?fileName=Lighthouse%20manual.pdf",
+            "{}/documents?fileName=Lighthouse%20manual.pdf",
             server.base_url
         ))
         .set("Authorization", &format!("Bearer {token}"))

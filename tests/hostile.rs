@@ -17,15 +17,49 @@ const LIMITS: [(&str, &str); 2] = [
     ("ASKDOCS_EXTRACT_MEMORY_MB", "256"),
 ];
 
-fn extract_workers_alive() -> usize {
+/// Extract workers still running that `server` started (tests run side by side).
+fn worker_pids(server_pid: u32) -> Vec<u32> {
     std::fs::read_dir("/proc")
         .unwrap()
-        .filter_map(|entry| std::fs::read(entry.ok()?.path().join("cmdline")).ok())
-        .filter(|cmdline| {
-            String::from_utf8_lossy(cmdline)
-                .contains(askdocs_shared::processing::sandbox::WORKER_ARG)
+        .filter_map(|entry| {
+            let dir = entry.ok()?.path();
+            let pid = dir.file_name()?.to_str()?.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(dir.join("cmdline")).ok()?;
+            let status = std::fs::read_to_string(dir.join("status")).ok()?;
+            let parent = status
+                .lines()
+                .find_map(|line| line.strip_prefix("PPid:"))?
+                .trim()
+                .parse::<u32>()
+                .ok()?;
+            let is_worker = String::from_utf8_lossy(&cmdline)
+                .contains(askdocs_shared::processing::sandbox::WORKER_ARG);
+            (is_worker && parent == server_pid).then_some(pid)
         })
-        .count()
+        .collect()
+}
+
+fn workers_of(server_pid: u32) -> usize {
+    worker_pids(server_pid).len()
+}
+
+/// Whether a process is still alive (not gone, not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .is_ok_and(|status| !status.contains("State:\tZ"))
+}
+
+/// Waits until `server` has (or no longer has) a parser running.
+fn wait_for_workers(server_pid: u32, running: bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (workers_of(server_pid) > 0) != running {
+        assert!(
+            Instant::now() < deadline,
+            "parsers running: {}",
+            workers_of(server_pid)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -96,7 +130,7 @@ fn hostile_uploads_fail_alone_while_another_user_is_served() {
     // AND the server is still the same process, serving
     let (status, _) = server.call("GET", "/auth/profile", Some(&ada), None);
     assert_eq!(status, 200);
-    assert_eq!(extract_workers_alive(), 0, "no parser is left running");
+    wait_for_workers(server.pid(), false);
 }
 
 #[test]
@@ -155,10 +189,15 @@ fn sigterm_stops_the_server_within_seconds_whatever_runs() {
     );
 
     // WHEN it is asked to stop THEN it stops within a few seconds, taking its parser with it
+    wait_for_workers(server.pid(), true);
+    let workers = worker_pids(server.pid());
     let took = server.terminate();
     assert!(took < Duration::from_secs(8), "stopping took {took:?}");
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(extract_workers_alive(), 0, "no parser outlives the server");
+    assert!(
+        workers.iter().all(|pid| !alive(*pid)),
+        "no parser outlives the server"
+    );
 
     // AND the next start recovers the document
     let server = server.crash_and_restart(&[("ASKDOCS_EXTRACT_TIMEOUT_SECONDS", "2")]);
@@ -180,15 +219,11 @@ fn deleting_a_spinning_document_stops_its_parser() {
         &["processing"],
         Duration::from_secs(30),
     );
-    assert!(extract_workers_alive() >= 1);
+    wait_for_workers(server.pid(), true);
 
     let (status, _) = server.call("DELETE", &format!("/documents/{id}"), Some(&token), None);
     assert_eq!(status, 204);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while extract_workers_alive() > 0 {
-        assert!(Instant::now() < deadline, "the parser is still running");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_workers(server.pid(), false);
     let (status, _) = server.call("GET", &format!("/documents/{id}"), Some(&token), None);
     assert_eq!(status, 404);
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use askdocs_shared::Error;
 use axum::extract::Request;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -100,6 +100,36 @@ fn is_simple_content_type(value: &str) -> bool {
     )
 }
 
+/// The local object routes stand in for S3, whose bucket CORS lets the page
+/// upload from any of this server's names (the page may be open at
+/// `localhost` while its upload URLs name `127.0.0.1`).
+fn object_cors(origin: &str, mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(origin) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+    }
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    response
+}
+
+fn object_preflight(origin: &str) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("PUT, GET"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("content-type, if-none-match"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
+    object_cors(origin, response)
+}
+
 pub async fn guard(origins: Arc<LocalOrigins>, request: Request, next: Next) -> Response {
     let headers = request.headers();
     let host = headers
@@ -128,6 +158,14 @@ pub async fn guard(origins: Arc<LocalOrigins>, request: Request, next: Next) -> 
             == Some("navigate");
     if matches!(fetch_site, "cross-site" | "same-site") && !navigation {
         return forbidden("requests from other sites are not accepted");
+    }
+    let object_route = request.uri().path().starts_with("/local-objects/");
+    if let (true, Some(origin)) = (object_route, origin) {
+        if request.method() == Method::OPTIONS {
+            return object_preflight(origin);
+        }
+        let origin = origin.to_string();
+        return object_cors(&origin, next.run(request).await);
     }
     let from_a_browser = origin.is_some() || fetch_site != "none";
     let simple_type = headers

@@ -9,6 +9,7 @@ mod objects;
 mod queue;
 mod search;
 mod serve;
+mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -47,7 +47,7 @@ struct SignedQuery {
 
 fn used() -> Error {
     Error::Conflict {
-        code: "upload_already_received",
+        code: "already_uploaded",
         message: "this upload URL was already used; ask for a new one to upload another file"
             .into(),
     }

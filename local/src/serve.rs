@@ -39,6 +39,7 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
         .unwrap_or_else(|| local_url.clone());
 
     let mut routes = Router::new()
+        .merge(crate::web::routes())
         .merge(askdocs_auth::routes(askdocs_auth::AuthState::new(
             &backends,
         )?))
@@ -70,6 +71,7 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
 
     // Printed on stdout (logs go to stderr) so scripts and tests can read it.
     println!("askdocs listening on {local_url}");
+    println!("open {public_url} in a browser to use it");
     if let Some(data_dir) = config.data_dir() {
         println!("data directory: {}", data_dir.display());
     }

@@ -3,21 +3,20 @@
 //!
 //! | route                                   | handler      | domain                    |
 //! |-----------------------------------------|--------------|---------------------------|
-//! | `POST /documents/upload` (JSON)         | [`upload`]   | `Documents::request_upload` |
-//! | `POST /documents/upload?fileName=` (file) | [`upload`] | `Documents::upload`       |
+//! | `POST /documents/upload` (JSON)         | [`request_upload`] | `Documents::request_upload` |
+//! | `POST /documents?fileName=` (the file)  | [`upload_file`] | `Documents::upload`    |
 //! | `GET /documents`                        | [`list`]     | `Documents::list`         |
 //! | `GET /documents/{id}`                   | [`details`]  | `Documents::details`      |
 //! | `DELETE /documents/{id}`                | [`delete`]   | `Documents::delete`       |
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::documents::{Documents, NewUpload};
 use askdocs_shared::http::{
-    finish, no_content, parse_json, read_body, ApiPath, ApiQuery, Authenticated,
-    MAX_JSON_BODY_BYTES,
+    finish, no_content, read_body, ApiJson, ApiPath, ApiQuery, Authenticated,
 };
 use askdocs_shared::model::Document;
 use askdocs_shared::{Error, Result};
@@ -31,12 +30,14 @@ use serde::{Deserialize, Serialize};
 
 pub fn routes(state: DocumentState) -> Router {
     Router::new()
+        .route("/documents/upload", post(request_upload))
         .route(
-            "/documents/upload",
-            // The handler applies its own limits: 64 KB of JSON, or a small file.
-            post(upload).layer(DefaultBodyLimit::disable()),
+            "/documents",
+            // The handler reads the file itself, bounded by the direct-upload limit.
+            get(list)
+                .post(upload_file)
+                .layer(DefaultBodyLimit::disable()),
         )
-        .route("/documents", get(list))
         .route("/documents/{id}", get(details).delete(delete))
         .with_state(state)
 }
@@ -109,74 +110,73 @@ pub struct DocumentDetails {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UploadQuery {
-    file_name: Option<String>,
+pub struct UploadFileQuery {
+    file_name: String,
 }
 
-/// JSON `{fileName, contentType, size}` asks for an upload URL; a raw body with
-/// `?fileName=` is a small file sent directly.
-pub async fn upload(
+/// `POST /documents/upload`: `{fileName, contentType, size}` asks for a
+/// single-use URL to upload the file to.
+pub async fn request_upload(
     State(state): State<DocumentState>,
     Authenticated(caller): Authenticated,
-    ApiQuery(query): ApiQuery<UploadQuery>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+    ApiJson(request): ApiJson<UploadRequest>,
+) -> Result<Response> {
+    if query.contains_key("fileName") {
+        return Err(Error::InvalidRequest(
+            "to send a file in the request itself, POST it to /documents?fileName=…".into(),
+        ));
+    }
+    let upload = NewUpload {
+        file_name: request.file_name,
+        content_type: request.content_type,
+        size: request.size,
+    };
+    let (document, presigned) = state
+        .documents
+        .request_upload(&caller.user_id, upload)
+        .await?;
+    let ticket = UploadTicket {
+        document_id: document.document_id,
+        upload_url: presigned.url,
+        upload_method: presigned.method,
+        upload_headers: presigned.headers,
+        expires_in: state.documents.settings().upload_url_ttl.as_secs(),
+        key: document.key,
+    };
+    Ok((StatusCode::CREATED, Json(ticket)).into_response())
+}
+
+/// `POST /documents?fileName=`: a small file sent in the request itself.
+pub async fn upload_file(
+    State(state): State<DocumentState>,
+    Authenticated(caller): Authenticated,
+    ApiQuery(query): ApiQuery<UploadFileQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response> {
-    let settings = *state.documents.settings();
-    match query.file_name {
-        Some(file_name) => {
-            let limit = settings.max_direct_upload_bytes;
-            let bytes = read_body(body, limit as usize, || {
-                Error::PayloadTooLarge(format!(
-                    "files sent directly may be at most {} MB; ask for an upload URL for larger ones",
-                    limit / (1024 * 1024)
-                ))
-            })
-            .await?;
-            let content_type = headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok());
-            let document = state
-                .documents
-                .upload(
-                    &caller.user_id,
-                    &file_name,
-                    content_type,
-                    bytes.to_vec(),
-                    limit,
-                )
-                .await?;
-            Ok((StatusCode::CREATED, Json(document)).into_response())
-        }
-        None => {
-            let bytes = read_body(body, MAX_JSON_BODY_BYTES, || {
-                Error::PayloadTooLarge(format!(
-                    "request body must be at most {} KB; to send a file directly add ?fileName=",
-                    MAX_JSON_BODY_BYTES / 1024
-                ))
-            })
-            .await?;
-            let request: UploadRequest = parse_json(&bytes)?;
-            let upload = NewUpload {
-                file_name: request.file_name,
-                content_type: request.content_type,
-                size: request.size,
-            };
-            let (document, presigned) = state
-                .documents
-                .request_upload(&caller.user_id, upload)
-                .await?;
-            let ticket = UploadTicket {
-                document_id: document.document_id,
-                upload_url: presigned.url,
-                upload_method: presigned.method,
-                upload_headers: presigned.headers,
-                expires_in: settings.upload_url_ttl.as_secs(),
-                key: document.key,
-            };
-            Ok((StatusCode::CREATED, Json(ticket)).into_response())
-        }
-    }
+    let limit = state.documents.settings().max_direct_upload_bytes;
+    let bytes = read_body(body, limit as usize, || {
+        Error::PayloadTooLarge(format!(
+            "files sent directly may be at most {} MB; ask for an upload URL for larger ones",
+            limit / (1024 * 1024)
+        ))
+    })
+    .await?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let document = state
+        .documents
+        .upload(
+            &caller.user_id,
+            &query.file_name,
+            content_type,
+            bytes.to_vec(),
+            limit,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(document)).into_response())
 }
 
 #[derive(Deserialize)]

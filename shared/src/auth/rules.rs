@@ -32,7 +32,7 @@ pub fn normalize_email(raw: &str) -> Result<String> {
     let characters_ok = !email
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"'));
-    if local.is_empty() || local.len() > 64 || !domain_ok || !characters_ok {
+    if local.is_empty() || local.chars().count() > 64 || !domain_ok || !characters_ok {
         return Err(invalid());
     }
     Ok(email)
@@ -45,14 +45,14 @@ pub fn check_password_policy(password: &str) -> Result<()> {
     if length < MIN_PASSWORD_CHARS {
         missing.push(format!("at least {MIN_PASSWORD_CHARS} characters"));
     }
-    if !password.chars().any(char::is_uppercase) {
-        missing.push("an upper-case letter".to_string());
+    if !password.chars().any(|c| c.is_ascii_uppercase()) {
+        missing.push("an upper-case letter (A-Z)".to_string());
     }
-    if !password.chars().any(char::is_lowercase) {
-        missing.push("a lower-case letter".to_string());
+    if !password.chars().any(|c| c.is_ascii_lowercase()) {
+        missing.push("a lower-case letter (a-z)".to_string());
     }
     if !password.chars().any(|c| c.is_ascii_digit()) {
-        missing.push("a digit".to_string());
+        missing.push("a digit (0-9)".to_string());
     }
     if !missing.is_empty() {
         return Err(Error::Validation(format!(

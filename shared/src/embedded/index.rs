@@ -62,6 +62,9 @@ fn scope_clause(scope: &SearchScope, first: usize) -> (String, Vec<SqlValue>) {
 pub fn fts_query(text: &str) -> Option<String> {
     let terms: Vec<String> = crate::model::text::query_terms(text)
         .into_iter()
+        // FTS5 strings end at a NUL; control characters never match a word anyway.
+        .map(|word| word.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|word| !word.is_empty())
         .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" OR "))
@@ -268,5 +271,6 @@ mod tests {
             "\"NEAR(a\" OR \"b\""
         );
         assert_eq!(fts_query("what is the"), None);
+        assert_eq!(fts_query("a\u{0}b\u{7}").unwrap(), "\"ab\"");
     }
 }

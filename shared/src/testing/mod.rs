@@ -3,6 +3,7 @@
 //! in-memory adapters for unit tests of the domain, and the harness that
 //! drives the functions with the real events in `events/`.
 
+pub mod fuzz;
 pub mod harness;
 pub mod hostile;
 
@@ -611,7 +612,6 @@ pub async fn history_store_contract(store: &dyn HistoryStore) {
     assert_eq!(rest.items, vec![first]);
     assert_eq!(rest.next, None);
 }
-
 
 /// What every [`crate::ports::Embedder`] must do: one unit-length vector of the
 /// stated size per text, in order; similar texts closer than unrelated ones.
