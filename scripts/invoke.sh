@@ -27,7 +27,8 @@ log=".invoke-watch.log"
 ASKDOCS_BACKEND=embedded \
 ASKDOCS_DATA_DIR="${ASKDOCS_DATA_DIR:-.askdocs}" \
 ASKDOCS_MODEL_DIR="${ASKDOCS_MODEL_DIR:-$PWD/.models/all-MiniLM-L6-v2}" \
-  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" > "$log" 2>&1 &
+  cargo lambda watch --features askdocs-auth/local,askdocs-document/local,askdocs-processing/local,askdocs-query/local \
+    --invoke-address 127.0.0.1 --invoke-port "$port" > "$log" 2>&1 &
 watch_pid=$!
 trap 'kill "$watch_pid" 2>/dev/null || true; wait "$watch_pid" 2>/dev/null || true' EXIT
 

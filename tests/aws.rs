@@ -1,6 +1,8 @@
-//! The auth and document functions on the AWS backend set — DynamoDB and S3
-//! served by moto, started by `make test` — driven by the real API Gateway
-//! events from `events/`, exactly as the Lambda runtime would deliver them.
+//! The functions on the AWS backend set — DynamoDB, S3 and S3 Vectors served
+//! by moto with our QueryVectors extension, started by `make test` — driven
+//! by the real events from `events/`, exactly as Lambda would deliver them.
+
+mod common;
 
 use askdocs_shared::testing::harness::{aws_backends, aws_settings, event, send, with_bearer};
 use serde_json::json;
@@ -81,4 +83,143 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     assert_eq!(status, 204);
     let (status, _) = send(&documents, with_bearer(event("document-list.json"), &token)).await;
     assert_eq!(status, 401);
+}
+
+/// The whole AWS column on the emulator, as the "done when" runs it:
+/// `askdocs bootstrap-aws`, then `askdocs serve` on ASKDOCS_BACKEND=aws with
+/// the local model and the extractive answerer, and the real processing
+/// binary fed S3 events through a Lambda Runtime API stand-in.
+mod whole_stack {
+    use super::common::{signed_in, LambdaRuntime, Server};
+    use askdocs_processing::object_created_event;
+    use askdocs_shared::testing::harness::{aws_endpoint, aws_settings, fixture};
+    use serde_json::{json, Value};
+
+    fn processing_binary() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_BIN_EXE_askdocs")).with_file_name("processing")
+    }
+
+    fn env_of(settings: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut env = settings.to_vec();
+        env.extend([
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "eu-west-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]);
+        env
+    }
+
+    fn s3_event(bucket: &str, key: &str, size: u64) -> Value {
+        serde_json::to_value(object_created_event(bucket, key, size)).unwrap()
+    }
+
+    #[test]
+    fn upload_process_ask_and_delete_on_aws() {
+        let settings = env_of(&aws_settings());
+        let get = |name: &str| {
+            settings
+                .iter()
+                .find(|(key, _)| *key == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+
+        // GIVEN the resources made by askdocs bootstrap-aws, run twice (idempotent)
+        for _ in 0..2 {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
+                .arg("bootstrap-aws")
+                .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        // AND askdocs serve on the AWS backend, and the processing function
+        let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = Server::start_with(&refs);
+        let processing = LambdaRuntime::start(&processing_binary(), &settings);
+        let ada = signed_in(&server, "ada@example.com");
+        let bob = signed_in(&server, "bob@example.com");
+
+        // WHEN Ada uploads a PDF through its presigned S3 URL
+        let pdf = fixture("lighthouse.pdf");
+        let request = json!({"fileName": "Lighthouse manual.pdf", "contentType": "application/pdf", "size": pdf.len()});
+        let (status, ticket) = server.call(
+            "POST",
+            "/documents/upload",
+            Some(&ada),
+            Some(&request.to_string()),
+        );
+        assert_eq!(status, 201, "{ticket}");
+        let mut put = Server::agent().put(ticket["uploadUrl"].as_str().unwrap());
+        for (name, value) in ticket["uploadHeaders"].as_object().unwrap() {
+            if name != "Content-Length" {
+                put = put.set(name, value.as_str().unwrap());
+            }
+        }
+        assert_eq!(put.send_bytes(&pdf).unwrap().status(), 200);
+        let key = ticket["key"].as_str().unwrap();
+        let id = ticket["documentId"].as_str().unwrap();
+
+        // AND S3 notifies the processing function — twice, as it may
+        let event = s3_event(&get("DOCUMENTS_BUCKET"), key, pdf.len() as u64);
+        processing
+            .invoke(event.clone())
+            .expect("processing succeeds");
+        let (_, document) = server.call("GET", &format!("/documents/{id}"), Some(&ada), None);
+        assert_eq!(document["status"], "ready", "{document}");
+        let chunks = document["chunks"].as_u64().unwrap();
+        processing
+            .invoke(event)
+            .expect("a repeated event is harmless");
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let clients = runtime.block_on(askdocs_shared::aws::AwsClients::for_emulator(
+            &aws_endpoint(),
+        ));
+        let index = clients.vector_index(&get("VECTOR_BUCKET"), &get("VECTOR_INDEX"));
+        let ada_id = {
+            let (_, profile) = server.call("GET", "/auth/profile", Some(&ada), None);
+            profile["userId"].as_str().unwrap().to_string()
+        };
+        use askdocs_shared::ports::VectorIndex as _;
+        assert_eq!(
+            runtime.block_on(index.count(&ada_id, id)).unwrap() as u64,
+            chunks,
+            "the same event delivered twice adds nothing"
+        );
+
+        // THEN Ada's question is answered from it, with citations
+        let question = json!({"question": "What does error code E-4012 mean?"}).to_string();
+        let (status, answer) = server.call("POST", "/query/ask", Some(&ada), Some(&question));
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            answer["answer"].as_str().unwrap().contains("fog pump"),
+            "{answer}"
+        );
+        assert_eq!(answer["citations"][0]["documentId"], id);
+        assert_eq!(answer["citations"][0]["page"], 2);
+        // AND Bob, asking the same, finds nothing of Ada's
+        let (_, answer) = server.call("POST", "/query/ask", Some(&bob), Some(&question));
+        assert!(
+            answer["citations"].as_array().unwrap().is_empty(),
+            "{answer}"
+        );
+
+        // WHEN Ada deletes it THEN nothing is left in S3, DynamoDB or S3 Vectors
+        let (status, _) = server.call("DELETE", &format!("/documents/{id}"), Some(&ada), None);
+        assert_eq!(status, 204);
+        assert_eq!(
+            runtime.block_on(clients.object_versions(&get("DOCUMENTS_BUCKET"), key)),
+            0
+        );
+        let store = clients.document_store(&get("DOCUMENTS_TABLE"));
+        use askdocs_shared::ports::DocumentStore as _;
+        assert!(runtime.block_on(store.get(&ada_id, id)).unwrap().is_none());
+        assert_eq!(runtime.block_on(index.count(&ada_id, id)).unwrap(), 0);
+    }
 }

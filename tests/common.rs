@@ -264,3 +264,188 @@ pub fn upload_directly(
     assert_eq!(status, 201, "{body}");
     body
 }
+
+/// Plays the Lambda Runtime API on loopback for one function binary, as
+/// Lambda does: the binary long-polls `/next`, gets each event handed to
+/// [`LambdaRuntime::invoke`], and posts its answer back.
+pub struct LambdaRuntime {
+    child: Child,
+    state: std::sync::Arc<RuntimeState>,
+}
+
+#[derive(Default)]
+struct RuntimeState {
+    queue: std::sync::Mutex<RuntimeQueue>,
+    changed: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct RuntimeQueue {
+    next_id: u64,
+    events: std::collections::VecDeque<(String, Value)>,
+    answers: std::collections::HashMap<String, Result<Value, Value>>,
+}
+
+impl LambdaRuntime {
+    /// Starts `binary` with `settings` and the runtime's own variables.
+    pub fn start(binary: &std::path::Path, settings: &[(&str, String)]) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let state = std::sync::Arc::new(RuntimeState::default());
+        let serving = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = serving.clone();
+                std::thread::spawn(move || serve_runtime_api(stream, &state));
+            }
+        });
+        let mut command = Command::new(binary);
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "function")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "test")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (name, value) in settings {
+            command.env(name, value);
+        }
+        LambdaRuntime {
+            child: command.spawn().expect("the function binary starts"),
+            state,
+        }
+    }
+
+    /// One invocation: the function's response, or its error document.
+    pub fn invoke(&self, event: Value) -> Result<Value, Value> {
+        let mut queue = self.state.queue.lock().unwrap();
+        queue.next_id += 1;
+        let id = format!("request-{}", queue.next_id);
+        queue.events.push_back((id.clone(), event));
+        self.state.changed.notify_all();
+        let deadline = std::time::Instant::now() + Duration::from_secs(300);
+        loop {
+            if let Some(answer) = queue.answers.remove(&id) {
+                return answer;
+            }
+            if let Some(Err(init)) = queue.answers.get("init") {
+                panic!("the function failed to start: {init}");
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "the function did not answer {id}");
+            queue = self.state.changed.wait_timeout(queue, left).unwrap().0;
+        }
+    }
+}
+
+impl Drop for LambdaRuntime {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads one HTTP/1.1 request (Content-Length or chunked body).
+fn read_request(reader: &mut BufReader<std::net::TcpStream>) -> Option<(String, String, Vec<u8>)> {
+    use std::io::Read as _;
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let (mut length, mut chunked) = (0usize, false);
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+    }
+    Some((method, path, body))
+}
+
+fn serve_runtime_api(stream: std::net::TcpStream, state: &RuntimeState) {
+    use std::io::Write as _;
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    while let Some((method, path, body)) = read_request(&mut reader) {
+        let reply = |writer: &mut std::net::TcpStream, status: &str, headers: &str, body: &str| {
+            let _ = write!(
+                writer,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{headers}Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        };
+        if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            let mut queue = state.queue.lock().unwrap();
+            let (id, event) = loop {
+                if let Some(next) = queue.events.pop_front() {
+                    break next;
+                }
+                queue = state.changed.wait(queue).unwrap();
+            };
+            drop(queue);
+            let deadline = chrono::Utc::now().timestamp_millis() + 300_000;
+            let headers = format!(
+                "Lambda-Runtime-Aws-Request-Id: {id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                 Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:eu-west-1:123456789012:function:function\r\n\
+                 Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n"
+            );
+            reply(&mut writer, "200 OK", &headers, &event.to_string());
+            continue;
+        }
+        let answer = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+        if path.ends_with("/runtime/init/error") {
+            state
+                .queue
+                .lock()
+                .unwrap()
+                .answers
+                .insert("init".into(), Err(answer));
+            state.changed.notify_all();
+            reply(&mut writer, "202 Accepted", "", "{}");
+            continue;
+        }
+        let mut parts = path.trim_start_matches('/').split('/');
+        // /2018-06-01/runtime/invocation/{id}/response|error
+        let (id, kind) = (
+            parts.nth(3).unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default(),
+        );
+        let outcome = match kind {
+            "response" => Ok(answer),
+            _ => Err(answer),
+        };
+        state.queue.lock().unwrap().answers.insert(id, outcome);
+        state.changed.notify_all();
+        reply(&mut writer, "202 Accepted", "", "{}");
+    }
+}

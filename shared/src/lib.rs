@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod error;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod pagination;
 pub mod ports;

@@ -22,6 +22,9 @@ use serde_json::{json, Value};
 struct StandIn {
     calls: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
     throttle: bool,
+    /// How Converse answers: "end_turn", "max_tokens", "content_filtered",
+    /// or an HTTP failure "503" / "500".
+    converse: Arc<Mutex<String>>,
 }
 
 /// A pretend Titan: texts about pumps point one way, everything else another.
@@ -75,12 +78,37 @@ async fn converse(
         .lock()
         .unwrap()
         .push((format!("converse {model}"), headers, request));
+    let mode = stand_in.converse.lock().unwrap().clone();
+    let failure = |status: StatusCode, kind: &'static str| {
+        (
+            status,
+            [("x-amzn-errortype", kind)],
+            Json(json!({"message": kind})),
+        )
+            .into_response()
+    };
+    match mode.as_str() {
+        "503" => {
+            return failure(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+            )
+        }
+        "500" => return failure(StatusCode::INTERNAL_SERVER_ERROR, "ModelTimeoutException"),
+        _ => {}
+    }
+    let stop = if mode.is_empty() {
+        "end_turn"
+    } else {
+        mode.as_str()
+    };
     Json(json!({
         "output": {"message": {"role": "assistant", "content": [{"text": "It means the fog pump stalled [2]."}]}},
-        "stopReason": "end_turn",
+        "stopReason": stop,
         "usage": {"inputTokens": 120, "outputTokens": 12, "totalTokens": 132},
         "metrics": {"latencyMs": 240}
     }))
+    .into_response()
 }
 
 async fn stand_in(throttle: bool) -> (AwsClients, StandIn) {
@@ -162,4 +190,39 @@ async fn throttling_is_reported_as_retryable() {
     let error = embedder.embed(&["text".to_string()]).await.unwrap_err();
     assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
     assert!(error.is_retryable());
+}
+
+#[tokio::test]
+async fn a_cut_answer_is_reported_and_a_filtered_one_is_refused_clearly() {
+    let (clients, stand_in) = stand_in(false).await;
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
+    let request = sample_generation_request();
+
+    *stand_in.converse.lock().unwrap() = "max_tokens".into();
+    let generated = generator.generate(&request).await.unwrap();
+    assert_eq!(
+        generated.completion,
+        askdocs_shared::model::Completion::Truncated
+    );
+
+    *stand_in.converse.lock().unwrap() = "content_filtered".into();
+    let error = generator.generate(&request).await.unwrap_err();
+    assert_eq!(error.status_code().as_u16(), 422);
+    assert_eq!(error.code(), "content_filtered");
+}
+
+#[tokio::test]
+async fn bedrock_outages_are_retryable_and_answered_503_with_retry_after() {
+    let (clients, stand_in) = stand_in(false).await;
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
+    for mode in ["503", "500"] {
+        *stand_in.converse.lock().unwrap() = mode.into();
+        let error = generator
+            .generate(&sample_generation_request())
+            .await
+            .unwrap_err();
+        assert!(error.is_retryable(), "{mode}: {error:?}");
+        assert_eq!(error.status_code().as_u16(), 503);
+        assert!(error.retry_after().is_some());
+    }
 }

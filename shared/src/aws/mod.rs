@@ -99,6 +99,31 @@ impl AwsClients {
         Self::from_sdk_config(&sdk, true)
     }
 
+    /// How many versions (and delete markers) of `key` the bucket keeps: what
+    /// tests check a delete against.
+    #[cfg(feature = "testing")]
+    pub async fn object_versions(&self, bucket: &str, key: &str) -> usize {
+        let listing = self
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .send()
+            .await
+            .expect("listing object versions");
+        let versions = listing
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(key))
+            .count();
+        let markers = listing
+            .delete_markers()
+            .iter()
+            .filter(|m| m.key() == Some(key))
+            .count();
+        versions + markers
+    }
+
     pub fn object_store(&self, bucket: &str) -> S3ObjectStore {
         S3ObjectStore::new(self.s3.clone(), bucket)
     }

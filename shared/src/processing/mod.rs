@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crate::config::ProcessingSettings;
 use crate::documents::keys::parse_object_key;
 use crate::error::{Error, Result};
+use crate::metrics::{self, Metric};
 use crate::model::{timestamp, Chunk, Document, DocumentStatus, Format, ProcessingOutcome};
 use crate::ports::{DocumentStore, Embedder, ObjectStore, VectorIndex};
 use runs::{Cancellation, RunningProcessing};
@@ -169,6 +170,7 @@ impl Processor {
                     )));
                 }
                 tracing::info!(user_id, document_id, pages, chunks, "document ready");
+                metrics::count(Metric::DocumentsProcessed);
                 Ok(Processed::Ready {
                     document_id: document_id.to_string(),
                     pages,
@@ -178,6 +180,7 @@ impl Processor {
             Err(RunError::Permanent(reason)) => {
                 self.fail(&document, &reason).await?;
                 tracing::info!(user_id, document_id, reason, "document failed");
+                metrics::count(Metric::DocumentsFailed);
                 Ok(Processed::Failed {
                     document_id: document_id.to_string(),
                     reason,

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::config::RetrievalSettings;
 use crate::error::{Error, Result};
+use crate::metrics::{self, Metric};
 use crate::model::text::shorten;
 use crate::model::{
     now, Citation, Completion, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
@@ -165,6 +166,11 @@ impl Asker {
         };
         self.history.append(&entry).await?;
         tracing::info!(user_id, query_id = %entry.query_id, citations = citations.len(), "question answered");
+        metrics::count(if citations.is_empty() {
+            Metric::AnswersNotFound
+        } else {
+            Metric::QuestionsAnswered
+        });
         Ok(Answer {
             answer,
             citations,

@@ -1,0 +1,137 @@
+//! template.yaml and the code agree: the tables `askdocs bootstrap-aws` makes
+//! (and the tests' emulator runs on) are exactly the ones the stack declares —
+//! keys, attribute types, indexes and their projections, TTL — and the S3
+//! Vectors index holds the metadata the adapter writes.
+
+use askdocs_shared::aws::bootstrap::{tables, IndexSpec, NON_FILTERABLE_METADATA};
+use askdocs_shared::testing::harness::{config_from, workspace};
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(workspace().join("template.yaml")).unwrap();
+    serde_yaml::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn text(value: &Value) -> &str {
+    value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value:?}"))
+}
+
+/// (hash, range) of a KeySchema list.
+fn keys(schema: &Value) -> (String, Option<String>) {
+    let mut hash = None;
+    let mut range = None;
+    for key in schema.as_sequence().expect("KeySchema is a list") {
+        let name = text(&key["AttributeName"]).to_string();
+        match text(&key["KeyType"]) {
+            "HASH" => hash = Some(name),
+            "RANGE" => range = Some(name),
+            other => panic!("key type {other}"),
+        }
+    }
+    (hash.expect("a HASH key"), range)
+}
+
+#[test]
+fn the_bootstrapped_tables_are_the_templates_tables() {
+    let template = template();
+    let settings = config_from(&askdocs_shared::testing::harness::aws_settings());
+    let askdocs_shared::config::Backend::Aws(aws) = &settings.backend else {
+        panic!("AWS settings expected")
+    };
+    for spec in tables(aws) {
+        let table = &template["Resources"][spec.resource];
+        assert_eq!(
+            text(&table["Type"]),
+            "AWS::DynamoDB::Table",
+            "{}",
+            spec.resource
+        );
+        let properties = &table["Properties"];
+        assert_eq!(text(&properties["BillingMode"]), "PAY_PER_REQUEST");
+        assert_eq!(
+            keys(&properties["KeySchema"]),
+            (spec.hash.to_string(), spec.range.map(str::to_string)),
+            "{} key schema",
+            spec.resource
+        );
+        let mut declared: Vec<(String, String)> = properties["AttributeDefinitions"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    text(&a["AttributeName"]).to_string(),
+                    text(&a["AttributeType"]).to_string(),
+                )
+            })
+            .collect();
+        declared.sort();
+        let expected: Vec<(String, String)> = spec
+            .key_attributes()
+            .into_iter()
+            .map(|name| (name.to_string(), "S".to_string()))
+            .collect();
+        assert_eq!(declared, expected, "{} attributes", spec.resource);
+        let mut indexes: Vec<IndexSpec> = properties["GlobalSecondaryIndexes"]
+            .as_sequence()
+            .map(|list| list.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|index| {
+                let (hash, range) = keys(&index["KeySchema"]);
+                let name = text(&index["IndexName"]);
+                let spec_index = spec
+                    .indexes
+                    .iter()
+                    .find(|candidate| candidate.name == name)
+                    .unwrap_or_else(|| {
+                        panic!("{}: index {name} is not bootstrapped", spec.resource)
+                    });
+                assert_eq!(
+                    (hash.as_str(), range.as_deref()),
+                    (spec_index.hash, spec_index.range),
+                    "{name} keys"
+                );
+                assert_eq!(
+                    text(&index["Projection"]["ProjectionType"]),
+                    spec_index.projection,
+                    "{name} projection"
+                );
+                spec_index.clone()
+            })
+            .collect();
+        indexes.sort_by_key(|index| index.name);
+        let mut expected_indexes = spec.indexes.clone();
+        expected_indexes.sort_by_key(|index| index.name);
+        assert_eq!(indexes, expected_indexes, "{} indexes", spec.resource);
+        let ttl = &properties["TimeToLiveSpecification"];
+        match spec.ttl {
+            Some(attribute) => {
+                assert_eq!(text(&ttl["AttributeName"]), attribute);
+                assert_eq!(ttl["Enabled"], Value::Bool(true));
+            }
+            None => assert!(
+                ttl.is_null(),
+                "{} has a TTL the bootstrap lacks",
+                spec.resource
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_vector_index_holds_what_the_adapter_writes() {
+    let template = template();
+    let index = &template["Resources"]["VectorIndex"]["Properties"];
+    assert_eq!(text(&index["DataType"]), "float32");
+    assert_eq!(text(&index["DistanceMetric"]), "cosine");
+    let keys: Vec<&str> = index["MetadataConfiguration"]["NonFilterableMetadataKeys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(keys, NON_FILTERABLE_METADATA);
+}
