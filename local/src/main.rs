@@ -5,6 +5,7 @@ mod ask;
 mod bootstrap;
 mod guard;
 mod ingest;
+mod model;
 mod objects;
 mod queue;
 mod search;
@@ -14,7 +15,7 @@ mod web;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use askdocs_shared::config::{Config, LogSettings};
+use askdocs_shared::config::{Config, EmbedderChoice, LogSettings};
 use askdocs_shared::logging;
 use askdocs_shared::processing::sandbox::run_worker_if_requested;
 use clap::{Parser, Subcommand};
@@ -25,8 +26,17 @@ use clap::{Parser, Subcommand};
     version,
     about = "Ask questions of your documents, answered with citations — all on this machine.",
     long_about = "askdocs runs the same handlers as the AWS Lambda functions, on embedded \
-                  backends: files, SQLite and an in-process index under one data directory. \
-                  With ASKDOCS_BACKEND=aws it runs them on AWS (or an emulator) instead."
+                  backends: files, SQLite and an in-process index under one data directory \
+                  (./.askdocs unless --data-dir or ASKDOCS_DATA_DIR says otherwise). With \
+                  ASKDOCS_BACKEND=aws it runs them on AWS (or an emulator) instead.\n\n\
+                  The first command that needs the embedding model fetches it (84 MB, once) \
+                  into ~/.cache/askdocs/.",
+    after_help = "Examples:\n  \
+                  askdocs serve                       web page and API on http://127.0.0.1:3000\n  \
+                  askdocs ingest ~/Documents/manuals  upload and process a folder\n  \
+                  askdocs ask \"How do I reset the pump?\"\n  \
+                  askdocs search \"reset pump\" --top-k 5\n\n\
+                  Configuration is read from ASKDOCS_* variables; see the README."
 )]
 struct Cli {
     /// Where everything is kept (overrides ASKDOCS_DATA_DIR; default ./.askdocs).
@@ -93,6 +103,8 @@ enum Command {
     /// Create the DynamoDB tables, the S3 bucket and the S3 Vectors index that
     /// template.yaml declares, where AWS_ENDPOINT_URL points (idempotent).
     BootstrapAws,
+    /// Fetch the embedding model now (otherwise the first command that needs it does).
+    FetchModel,
 }
 
 /// The account the command works as when none is named.
@@ -136,6 +148,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ..config.log.clone()
     };
     logging::init(&log);
+    let needs_model = !matches!(cli.command, Command::BootstrapAws)
+        || config.models.embedder == EmbedderChoice::MiniLm;
+    if needs_model && config.models.embedder == EmbedderChoice::MiniLm {
+        model::ensure(&config.models.model_dir)?;
+    }
     match cli.command {
         Command::Serve { host, port } => serve::run(&config, &host, port).await?,
         Command::Ask {
@@ -168,6 +185,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::BootstrapAws => bootstrap::run(&config).await?,
+        Command::FetchModel => println!(
+            "the embedding model is in {}",
+            config.models.model_dir.display()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

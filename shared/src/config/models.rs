@@ -5,8 +5,30 @@ use std::path::PathBuf;
 use super::backend::Backend;
 use super::env::{ConfigError, Env};
 
-/// Where `make model` puts all-MiniLM-L6-v2.
+/// Where the model goes when neither a cache directory nor a home is known.
 pub const DEFAULT_MODEL_DIR: &str = ".models/all-MiniLM-L6-v2";
+const MODEL_NAME: &str = "all-MiniLM-L6-v2";
+
+/// `ASKDOCS_MODEL_DIR`, else where a user's tools keep caches:
+/// `$XDG_CACHE_HOME/askdocs/…`, else `~/.cache/askdocs/…`. So `askdocs`
+/// finds its model from any directory.
+fn model_dir(env: &Env) -> PathBuf {
+    if let Some(dir) = env.text("ASKDOCS_MODEL_DIR") {
+        return PathBuf::from(dir);
+    }
+    let cache = env
+        .text("XDG_CACHE_HOME")
+        .filter(|dir| dir.starts_with('/'))
+        .map(PathBuf::from)
+        .or_else(|| {
+            env.text("HOME")
+                .map(|home| PathBuf::from(home).join(".cache"))
+        });
+    match cache {
+        Some(cache) => cache.join("askdocs").join(MODEL_NAME),
+        None => PathBuf::from(DEFAULT_MODEL_DIR),
+    }
+}
 
 /// `ASKDOCS_EMBEDDER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,10 +129,7 @@ impl ModelSettings {
         Ok(ModelSettings {
             embedder,
             generator,
-            model_dir: PathBuf::from(
-                env.text("ASKDOCS_MODEL_DIR")
-                    .unwrap_or_else(|| DEFAULT_MODEL_DIR.into()),
-            ),
+            model_dir: model_dir(env),
             bedrock: BedrockSettings::from_env(env)?,
             chat,
         })
@@ -167,5 +186,39 @@ impl ChatSettings {
             max_tokens: env.number("ASKDOCS_LLM_MAX_TOKENS", 512, 16..=8192)? as u32,
             temperature: env.decimal("ASKDOCS_LLM_TEMPERATURE", 0.0, 0.0..=2.0)?,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(vars: &[(&str, &str)]) -> PathBuf {
+        let lookup = |name: &str| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        };
+        model_dir(&Env::new(&lookup))
+    }
+
+    #[test]
+    fn the_model_lives_in_the_users_cache_unless_told_otherwise() {
+        assert_eq!(
+            dir(&[("HOME", "/home/ada")]),
+            PathBuf::from("/home/ada/.cache/askdocs/all-MiniLM-L6-v2")
+        );
+        assert_eq!(
+            dir(&[("HOME", "/home/ada"), ("XDG_CACHE_HOME", "/var/cache/ada")]),
+            PathBuf::from("/var/cache/ada/askdocs/all-MiniLM-L6-v2")
+        );
+        assert_eq!(
+            dir(&[
+                ("XDG_CACHE_HOME", "/var/cache/ada"),
+                ("ASKDOCS_MODEL_DIR", "/models/minilm")
+            ]),
+            PathBuf::from("/models/minilm")
+        );
+        assert_eq!(dir(&[]), PathBuf::from(DEFAULT_MODEL_DIR));
     }
 }
