@@ -177,11 +177,7 @@ pub fn wide_table_html() -> HostileFile {
     HostileFile {
         name: "wide-table.html",
         content_type: "text/html",
-        bytes: format!(
-            "<html><body><table>{}</table></body></html>",
-            row.repeat(20)
-        )
-        .into_bytes(),
+        bytes: format!("<html><body><table>{}</table></body></html>", row.repeat(2)).into_bytes(),
     }
 }
 

@@ -5,6 +5,10 @@
 //! refused with a reason a person understands. Every failure here is permanent:
 //! retrying the same bytes cannot help.
 
+mod html;
+mod pdf;
+mod terminal;
+
 use std::io::Read as _;
 
 use super::chunk::Page;
@@ -41,12 +45,10 @@ pub fn extract(bytes: &[u8], declared: Format) -> Result<Extracted, ExtractionEr
     let pages = match format {
         Format::Pdf => extract_pdf(bytes)?,
         Format::Docx => extract_docx(bytes)?,
-        Format::Html => {
-            let html = decode_text(bytes)?;
-            vec![page(1, html_to_text(&html)?)]
-        }
+        Format::Html => vec![page(1, html::to_text(&decode_text(bytes)?))],
         Format::Csv => vec![page(1, csv_to_text(&decode_text(bytes)?)?)],
-        Format::Text | Format::Markdown => vec![page(1, decode_text(bytes)?)],
+        // A form feed starts a new page, as `man` and `groff` print them.
+        Format::Text | Format::Markdown => text_pages(&decode_text(bytes)?),
     };
     Ok(Extracted { format, pages })
 }
@@ -118,17 +120,24 @@ pub fn decode_text(bytes: &[u8]) -> Result<String, ExtractionError> {
     if bytes.contains(&0) {
         return Err(binary());
     }
-    let control = bytes
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c))
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => bytes.iter().map(|&b| windows_1252(b)).collect(),
+    };
+    // Terminal formatting is not binary: keep the text it formats.
+    let text = if terminal::is_formatted(&text) {
+        terminal::strip(&text)
+    } else {
+        text
+    };
+    let control = text
+        .chars()
+        .filter(|&c| c < ' ' && !matches!(c, '\t' | '\n' | '\r' | '\u{c}'))
         .count();
-    if control * 100 > bytes.len() {
+    if control * 100 > text.len() {
         return Err(binary());
     }
-    match std::str::from_utf8(bytes) {
-        Ok(text) => Ok(text.to_owned()),
-        Err(_) => Ok(bytes.iter().map(|&b| windows_1252(b)).collect()),
-    }
+    Ok(text)
 }
 
 fn windows_1252(byte: u8) -> char {
@@ -144,51 +153,28 @@ fn windows_1252(byte: u8) -> char {
 }
 
 fn extract_pdf(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
-    let owned = bytes.to_vec();
-    // The parser panics on some malformed files; keep that inside this call.
-    let outcome =
-        std::panic::catch_unwind(move || pdf_extract::extract_text_from_mem_by_pages(&owned));
-    let pages = match outcome {
-        Ok(Ok(pages)) => pages,
-        Ok(Err(error)) => {
-            tracing::info!(%error, "PDF extraction failed");
-            let text = error.to_string().to_ascii_lowercase();
-            return Err(if text.contains("encrypt") || text.contains("password") {
-                refuse("the PDF is password-protected")
-            } else {
-                refuse("the PDF is damaged or not a valid PDF")
-            });
+    let damaged = || refuse("the PDF is damaged or not a valid PDF");
+    let mut document = pdf_extract::Document::load_mem(bytes).map_err(|error| {
+        let text = error.to_string().to_ascii_lowercase();
+        if text.contains("encrypt") || text.contains("password") {
+            refuse("the PDF is password-protected")
+        } else {
+            damaged()
         }
-        Err(_) => return Err(refuse("the PDF is damaged or not a valid PDF")),
-    };
-    let pages: Vec<Page> = pages
-        .into_iter()
-        .enumerate()
-        .map(|(index, text)| page(index as u32 + 1, tidy_pdf_text(&text)))
-        .collect();
+    })?;
+    if document.is_encrypted() && document.decrypt("").is_err() {
+        return Err(refuse("the PDF is password-protected"));
+    }
+    // The parser panics on some malformed files; the worker turns a panic into
+    // the same refusal.
+    let pages = pdf::pages(&document).map_err(|_| damaged())?;
+    if pages.is_empty() {
+        return Err(damaged());
+    }
     if pages.iter().all(|page| page.text.trim().is_empty()) {
         return Err(refuse("the PDF has no extractable text (scanned?)"));
     }
     Ok(pages)
-}
-
-/// pdf-extract leaves runs of blank lines and hyphenated line ends; keep paragraphs.
-fn tidy_pdf_text(text: &str) -> String {
-    let mut tidy = String::with_capacity(text.len());
-    let mut blank_lines = 0;
-    for line in text.lines() {
-        let line = line.trim_end();
-        if line.trim().is_empty() {
-            blank_lines += 1;
-            continue;
-        }
-        if !tidy.is_empty() {
-            tidy.push_str(if blank_lines > 0 { "\n\n" } else { "\n" });
-        }
-        blank_lines = 0;
-        tidy.push_str(line);
-    }
-    tidy
 }
 
 fn extract_docx(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
@@ -280,11 +266,17 @@ fn docx_pages(xml: &[u8]) -> Result<Vec<Page>, ExtractionError> {
         .collect())
 }
 
-fn html_to_text(html: &str) -> Result<String, ExtractionError> {
-    html2text::config::plain()
-        .no_link_wrapping()
-        .string_from_read(html.as_bytes(), 10_000)
-        .map_err(|_| refuse("the HTML could not be read"))
+fn text_pages(text: &str) -> Vec<Page> {
+    let mut pages: Vec<Page> = text
+        .split('\u{c}')
+        .enumerate()
+        .map(|(index, text)| page(index as u32 + 1, text.to_string()))
+        .collect();
+    // A trailing form feed ends the last page; it starts no empty one.
+    if pages.len() > 1 && pages.last().is_some_and(|page| page.text.trim().is_empty()) {
+        pages.pop();
+    }
+    pages
 }
 
 /// Each row becomes one line of `column: value` pairs, so a chunk of rows still
@@ -358,6 +350,16 @@ mod tests {
             text,
             "city: Oslo; population: 709000\ncity: Bergen; population: 291000\n"
         );
+    }
+
+    #[test]
+    fn terminal_formatted_text_is_text() {
+        let man =
+            b"\x1b[1mLZOP\x1b[0m(1)\n\nN\x08NA\x08AM\x08ME\x08E\n  lzop - compress\x0cPage two\x0c";
+        let pages = extract(man, Format::Text).unwrap().pages;
+        assert_eq!(pages.len(), 2);
+        assert_eq!(pages[0].text, "LZOP(1)\n\nNAME\n  lzop - compress");
+        assert_eq!(pages[1].text, "Page two");
     }
 
     #[test]
