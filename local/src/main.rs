@@ -2,6 +2,7 @@
 //! backends by default, or on AWS (or an emulator) with `ASKDOCS_BACKEND=aws`.
 
 mod ask;
+mod bench;
 mod bootstrap;
 mod guard;
 mod ingest;
@@ -105,6 +106,28 @@ enum Command {
     BootstrapAws,
     /// Fetch the embedding model now (otherwise the first command that needs it does).
     FetchModel,
+    /// (make bench) Time extraction + chunking of files in this process.
+    #[command(hide = true)]
+    BenchExtract {
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// (make bench) Time the local embedding model.
+    #[command(hide = true)]
+    BenchEmbed {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        #[arg(long, default_value_t = 512)]
+        passages: usize,
+        #[arg(long)]
+        passages_file: PathBuf,
+        #[arg(long)]
+        queries_file: PathBuf,
+    },
 }
 
 /// The account the command works as when none is named.
@@ -148,8 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         ..config.log.clone()
     };
     logging::init(&log);
-    let needs_model = !matches!(cli.command, Command::BootstrapAws)
-        || config.models.embedder == EmbedderChoice::MiniLm;
+    let needs_model = !matches!(cli.command, Command::BenchExtract { .. });
     if needs_model && config.models.embedder == EmbedderChoice::MiniLm {
         model::ensure(&config.models.model_dir)?;
     }
@@ -189,6 +211,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "the embedding model is in {}",
             config.models.model_dir.display()
         ),
+        Command::BenchExtract { files, .. } => bench::extract_files(&files)?,
+        Command::BenchEmbed {
+            batch,
+            passages,
+            passages_file,
+            queries_file,
+            ..
+        } => bench::embed(bench::EmbedBench {
+            model_dir: config.models.model_dir.clone(),
+            batch,
+            passages,
+            passages_file,
+            queries_file,
+        })?,
     }
     Ok(ExitCode::SUCCESS)
 }

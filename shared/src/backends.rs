@@ -233,11 +233,28 @@ impl Backends {
                 VectorStoreSettings::S3Vectors { bucket, index } => {
                     Ok(Arc::new(clients.vector_index(bucket, index)))
                 }
-                VectorStoreSettings::OpenSearch { .. } => anyhow::bail!(
-                    "ASKDOCS_VECTOR_STORE=opensearch: the OpenSearch Serverless adapter is not \
-                     in this build; use s3vectors"
-                ),
+                VectorStoreSettings::OpenSearch { endpoint, index } => {
+                    Ok(Arc::new(clients.opensearch_index(endpoint, index)))
+                }
             },
+        }
+    }
+
+    /// The index a delete removes passages from, unless the store lets only the
+    /// processing and query functions in (OpenSearch Serverless): then the
+    /// processing function removes them when S3 reports the file removed.
+    fn index_the_document_function_writes(&self) -> anyhow::Result<Option<Arc<dyn VectorIndex>>> {
+        match &self.set {
+            #[cfg(feature = "aws")]
+            BackendSet::Aws { settings, .. }
+                if matches!(
+                    settings.vector_store,
+                    VectorStoreSettings::OpenSearch { .. }
+                ) =>
+            {
+                Ok(None)
+            }
+            _ => self.vector_index().map(Some),
         }
     }
 
@@ -369,7 +386,7 @@ impl Backends {
         Ok(Arc::new(Documents::new(
             self.document_store(),
             self.object_store(),
-            self.vector_index()?,
+            self.index_the_document_function_writes()?,
             self.running.clone(),
             self.config.documents,
         )))

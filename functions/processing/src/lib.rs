@@ -6,6 +6,7 @@
 //! | event                                  | handler          | domain                 |
 //! |----------------------------------------|------------------|------------------------|
 //! | S3 `ObjectCreated:*` under `documents/` | [`handle`]      | `Processor::process`   |
+//! | S3 `ObjectRemoved:*` under `documents/` | [`handle`]      | `Processor::forget`    |
 //! | EventBridge "Scheduled Event"           | [`sweep`]       | `Processor::sweep`     |
 
 use std::sync::Arc;
@@ -54,9 +55,10 @@ impl ProcessingEvent {
     }
 }
 
-/// The object keys of an event's `ObjectCreated` records, URL-decoded as S3
-/// encodes them (`+` for a space, `%xx` for the rest).
-pub fn created_object_keys(event: &S3Event) -> Vec<String> {
+/// The object keys of an event's records whose name starts with `kind`
+/// (`ObjectCreated`, `ObjectRemoved`), URL-decoded as S3 encodes them (`+`
+/// for a space, `%xx` for the rest).
+fn object_keys(event: &S3Event, kind: &str) -> Vec<String> {
     event
         .records
         .iter()
@@ -64,7 +66,7 @@ pub fn created_object_keys(event: &S3Event) -> Vec<String> {
             record
                 .event_name
                 .as_deref()
-                .is_some_and(|name| name.starts_with("ObjectCreated"))
+                .is_some_and(|name| name.starts_with(kind))
         })
         .filter_map(|record| record.s3.object.key.as_deref())
         .map(|key| {
@@ -76,6 +78,10 @@ pub fn created_object_keys(event: &S3Event) -> Vec<String> {
         .collect()
 }
 
+pub fn created_object_keys(event: &S3Event) -> Vec<String> {
+    object_keys(event, "ObjectCreated")
+}
+
 /// Processes every record. Permanent problems mark their document `failed` and
 /// count as handled; if any record hit a problem a retry could fix, the whole
 /// event is returned as an error so Lambda retries it (records already done
@@ -83,8 +89,19 @@ pub fn created_object_keys(event: &S3Event) -> Vec<String> {
 pub async fn handle(state: &ProcessingState, event: S3Event) -> Result<Vec<Processed>, Error> {
     let mut processed = Vec::new();
     let mut retryable = None;
-    for key in created_object_keys(&event) {
-        match state.processor.process(&key).await {
+    let created = created_object_keys(&event)
+        .into_iter()
+        .map(|key| (key, true));
+    let removed = object_keys(&event, "ObjectRemoved")
+        .into_iter()
+        .map(|key| (key, false));
+    for (key, is_created) in created.chain(removed) {
+        let outcome = if is_created {
+            state.processor.process(&key).await
+        } else {
+            state.processor.forget(&key).await
+        };
+        match outcome {
             Ok(outcome) => processed.push(outcome),
             Err(error) => {
                 tracing::warn!(key, error = %error, "record failed; the event will be retried");

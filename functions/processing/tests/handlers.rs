@@ -592,3 +592,42 @@ async fn deleting_a_document_stops_its_run() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_removed_file_takes_the_passages_of_its_deleted_document_along() {
+    // GIVEN a ready document whose record was deleted by a function that may
+    // not write the index (OpenSearch Serverless lets only processing in)
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-r", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    harness.deliver(&document).await;
+    assert!(
+        harness
+            .index
+            .count("user-r", &document.document_id)
+            .await
+            .unwrap()
+            > 0
+    );
+    harness
+        .store
+        .delete("user-r", &document.document_id)
+        .await
+        .unwrap();
+
+    // WHEN S3 reports its file removed
+    let mut event = s3_event(&document.key);
+    event.records[0].event_name = Some("ObjectRemoved:Delete".into());
+    handle(&harness.state, event).await.unwrap();
+
+    // THEN no passage of it is left
+    assert_eq!(
+        harness
+            .index
+            .count("user-r", &document.document_id)
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -373,10 +373,21 @@ pub async fn bootstrap(
         VectorStoreSettings::S3Vectors { bucket, index } => {
             create_vector_index(clients, bucket, index, dimension, &mut report).await?
         }
-        VectorStoreSettings::OpenSearch { .. } => anyhow::bail!(
-            "bootstrap-aws makes S3 Vectors stores; an OpenSearch Serverless collection and \
-             its index come from template.yaml"
-        ),
+        VectorStoreSettings::OpenSearch { endpoint, index } => {
+            // The collection comes from template.yaml; its index is made here
+            // unless it exists (a stack-less trial, or the tests' stand-in).
+            let store = clients.opensearch_index(endpoint, index);
+            match store.create_index(dimension).await {
+                Ok(()) => report.created.push(format!("OpenSearch index {index}")),
+                Err(error)
+                    if error.to_string().contains("exists")
+                        || error.to_string().contains("400") =>
+                {
+                    report.existing.push(format!("OpenSearch index {index}"))
+                }
+                Err(error) => anyhow::bail!("creating OpenSearch index {index}: {error}"),
+            }
+        }
     }
     Ok(report)
 }

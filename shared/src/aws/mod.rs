@@ -12,6 +12,7 @@ pub mod bedrock;
 pub mod bootstrap;
 mod dynamodb;
 mod errors;
+mod opensearch;
 mod s3;
 mod s3vectors;
 mod secrets;
@@ -23,6 +24,7 @@ use aws_config::BehaviorVersion;
 
 pub use bedrock::{ClaudeGenerator, TitanEmbedder};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
+pub use opensearch::OpenSearchIndex;
 pub use s3::S3ObjectStore;
 pub use s3vectors::S3VectorIndex;
 pub use secrets::SecretsManagerSecret;
@@ -35,6 +37,9 @@ pub struct AwsClients {
     bedrock: aws_sdk_bedrockruntime::Client,
     s3vectors: aws_sdk_s3vectors::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    /// What the OpenSearch adapter signs with (it speaks REST, not an SDK client).
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    region: String,
 }
 
 fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
@@ -82,6 +87,11 @@ impl AwsClients {
             bedrock: aws_sdk_bedrockruntime::Client::from_conf(bedrock),
             s3vectors: aws_sdk_s3vectors::Client::from_conf(s3vectors),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+            credentials: sdk.credentials_provider(),
+            region: sdk
+                .region()
+                .map(|region| region.as_ref().to_string())
+                .unwrap_or_else(|| "us-east-1".to_string()),
         }
     }
 
@@ -146,6 +156,11 @@ impl AwsClients {
 
     pub fn vector_index(&self, bucket: &str, index: &str) -> S3VectorIndex {
         S3VectorIndex::new(self.s3vectors.clone(), bucket, index)
+    }
+
+    /// An OpenSearch Serverless collection's index, at its endpoint.
+    pub fn opensearch_index(&self, endpoint: &str, index: &str) -> OpenSearchIndex {
+        OpenSearchIndex::new(endpoint, index, &self.region, self.credentials.clone())
     }
 
     pub fn titan_embedder(&self, model_id: &str, dimensions: usize) -> TitanEmbedder {

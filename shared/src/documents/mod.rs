@@ -41,7 +41,10 @@ fn no_such_document() -> Error {
 pub struct Documents {
     store: Arc<dyn DocumentStore>,
     objects: Arc<dyn ObjectStore>,
-    index: Arc<dyn VectorIndex>,
+    /// `None` where this function may not write the index (OpenSearch
+    /// Serverless grants only processing and query): the processing function
+    /// then removes the passages when S3 reports the file removed.
+    index: Option<Arc<dyn VectorIndex>>,
     running: RunningProcessing,
     settings: DocumentSettings,
 }
@@ -50,7 +53,7 @@ impl Documents {
     pub fn new(
         store: Arc<dyn DocumentStore>,
         objects: Arc<dyn ObjectStore>,
-        index: Arc<dyn VectorIndex>,
+        index: Option<Arc<dyn VectorIndex>>,
         running: RunningProcessing,
         settings: DocumentSettings,
     ) -> Self {
@@ -216,10 +219,14 @@ impl Documents {
     pub async fn delete(&self, user_id: &str, document_id: &str) -> Result<()> {
         let document = self.get(user_id, document_id).await?;
         self.running.cancel(document_id);
-        self.index.delete_document(user_id, document_id).await?;
+        if let Some(index) = &self.index {
+            index.delete_document(user_id, document_id).await?;
+        }
         self.objects.delete(&document.key).await?;
         self.store.delete(user_id, document_id).await?;
-        self.index.delete_document(user_id, document_id).await?;
+        if let Some(index) = &self.index {
+            index.delete_document(user_id, document_id).await?;
+        }
         tracing::info!(user_id, document_id, "document deleted");
         Ok(())
     }

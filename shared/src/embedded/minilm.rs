@@ -81,6 +81,16 @@ impl MiniLmEmbedder {
     pub fn embed_blocking(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
         self.model.embed(texts)
     }
+
+    /// The mean number of tokens the model sees per text (after truncation).
+    pub fn mean_tokens(&self, texts: &[String]) -> f64 {
+        let total: usize = texts
+            .iter()
+            .filter_map(|text| self.model.tokenizer.encode(text.as_str(), true).ok())
+            .map(|encoding| encoding.len())
+            .sum();
+        total as f64 / texts.len().max(1) as f64
+    }
 }
 
 impl Model {

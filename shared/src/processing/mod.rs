@@ -206,6 +206,26 @@ impl Processor {
         }
     }
 
+    /// S3 reported the object at `key` removed: if its document is gone too,
+    /// none of its passages may stay in the index.
+    pub async fn forget(&self, key: &str) -> Result<Processed> {
+        let Some((user_id, document_id)) = parse_object_key(key) else {
+            return Ok(skipped(format!("{key} is not a document upload")));
+        };
+        if self.documents.get(user_id, document_id).await?.is_some() {
+            return Ok(skipped(format!("document {document_id} still exists")));
+        }
+        self.index.delete_document(user_id, document_id).await?;
+        tracing::info!(
+            user_id,
+            document_id,
+            "passages of a deleted document removed"
+        );
+        Ok(skipped(format!(
+            "passages of deleted document {document_id} removed"
+        )))
+    }
+
     /// Finds runs that died and uploads that never arrived (the scheduled
     /// sweep in AWS): see [`Self::recover_interrupted`] and
     /// [`Self::fail_abandoned_uploads`].

@@ -25,7 +25,9 @@ use retrieve::{fuse, Candidate};
 pub const MAX_QUESTION_CHARS: usize = 2000;
 pub const DEFAULT_TOP_K: usize = 5;
 pub const MAX_TOP_K: usize = 20;
-const MAX_DOCUMENT_IDS: usize = 100;
+/// With the owner, a query's filter then stays within the 100 constraints an
+/// S3 Vectors ENHANCED index accepts.
+const MAX_DOCUMENT_IDS: usize = 99;
 const SNIPPET_CHARS: usize = 300;
 /// A question this short continues the one before it ("and on page 3?").
 const FOLLOW_UP_WORDS: usize = 6;
@@ -288,6 +290,11 @@ impl Asker {
         ids: Option<Vec<String>>,
     ) -> Result<Option<Vec<String>>> {
         let Some(mut ids) = ids else { return Ok(None) };
+        if ids.len() > MAX_DOCUMENT_IDS {
+            return Err(Error::Validation(format!(
+                "documentIds may name at most {MAX_DOCUMENT_IDS} documents"
+            )));
+        }
         ids.sort();
         ids.dedup();
         if ids.is_empty() {

@@ -1,0 +1,536 @@
+//! Passages in Amazon OpenSearch Serverless: a VECTORSEARCH collection's
+//! index, searched by k-NN (faiss HNSW, inner product on unit vectors) and by
+//! BM25 `match`, both with an efficient filter on the owner, and fused by the
+//! domain exactly as the embedded index's two lists are.
+//!
+//! The data plane is plain OpenSearch REST over HTTPS, signed with SigV4 for
+//! service `aoss` (the `x-amz-content-sha256` header is required). It is sent
+//! with hyper and the rustls/aws-lc stack the AWS SDK already links, and signed
+//! with `aws-sigv4`, also already linked: no second TLS stack, nothing more
+//! to start at a cold start (the client is built on first use), and the
+//! binary grows only by this module (see docs/benchmarks.md). The `opensearch`
+//! crate would bring its own HTTP client (reqwest) and TLS.
+//!
+//! VECTORSEARCH collections assign their own `_id` and have neither
+//! `_delete_by_query` nor `refresh`: a document's passages are deleted by
+//! searching their ids (paged) and `_bulk`-deleting them, and since writes
+//! become searchable only after a delay, writes and deletes wait until
+//! `_count` shows them. A collection waking from scale-to-zero may take 10–30 s
+//! to answer its first request; the timeouts allow for it.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+use async_trait::async_trait;
+use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+};
+use aws_sigv4::sign::v4::SigningParams;
+use aws_smithy_runtime_api::client::identity::Identity;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::model::{Chunk, ScoredChunk, SearchScope};
+use crate::ports::{SearchHits, SearchQuery, VectorIndex};
+
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Long enough for a collection waking from scale-to-zero.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long writes may take to become searchable before a write is retried.
+const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(120);
+const POLL_EVERY: Duration = Duration::from_millis(250);
+/// Passages per `_bulk` request.
+const BULK_BATCH: usize = 100;
+/// Ids fetched per page when deleting a document's passages.
+const ID_PAGE: usize = 1000;
+
+pub struct OpenSearchIndex {
+    endpoint: String,
+    index: String,
+    region: String,
+    credentials: Option<SharedCredentialsProvider>,
+    client: OnceLock<HttpClient>,
+}
+
+impl OpenSearchIndex {
+    /// `endpoint` is the collection endpoint (`https://<id>.<region>.aoss.amazonaws.com`).
+    pub fn new(
+        endpoint: &str,
+        index: &str,
+        region: &str,
+        credentials: Option<SharedCredentialsProvider>,
+    ) -> Self {
+        OpenSearchIndex {
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            index: index.to_string(),
+            region: region.to_string(),
+            credentials,
+            client: OnceLock::new(),
+        }
+    }
+
+    fn client(&self) -> Result<&HttpClient> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(provider)
+            .map_err(|error| Error::Internal(anyhow::anyhow!("TLS roots: {error}")))?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+        Ok(self.client.get_or_init(|| client))
+    }
+
+    /// Sends one signed request; answers the status and the JSON body.
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        ndjson: bool,
+    ) -> Result<(u16, Value)> {
+        let url = format!("{}{path}", self.endpoint);
+        let host = url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+            .to_string();
+        let content_type = if ndjson {
+            "application/x-ndjson"
+        } else {
+            "application/json"
+        };
+        let credentials = match &self.credentials {
+            Some(provider) => provider.provide_credentials().await.map_err(|error| {
+                Error::Unavailable(anyhow::anyhow!("AWS credentials for OpenSearch: {error}"))
+            })?,
+            None => {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "no AWS credentials to sign OpenSearch requests with"
+                )))
+            }
+        };
+        let identity: Identity = credentials.into();
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        let params = SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name("aoss")
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .map_err(|error| Error::Internal(anyhow::anyhow!("SigV4 parameters: {error}")))?;
+        let headers = [("host", host.as_str()), ("content-type", content_type)];
+        let signable = SignableRequest::new(
+            method,
+            url.as_str(),
+            headers.iter().copied(),
+            SignableBody::Bytes(&body),
+        )
+        .map_err(|error| Error::Internal(anyhow::anyhow!("signing {path}: {error}")))?;
+        let (instructions, _) = sign(signable, &params.into())
+            .map_err(|error| Error::Internal(anyhow::anyhow!("signing {path}: {error}")))?
+            .into_parts();
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("content-type", content_type)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|error| Error::Internal(anyhow::anyhow!("OpenSearch request: {error}")))?;
+        instructions.apply_to_request_http1x(&mut request);
+
+        let client = self.client()?;
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request))
+            .await
+            .map_err(|_| {
+                Error::Unavailable(anyhow::anyhow!("OpenSearch {method} {path}: timed out"))
+            })?
+            .map_err(|error| {
+                Error::Unavailable(anyhow::anyhow!("OpenSearch {method} {path}: {error}"))
+            })?;
+        let status = response.status().as_u16();
+        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, response.into_body().collect())
+            .await
+            .map_err(|_| Error::Unavailable(anyhow::anyhow!("OpenSearch {path}: body timed out")))?
+            .map_err(|error| Error::Unavailable(anyhow::anyhow!("OpenSearch {path}: {error}")))?
+            .to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        if status == 429 || status >= 500 {
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "OpenSearch {method} {path} answered {status}"
+            )));
+        }
+        Ok((status, value))
+    }
+
+    /// A request that must succeed (2xx).
+    async fn expect_ok(&self, method: &str, path: &str, body: Value) -> Result<Value> {
+        let (status, value) = self
+            .call(
+                method,
+                path,
+                serde_json::to_vec(&body).expect("JSON"),
+                false,
+            )
+            .await?;
+        if !(200..300).contains(&status) {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "OpenSearch {method} {path} answered {status}: {}",
+                error_reason(&value)
+            )));
+        }
+        Ok(value)
+    }
+
+    async fn bulk(&self, lines: Vec<Value>) -> Result<()> {
+        let mut body = Vec::new();
+        for line in lines {
+            serde_json::to_writer(&mut body, &line).expect("JSON");
+            // NDJSON: every line ends with a newline, the last one too.
+            body.push(b'\n');
+        }
+        let (status, value) = self.call("POST", "/_bulk", body, true).await?;
+        if !(200..300).contains(&status) {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "OpenSearch _bulk answered {status}: {}",
+                error_reason(&value)
+            )));
+        }
+        if value["errors"] == json!(true) {
+            // A delete of a passage already gone is fine; anything else is not.
+            let failed = value["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.as_object()?.values().next())
+                .find(|result| {
+                    let status = result["status"].as_u64().unwrap_or(0);
+                    status >= 300 && status != 404
+                });
+            if let Some(failed) = failed {
+                let status = failed["status"].as_u64().unwrap_or(0);
+                let detail =
+                    anyhow::anyhow!("OpenSearch _bulk item failed: {}", error_reason(failed));
+                return Err(if status == 429 || status >= 500 {
+                    Error::Unavailable(detail)
+                } else {
+                    Error::Internal(detail)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn count_matching(&self, filter: Value) -> Result<usize> {
+        let value = self
+            .expect_ok(
+                "POST",
+                &format!("/{}/_count", self.index),
+                json!({"query": {"bool": {"filter": filter}}}),
+            )
+            .await?;
+        Ok(value["count"].as_u64().unwrap_or(0) as usize)
+    }
+
+    /// Waits until `_count` for `filter` satisfies `done` (writes and deletes
+    /// become searchable after a delay).
+    async fn wait_for_count(&self, filter: Value, done: impl Fn(usize) -> bool) -> Result<()> {
+        let deadline = Instant::now() + VISIBILITY_TIMEOUT;
+        loop {
+            let count = self.count_matching(filter.clone()).await?;
+            if done(count) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Unavailable(anyhow::anyhow!(
+                    "OpenSearch still shows {count} passages for {filter} after {VISIBILITY_TIMEOUT:?}"
+                )));
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// Ids of the passages `filter` matches, up to one page.
+    async fn ids(&self, filter: Value) -> Result<Vec<String>> {
+        let value = self
+            .expect_ok(
+                "POST",
+                &format!("/{}/_search", self.index),
+                json!({"size": ID_PAGE, "_source": false, "query": {"bool": {"filter": filter}}}),
+            )
+            .await?;
+        Ok(hits(&value)
+            .filter_map(|hit| hit["_id"].as_str().map(str::to_string))
+            .collect())
+    }
+
+    /// Deletes what `filter` matches, page by page, until a count shows none.
+    async fn delete_matching(&self, filter: Value) -> Result<()> {
+        let deadline = Instant::now() + VISIBILITY_TIMEOUT;
+        loop {
+            let ids = self.ids(filter.clone()).await?;
+            if ids.is_empty() {
+                return self.wait_for_count(filter, |count| count == 0).await;
+            }
+            let deletes = ids
+                .iter()
+                .map(|id| json!({"delete": {"_index": self.index, "_id": id}}))
+                .collect();
+            self.bulk(deletes).await?;
+            if Instant::now() > deadline {
+                return Err(Error::Unavailable(anyhow::anyhow!(
+                    "OpenSearch still lists passages for {filter}"
+                )));
+            }
+            // Deleted ids stay listed for a moment; don't delete them twice at once.
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+
+    /// Creates the index with the mapping template.yaml declares (tests and
+    /// stack-less trials; a deployed stack's index comes from the template).
+    pub async fn create_index(&self, dimension: usize) -> Result<()> {
+        let mapping = json!({
+            "settings": {"index": {"knn": true, "knn.algo_param.ef_search": 100}},
+            "mappings": {"properties": {
+                "embedding": {
+                    "type": "knn_vector",
+                    "dimension": dimension,
+                    "method": {"engine": "faiss", "name": "hnsw", "space_type": "innerproduct",
+                               "parameters": {"m": 16, "ef_construction": 128}}
+                },
+                "userId": {"type": "keyword"},
+                "documentId": {"type": "keyword"},
+                "text": {"type": "text"},
+                "page": {"type": "integer"},
+                "ordinal": {"type": "integer"},
+            }}
+        });
+        self.expect_ok("PUT", &format!("/{}", self.index), mapping)
+            .await
+            .map(|_| ())
+    }
+}
+
+fn error_reason(value: &Value) -> String {
+    value["error"]["reason"]
+        .as_str()
+        .or_else(|| value["error"]["type"].as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| value.to_string().chars().take(300).collect())
+}
+
+fn hits(value: &Value) -> impl Iterator<Item = &Value> {
+    value["hits"]["hits"].as_array().into_iter().flatten()
+}
+
+fn owner_filter(user_id: &str) -> Value {
+    json!({"term": {"userId": user_id}})
+}
+
+fn scope_filter(scope: &SearchScope) -> Value {
+    let mut clauses = vec![owner_filter(&scope.user_id)];
+    if let Some(ids) = &scope.document_ids {
+        clauses.push(json!({"terms": {"documentId": ids}}));
+    }
+    Value::Array(clauses)
+}
+
+fn document_filter(user_id: &str, document_id: &str) -> Value {
+    json!([owner_filter(user_id), {"term": {"documentId": document_id}}])
+}
+
+/// faiss' inner-product score back to the dot product (cosine, on unit vectors):
+/// OpenSearch reports `1 + dot` for dot ≥ 0 and `1 / (1 - dot)` below.
+fn cosine_from_score(score: f64) -> f32 {
+    if score >= 1.0 {
+        (score - 1.0) as f32
+    } else {
+        (1.0 - 1.0 / score) as f32
+    }
+}
+
+fn scored(hit: &Value, score: f32) -> Option<ScoredChunk> {
+    let source = &hit["_source"];
+    Some(ScoredChunk {
+        document_id: source["documentId"].as_str()?.to_string(),
+        ordinal: source["ordinal"].as_u64()? as u32,
+        page: source["page"].as_u64()? as u32,
+        text: source["text"].as_str()?.to_string(),
+        score,
+    })
+}
+
+#[async_trait]
+impl VectorIndex for OpenSearchIndex {
+    async fn upsert(&self, chunks: &[Chunk]) -> Result<()> {
+        for batch in chunks.chunks(BULK_BATCH) {
+            // A passage indexed again replaces its earlier copy (the collection
+            // cannot be told which id to overwrite).
+            let mut by_document: std::collections::BTreeMap<(&str, &str), Vec<u32>> =
+                Default::default();
+            for chunk in batch {
+                by_document
+                    .entry((&chunk.user_id, &chunk.document_id))
+                    .or_default()
+                    .push(chunk.ordinal);
+            }
+            for ((user_id, document_id), ordinals) in &by_document {
+                let mut filter = document_filter(user_id, document_id);
+                filter
+                    .as_array_mut()
+                    .expect("a filter list")
+                    .push(json!({"terms": {"ordinal": ordinals}}));
+                if !self.ids(filter.clone()).await?.is_empty() {
+                    self.delete_matching(filter).await?;
+                }
+            }
+            let mut lines = Vec::with_capacity(batch.len() * 2);
+            for chunk in batch {
+                lines.push(json!({"index": {"_index": self.index}}));
+                lines.push(json!({
+                    "userId": chunk.user_id,
+                    "documentId": chunk.document_id,
+                    "ordinal": chunk.ordinal,
+                    "page": chunk.page,
+                    "text": chunk.text,
+                    "embedding": chunk.embedding,
+                }));
+            }
+            self.bulk(lines).await?;
+            // Searchable before the caller reports the document ready.
+            for ((user_id, document_id), ordinals) in &by_document {
+                let mut filter = document_filter(user_id, document_id);
+                filter
+                    .as_array_mut()
+                    .expect("a filter list")
+                    .push(json!({"terms": {"ordinal": ordinals}}));
+                let expected = ordinals.len();
+                self.wait_for_count(filter, |count| count >= expected)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_document(&self, user_id: &str, document_id: &str) -> Result<()> {
+        self.delete_matching(document_filter(user_id, document_id))
+            .await
+    }
+
+    async fn search(
+        &self,
+        scope: &SearchScope,
+        query: SearchQuery<'_>,
+        limit: usize,
+    ) -> Result<SearchHits> {
+        let filter = scope_filter(scope);
+        // The same words every store searches for: stop words say nothing.
+        let terms = crate::model::text::query_terms(query.text).join(" ");
+        let knn = json!({
+            "size": limit,
+            "_source": {"excludes": ["embedding"]},
+            "query": {"knn": {"embedding": {
+                "vector": query.vector,
+                "k": limit,
+                "filter": {"bool": {"filter": filter}},
+            }}},
+        });
+        let words = json!({
+            // No words worth searching: the keyword side finds nothing.
+            "size": if terms.is_empty() { 0 } else { limit },
+            "_source": {"excludes": ["embedding"]},
+            "query": {"bool": {"must": [{"match": {"text": terms}}], "filter": filter}},
+        });
+        // One round trip for both searches.
+        let mut body = Vec::new();
+        for part in [
+            json!({"index": self.index}),
+            knn,
+            json!({"index": self.index}),
+            words,
+        ] {
+            serde_json::to_writer(&mut body, &part).expect("JSON");
+            body.push(b'\n');
+        }
+        let (status, value) = self.call("POST", "/_msearch", body, true).await?;
+        if !(200..300).contains(&status) {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "OpenSearch _msearch answered {status}: {}",
+                error_reason(&value)
+            )));
+        }
+        let responses = value["responses"].as_array().cloned().unwrap_or_default();
+        let answer = |index: usize| -> Result<&Value> {
+            let response = responses.get(index).ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "OpenSearch _msearch answered {} responses",
+                    responses.len()
+                ))
+            })?;
+            if response.get("error").is_some() {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "OpenSearch search failed: {}",
+                    error_reason(response)
+                )));
+            }
+            Ok(response)
+        };
+        let by_meaning = hits(answer(0)?)
+            .filter_map(|hit| scored(hit, cosine_from_score(hit["_score"].as_f64()?)))
+            .collect();
+        let by_words = hits(answer(1)?)
+            .filter_map(|hit| scored(hit, hit["_score"].as_f64()? as f32))
+            .collect();
+        Ok(SearchHits {
+            by_meaning,
+            by_words,
+        })
+    }
+
+    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize> {
+        self.count_matching(document_filter(user_id, document_id))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faiss_scores_turn_back_into_cosines() {
+        for cosine in [-0.9f32, -0.25, 0.0, 0.3, 1.0] {
+            let dot = f64::from(cosine);
+            let score = if dot >= 0.0 {
+                1.0 + dot
+            } else {
+                1.0 / (1.0 - dot)
+            };
+            assert!((cosine_from_score(score) - cosine).abs() < 1e-6, "{cosine}");
+        }
+    }
+
+    #[test]
+    fn every_search_is_filtered_by_its_owner() {
+        let filter = scope_filter(&SearchScope {
+            user_id: "u1".into(),
+            document_ids: Some(vec!["d1".into()]),
+        });
+        assert_eq!(
+            filter,
+            json!([{"term": {"userId": "u1"}}, {"terms": {"documentId": ["d1"]}}])
+        );
+    }
+}
