@@ -45,6 +45,8 @@ enum BackendSet {
     Embedded {
         sqlite: SqliteDb,
         objects: Arc<FsObjectStore>,
+        /// One index per process: it keeps the owners' vectors in memory.
+        index: Arc<SqliteVectorIndex>,
     },
     #[cfg(feature = "aws")]
     Aws {
@@ -75,7 +77,12 @@ impl Backends {
                 if let Some(url) = &config.public_url {
                     objects.set_public_url(url);
                 }
-                BackendSet::Embedded { sqlite, objects }
+                let index = Arc::new(SqliteVectorIndex::new(sqlite.clone()));
+                BackendSet::Embedded {
+                    sqlite,
+                    objects,
+                    index,
+                }
             }
             #[cfg(not(feature = "embedded"))]
             Backend::Embedded { .. } => {
@@ -225,9 +232,7 @@ impl Backends {
     pub fn vector_index(&self) -> anyhow::Result<Arc<dyn VectorIndex>> {
         match &self.set {
             #[cfg(feature = "embedded")]
-            BackendSet::Embedded { sqlite, .. } => {
-                Ok(Arc::new(SqliteVectorIndex::new(sqlite.clone())))
-            }
+            BackendSet::Embedded { index, .. } => Ok(index.clone()),
             #[cfg(feature = "aws")]
             BackendSet::Aws { clients, settings } => match &settings.vector_store {
                 VectorStoreSettings::S3Vectors { bucket, index } => {

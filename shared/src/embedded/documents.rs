@@ -63,7 +63,7 @@ impl DocumentStore for SqliteDocumentStore {
     async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 connection
                     .query_row(
                         "SELECT * FROM documents WHERE user_id = ?1 AND document_id = ?2",
@@ -85,7 +85,7 @@ impl DocumentStore for SqliteDocumentStore {
         let user_id = user_id.to_string();
         let after = after.cloned();
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 // One extra row tells whether another page follows.
                 let fetch = (limit + 1) as i64;
                 let mut statement = connection
@@ -175,7 +175,7 @@ impl DocumentStore for SqliteDocumentStore {
     ) -> Result<Vec<Document>> {
         let updated_before = updated_before.to_string();
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 let mut statement = connection
                     .prepare(
                         "SELECT * FROM documents WHERE status = ?1 AND updated_at < ?2

@@ -55,7 +55,7 @@ impl HistoryStore for SqliteHistoryStore {
             None => (None, None),
         };
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 let mut statement = connection
                     .prepare(
                         "SELECT * FROM history

@@ -98,10 +98,20 @@ fn migrate(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// One connection shared by every SQLite adapter; calls run on the blocking pool.
+/// Readers opened at most: enough that concurrent questions and listings
+/// never queue behind each other on a small machine.
+const MAX_READERS: usize = 8;
+
+/// The database: one connection for writes, behind a lock, and a pool of
+/// read-only connections so reads (listings, searches, token checks) run
+/// side by side and never wait behind a write — WAL lets readers see every
+/// committed write. Calls run on the blocking pool.
 #[derive(Clone)]
 pub struct SqliteDb {
-    connection: Arc<Mutex<Connection>>,
+    writer: Arc<Mutex<Connection>>,
+    /// `None` for an in-memory database, which only its own connection sees.
+    path: Option<Arc<std::path::PathBuf>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl SqliteDb {
@@ -112,17 +122,17 @@ impl SqliteDb {
         }
         let connection = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        Self::prepare(connection)
+        Self::prepare(connection, Some(path.to_path_buf()))
     }
 
     /// A private database that vanishes with the process (tests, one-off runs).
     pub fn in_memory() -> anyhow::Result<Self> {
-        Self::prepare(Connection::open_in_memory()?)
+        Self::prepare(Connection::open_in_memory()?, None)
     }
 
-    fn prepare(connection: Connection) -> anyhow::Result<Self> {
-        // WAL lets `askdocs ingest` write while `askdocs serve` reads the same file;
-        // the busy timeout makes the two wait for each other instead of failing.
+    fn prepare(connection: Connection, path: Option<std::path::PathBuf>) -> anyhow::Result<Self> {
+        // WAL lets readers and `askdocs ingest` work while `askdocs serve`
+        // writes; the busy timeout makes writers wait for each other instead of failing.
         connection.pragma_update(None, "journal_mode", "WAL")?;
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
@@ -132,17 +142,19 @@ impl SqliteDb {
             .context("creating the SQLite schema")?;
         migrate(&connection).context("updating the SQLite schema")?;
         Ok(SqliteDb {
-            connection: Arc::new(Mutex::new(connection)),
+            writer: Arc::new(Mutex::new(connection)),
+            path: path.map(Arc::new),
+            readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
-    /// Runs `work` with the connection on a blocking thread.
+    /// Runs `work` with the writing connection on a blocking thread.
     pub async fn call<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
-        let connection = self.connection.clone();
+        let connection = self.writer.clone();
         tokio::task::spawn_blocking(move || {
             let mut guard = connection
                 .lock()
@@ -152,6 +164,51 @@ impl SqliteDb {
         .await
         .context("SQLite task")?
     }
+
+    /// Runs a read-only `work` with a reading connection on a blocking thread.
+    pub async fn read<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let Some(path) = self.path.clone() else {
+            return self.call(move |connection| work(connection)).await;
+        };
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = readers
+                .lock()
+                .map_err(|_| anyhow::anyhow!("SQLite reader pool lock poisoned"))?
+                .pop();
+            let connection = match idle {
+                Some(connection) => connection,
+                None => open_reader(&path)?,
+            };
+            let result = work(&connection);
+            let mut pool = readers
+                .lock()
+                .map_err(|_| anyhow::anyhow!("SQLite reader pool lock poisoned"))?;
+            if pool.len() < MAX_READERS {
+                pool.push(connection);
+            }
+            result
+        })
+        .await
+        .context("SQLite task")?
+    }
+}
+
+fn open_reader(path: &Path) -> anyhow::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let connection = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .with_context(|| format!("opening SQLite database {} to read", path.display()))?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    Ok(connection)
 }
 
 pub(crate) fn internal(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
@@ -206,7 +263,7 @@ impl UserStore for SqliteUserStore {
     async fn get(&self, user_id: &str) -> Result<Option<User>> {
         let user_id = user_id.to_string();
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 connection
                     .query_row(
                         "SELECT * FROM users WHERE user_id = ?1",
@@ -222,7 +279,7 @@ impl UserStore for SqliteUserStore {
     async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
         let email = email.to_string();
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 connection
                     .query_row(
                         "SELECT * FROM users WHERE email = ?1",
@@ -278,7 +335,7 @@ impl TokenStore for SqliteTokenStore {
     async fn is_revoked(&self, token_id: &str) -> Result<bool> {
         let token_id = token_id.to_string();
         self.db
-            .call(move |connection| {
+            .read(move |connection| {
                 connection
                     .query_row(
                         "SELECT 1 FROM revoked_tokens WHERE token_id = ?1",
