@@ -10,6 +10,8 @@ pub mod extractive;
 pub mod history;
 #[cfg(feature = "embedded")]
 pub mod index;
+#[cfg(feature = "embedded")]
+mod library;
 #[cfg(feature = "local-model")]
 pub mod minilm;
 #[cfg(feature = "embedded")]

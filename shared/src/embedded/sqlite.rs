@@ -70,23 +70,18 @@ CREATE TABLE IF NOT EXISTS chunks (
     embedding   BLOB NOT NULL,
     UNIQUE (user_id, document_id, ordinal)
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    text, content = 'chunks', content_rowid = 'id', tokenize = 'porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_fts_update AFTER UPDATE ON chunks BEGIN
-    INSERT INTO chunks_fts (chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-    INSERT INTO chunks_fts (rowid, text) VALUES (new.id, new.text);
-END;
 ";
 
-/// Columns added after the first release, for databases made before them.
+/// Changes since the first release, for databases made before them.
 fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    // Keyword search moved in memory (embedded/library.rs); the FTS5 index
+    // only slowed every write down.
+    connection.execute_batch(
+        "DROP TRIGGER IF EXISTS chunks_fts_insert;
+         DROP TRIGGER IF EXISTS chunks_fts_delete;
+         DROP TRIGGER IF EXISTS chunks_fts_update;
+         DROP TABLE IF EXISTS chunks_fts;",
+    )?;
     let has_attempts = connection
         .prepare("SELECT 1 FROM pragma_table_info('documents') WHERE name = 'attempts'")?
         .exists([])?;

@@ -19,15 +19,68 @@ pub fn query_terms(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// A crude English stemmer: enough that "fees" meets "fee" and "collected" meets "collects".
-pub fn stem(word: &str) -> String {
-    let word = word.to_lowercase();
-    for suffix in ["ing", "ed", "es", "s", "ly"] {
-        if let Some(stem) = word.strip_suffix(suffix) {
-            if stem.chars().count() >= 3 {
-                return stem.to_string();
-            }
+/// Characters that join the parts of a code (`E-4012`, `v2.3`, `io_uring`).
+fn joins_a_code(c: char) -> bool {
+    matches!(c, '-' | '.' | '_' | '/' | ':')
+}
+
+/// The terms a passage is found by, and a question searches with: lower-cased
+/// and stemmed, stopwords and lone letters dropped. A code such as `E-4012`
+/// counts whole and by its parts, so the exact code weighs most.
+pub fn keyword_terms(text: &str) -> Vec<String> {
+    let mut terms = Vec::new();
+    for word in text.split_whitespace() {
+        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+        if word.is_empty() {
+            continue;
         }
+        let mut parts = 0;
+        for part in word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|part| !part.is_empty())
+        {
+            parts += 1;
+            let lower = part.to_lowercase();
+            let lone_letter = lower.chars().count() == 1 && !lower.chars().all(|c| c.is_numeric());
+            if lone_letter || STOPWORDS.contains(&lower.as_str()) {
+                continue;
+            }
+            terms.push(stem(&lower));
+        }
+        if parts > 1 && word.chars().any(joins_a_code) {
+            terms.push(word.to_lowercase());
+        }
+    }
+    terms
+}
+
+/// A light English stemmer: enough that "fees" meets "fee", "batteries"
+/// meets "battery" and "valves", "valved" and "valve" all meet as "valv".
+pub fn stem(word: &str) -> String {
+    let mut word = word.to_lowercase();
+    let long_enough = |stem: &str| stem.chars().count() >= 3;
+    if let Some(stem) = word.strip_suffix("ies").filter(|stem| long_enough(stem)) {
+        word = format!("{stem}y");
+    } else if let Some(stem) = word.strip_suffix("es").filter(|stem| {
+        long_enough(stem)
+            && (stem.ends_with(['s', 'x', 'z']) || stem.ends_with("ch") || stem.ends_with("sh"))
+    }) {
+        word = stem.to_string();
+    } else {
+        for suffix in ["ing", "ed", "ly", "s"] {
+            let Some(stem) = word.strip_suffix(suffix) else {
+                continue;
+            };
+            // "status", "analysis" and "class" are not plurals.
+            let not_a_plural = suffix == "s" && stem.ends_with(['s', 'u', 'i']);
+            if long_enough(stem) && !not_a_plural {
+                word = stem.to_string();
+            }
+            break;
+        }
+    }
+    if word.chars().count() > 3 && word.ends_with('e') {
+        word.pop();
     }
     word
 }
@@ -148,6 +201,33 @@ pub fn shorten(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyword_terms_keep_codes_whole_and_in_parts() {
+        assert_eq!(
+            keyword_terms("What does error E-4012 mean for the pumps?"),
+            vec!["error", "4012", "e-4012", "mean", "pump"]
+        );
+        assert_eq!(
+            [
+                "valve",
+                "valves",
+                "valved",
+                "batteries",
+                "boxes",
+                "fees",
+                "status",
+                "collected"
+            ]
+            .map(stem),
+            ["valv", "valv", "valv", "battery", "box", "fee", "status", "collect"]
+        );
+        assert_eq!(
+            keyword_terms("Version v2.3, a b 7"),
+            vec!["version", "v2", "3", "v2.3", "7"]
+        );
+        assert!(keyword_terms("the of and ... !!").is_empty());
+    }
 
     #[test]
     fn questions_keep_their_meaningful_terms() {
