@@ -229,8 +229,10 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
     await other.getByLabel('Email').fill(email);
     await other.getByLabel('Password').fill(PASSWORD);
     await other.getByRole('button', { name: 'Log in' }).click();
-    const text = await other.locator('#auth-error').innerText();
-    assert.equal(text, 'Too many login attempts. Try again in 30 seconds.');
+    // The message appears once the (routed) response arrives: wait for it, never read it early.
+    const error = other.locator('#auth-error');
+    await error.filter({ hasText: /\S/ }).waitFor();
+    assert.equal(await error.innerText(), 'Too many login attempts. Try again in 30 seconds.');
     await other.close();
   });
 
