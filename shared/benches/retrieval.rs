@@ -54,6 +54,8 @@ fn index_of(
                         ordinal: (n % 100) as u32,
                         page: 1,
                         text,
+                        // As processing stores them: one vector per sentence, read back with each hit.
+                        sentence_vectors: vec![embedding.clone(); 6],
                         embedding,
                     }
                 })

@@ -149,10 +149,32 @@ pub trait VectorIndex: Send + Sync {
     async fn count(&self, user_id: &str, document_id: &str) -> Result<usize>;
 }
 
+/// A passage's vector and its sentences' vectors (empty when not given).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassageVectors {
+    pub passage: Vec<f32>,
+    pub sentences: Vec<Vec<f32>>,
+}
+
 /// Turns texts into vectors, many at a time.
 #[async_trait]
 pub trait Embedder: Send + Sync {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+    /// Each passage's vector and, where this embedder gives them in the same
+    /// pass, one per sentence (`model::text::sentence_spans` order), so an
+    /// answer can weigh sentences without running the model again. Others
+    /// give no sentence vectors.
+    async fn embed_passages(&self, texts: &[String]) -> Result<Vec<PassageVectors>> {
+        Ok(self
+            .embed(texts)
+            .await?
+            .into_iter()
+            .map(|passage| PassageVectors {
+                passage,
+                sentences: Vec::new(),
+            })
+            .collect())
+    }
     fn dimensions(&self) -> usize;
     fn model_id(&self) -> &str;
 }

@@ -62,3 +62,71 @@ async fn embeddings_match_sentence_transformers_on_every_reference_item() {
     let alone = embedder.embed(&texts[..1]).await.unwrap();
     assert!(cosine(&alone[0], &vectors[0]) > 0.9999);
 }
+
+#[tokio::test]
+async fn passages_come_with_a_vector_per_sentence_read_in_context() {
+    // GIVEN the local model and a passage of several sentences
+    let embedder =
+        MiniLmEmbedder::load(&model_dir()).expect("the model is fetched by `make model`");
+    let passage = "Chapter 2\nThe keeper logs the tide every six hours. Error code E-4012 means \
+                   the fog pump stalled. Close valve three to clear it."
+        .to_string();
+
+    // WHEN it is embedded as processing embeds passages
+    let vectors = embedder
+        .embed_passages(std::slice::from_ref(&passage))
+        .await
+        .unwrap();
+
+    // THEN the passage vector is the one `embed` gives
+    let plain = embedder
+        .embed(std::slice::from_ref(&passage))
+        .await
+        .unwrap();
+    assert!(cosine(&vectors[0].passage, &plain[0]) > 0.9999);
+    // AND there is one unit vector per sentence, in order
+    let sentences = askdocs_shared::model::text::sentences(&passage);
+    assert_eq!(sentences.len(), 4, "{sentences:?}");
+    assert_eq!(vectors[0].sentences.len(), sentences.len());
+    for vector in &vectors[0].sentences {
+        let norm = vector.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4);
+    }
+    // AND the sentence that answers a question is the one nearest to it
+    let question = embedder
+        .embed(&["What does E-4012 mean?".to_string()])
+        .await
+        .unwrap();
+    let nearest = (0..sentences.len())
+        .max_by(|&a, &b| {
+            cosine(&question[0], &vectors[0].sentences[a])
+                .total_cmp(&cosine(&question[0], &vectors[0].sentences[b]))
+        })
+        .unwrap();
+    assert_eq!(
+        sentences[nearest],
+        "Error code E-4012 means the fog pump stalled."
+    );
+}
+
+#[tokio::test]
+async fn sentences_past_the_truncated_tokens_are_embedded_on_their_own() {
+    // GIVEN a passage far longer than the model's 256 tokens
+    let embedder =
+        MiniLmEmbedder::load(&model_dir()).expect("the model is fetched by `make model`");
+    let filler = "The lamp room is swept and the brass is polished every day. ".repeat(40);
+    let last = "The harbour fee is collected by the pilot.";
+    let passage = format!("{filler}{last}");
+
+    // WHEN it is embedded with its sentences
+    let vectors = embedder
+        .embed_passages(std::slice::from_ref(&passage))
+        .await
+        .unwrap();
+
+    // THEN the last sentence (beyond the window) still has its own vector, as if alone
+    let alone = embedder.embed(&[last.to_string()]).await.unwrap();
+    let sentence_vectors = &vectors[0].sentences;
+    assert_eq!(sentence_vectors.len(), 41);
+    assert!(cosine(sentence_vectors.last().unwrap(), &alone[0]) > 0.9999);
+}

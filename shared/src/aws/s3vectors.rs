@@ -222,6 +222,7 @@ fn scored_chunk(metadata: &Json, score: f32) -> Option<ScoredChunk> {
         page: field_number(metadata, "page")?,
         text: field_text(metadata, "text")?.to_string(),
         score,
+        sentence_vectors: Vec::new(),
     })
 }
 
@@ -386,6 +387,7 @@ mod tests {
             page: 3,
             text: "Error code E-4012".into(),
             embedding: vec![1.0],
+            sentence_vectors: Vec::new(),
         };
         let scored = scored_chunk(&metadata(&chunk), 0.5).unwrap();
         assert_eq!(

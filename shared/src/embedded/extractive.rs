@@ -41,6 +41,8 @@ struct Candidate {
     passage: usize,
     position: usize,
     sentence: String,
+    /// Stored with the passage, or computed when scoring.
+    vector: Option<Vec<f32>>,
     score: f32,
 }
 
@@ -56,22 +58,31 @@ impl ExtractiveAnswerer {
 
     /// Meaning first, shared words next, and a nudge towards better-ranked
     /// passages; headings and fragments rarely answer anything on their own.
+    /// Sentence vectors stored with the passages are used as they are; only
+    /// the question and sentences without one go through the model.
     async fn score(&self, question: &str, candidates: &mut [Candidate]) -> Result<()> {
         let mut texts = vec![question.to_string()];
         texts.extend(
             candidates
                 .iter()
+                .filter(|candidate| candidate.vector.is_none())
                 .map(|candidate| candidate.sentence.clone()),
         );
-        let vectors = self.embedder.embed(&texts).await?;
-        let question_vector = &vectors[0];
-        for (candidate, vector) in candidates.iter_mut().zip(&vectors[1..]) {
+        let mut embedded = self.embedder.embed(&texts).await?.into_iter();
+        let question_vector = embedded.next().unwrap_or_default();
+        for candidate in candidates.iter_mut() {
+            if candidate.vector.is_none() {
+                candidate.vector = embedded.next();
+            }
+        }
+        for candidate in candidates.iter_mut() {
+            let vector = candidate.vector.as_deref().unwrap_or_default();
             let fragment_penalty = if candidate.sentence.split_whitespace().count() < 5 {
                 0.15
             } else {
                 0.0
             };
-            candidate.score = dot(question_vector, vector)
+            candidate.score = dot(&question_vector, vector)
                 + 0.3 * term_coverage(question, &candidate.sentence)
                 + 0.05 / candidate.passage as f32
                 - fragment_penalty;
@@ -86,13 +97,18 @@ fn candidates(request: &GenerationRequest) -> Vec<Candidate> {
         .passages
         .iter()
         .flat_map(|passage| {
-            sentences(&passage.text)
+            let sentences = sentences(&passage.text);
+            // Stored vectors are used only when they line up with the sentences.
+            let stored = (passage.sentence_vectors.len() == sentences.len())
+                .then_some(&passage.sentence_vectors);
+            sentences
                 .into_iter()
                 .enumerate()
                 .map(move |(position, sentence)| Candidate {
                     passage: passage.number,
                     position,
                     sentence,
+                    vector: stored.map(|vectors| vectors[position].clone()),
                     score: 0.0,
                 })
         })

@@ -105,6 +105,44 @@ fn from_blob(blob: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// Sentence vectors as a blob: the dimension (u32), then per vector its scale
+/// (f32) and one signed byte per dimension. A quarter of the f32 size; the
+/// answer only ranks sentences with them, where int8 keeps the order.
+fn sentences_to_blob(vectors: &[Vec<f32>]) -> Option<Vec<u8>> {
+    let dimensions = vectors.first()?.len();
+    let mut blob = Vec::with_capacity(4 + vectors.len() * (4 + dimensions));
+    blob.extend((dimensions as u32).to_le_bytes());
+    for vector in vectors {
+        let largest = vector
+            .iter()
+            .fold(0.0f32, |largest, value| largest.max(value.abs()));
+        let scale = if largest > 0.0 { largest / 127.0 } else { 1.0 };
+        blob.extend(scale.to_le_bytes());
+        blob.extend(
+            vector
+                .iter()
+                .map(|value| (value / scale).round().clamp(-127.0, 127.0) as i8 as u8),
+        );
+    }
+    Some(blob)
+}
+
+fn sentences_from_blob(blob: Option<&[u8]>) -> Vec<Vec<f32>> {
+    let Some((dimensions, rest)) = blob.and_then(|blob| blob.split_first_chunk::<4>()) else {
+        return Vec::new();
+    };
+    let dimensions = u32::from_le_bytes(*dimensions) as usize;
+    rest.chunks_exact(4 + dimensions)
+        .map(|stored| {
+            let scale = f32::from_le_bytes([stored[0], stored[1], stored[2], stored[3]]);
+            stored[4..]
+                .iter()
+                .map(|&byte| byte as i8 as f32 * scale)
+                .collect()
+        })
+        .collect()
+}
+
 impl SqliteVectorIndex {
     /// Forgets every loaded owner if another process wrote the database.
     async fn drop_if_written_elsewhere(&self) -> Result<()> {
@@ -211,7 +249,7 @@ fn passages(
 ) -> Result<Vec<(ScoredChunk, Option<Vec<f32>>)>> {
     let mut fetch = connection
         .prepare_cached(
-            "SELECT document_id, ordinal, page, text, embedding FROM chunks WHERE id = ?1",
+            "SELECT document_id, ordinal, page, text, embedding, sentence_vectors FROM chunks WHERE id = ?1",
         )
         .map_err(internal("reading passages"))?;
     let mut found = Vec::with_capacity(rows.len());
@@ -229,6 +267,7 @@ fn passages(
                     page: row.get(2)?,
                     text: row.get(3)?,
                     score,
+                    sentence_vectors: sentences_from_blob(row.get_ref(5)?.as_blob_or_null()?),
                 },
                 vector,
             ))
@@ -255,10 +294,11 @@ impl VectorIndex for SqliteVectorIndex {
                     {
                         let mut insert = transaction
                             .prepare(
-                                "INSERT INTO chunks (user_id, document_id, ordinal, page, text, embedding)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                                "INSERT INTO chunks (user_id, document_id, ordinal, page, text, embedding, sentence_vectors)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                                  ON CONFLICT (user_id, document_id, ordinal) DO UPDATE SET
-                                    page = excluded.page, text = excluded.text, embedding = excluded.embedding
+                                    page = excluded.page, text = excluded.text, embedding = excluded.embedding,
+                                    sentence_vectors = excluded.sentence_vectors
                                  RETURNING id",
                             )
                             .map_err(internal("indexing chunks"))?;
@@ -271,7 +311,8 @@ impl VectorIndex for SqliteVectorIndex {
                                         chunk.ordinal,
                                         chunk.page,
                                         chunk.text,
-                                        to_blob(&chunk.embedding)
+                                        to_blob(&chunk.embedding),
+                                        sentences_to_blob(&chunk.sentence_vectors)
                                     ],
                                     |row| row.get(0),
                                 )

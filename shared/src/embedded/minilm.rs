@@ -1,42 +1,29 @@
-//! The local embedding model: all-MiniLM-L6-v2 (384 dimensions) run with candle.
-//!
-//! It reproduces sentence-transformers exactly: WordPiece tokenisation,
-//! truncation at 256 tokens (`max_seq_length`), mean pooling over the attention
-//! mask, L2 normalisation. The tokenizer.json shipped with the model pads and
-//! truncates at 128, so both settings are replaced here.
+//! The local embedding model behind the `Embedder` port: all-MiniLM-L6-v2
+//! (384 dimensions) run in-process by the `askdocs-minilm` crate, giving the
+//! vectors sentence-transformers gives.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use askdocs_minilm::MiniLm;
 use async_trait::async_trait;
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use tokio::sync::Semaphore;
 
 use crate::error::Result;
-use crate::ports::Embedder;
+use crate::model::text::sentence_spans;
+use crate::ports::{Embedder, PassageVectors};
 
-/// sentence-transformers' `max_seq_length` for this model.
-pub const MAX_TOKENS: usize = 256;
-/// Texts embedded in one forward pass: big enough to use both cores well,
-/// small enough to keep padding waste and memory low.
-const BATCH_SIZE: usize = 16;
+pub use askdocs_minilm::{MAX_TOKENS, MODEL_FILES};
+
 pub const MODEL_ID: &str = "sentence-transformers/all-MiniLM-L6-v2";
 
 pub struct MiniLmEmbedder {
-    model: Arc<Model>,
+    model: Arc<MiniLm>,
+    /// Model runs at once: one per core. More only share the cores, so each
+    /// waits longer; queued here, first come is first served.
+    running: Arc<Semaphore>,
 }
-
-struct Model {
-    bert: BertModel,
-    tokenizer: Tokenizer,
-    dimensions: usize,
-}
-
-/// The files a model directory must hold.
-pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
 impl MiniLmEmbedder {
     pub fn load(model_dir: &Path) -> anyhow::Result<Self> {
@@ -48,92 +35,29 @@ impl MiniLmEmbedder {
                 model_dir.display()
             );
         }
-        let config: BertConfig =
-            serde_json::from_slice(&std::fs::read(model_dir.join("config.json"))?)
-                .context("reading the model's config.json")?;
-        let mut tokenizer = Tokenizer::from_file(model_dir.join("tokenizer.json"))
-            .map_err(|error| anyhow::anyhow!("reading tokenizer.json: {error}"))?;
-        tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..Default::default()
-            }))
-            .map_err(|error| anyhow::anyhow!("configuring truncation: {error}"))?;
-        tokenizer.with_padding(Some(PaddingParams {
-            strategy: PaddingStrategy::BatchLongest,
-            ..Default::default()
-        }));
-        let weights: PathBuf = model_dir.join("model.safetensors");
-        // SAFETY: the weights file is memory-mapped read-only and not modified while mapped.
-        let variables =
-            unsafe { VarBuilder::from_mmaped_safetensors(&[weights], DType::F32, &Device::Cpu)? };
-        let bert = BertModel::load(variables, &config).context("loading the model weights")?;
+        let model = MiniLm::load(model_dir).context("loading the embedding model")?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(MiniLmEmbedder {
-            model: Arc::new(Model {
-                bert,
-                tokenizer,
-                dimensions: config.hidden_size,
-            }),
+            model: Arc::new(model),
+            running: Arc::new(Semaphore::new(cores)),
         })
     }
 
     /// Embeds synchronously; call from a blocking thread.
     pub fn embed_blocking(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
-        self.model.embed(texts)
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        self.model.embed(&texts)
     }
 
     /// The mean number of tokens the model sees per text (after truncation).
     pub fn mean_tokens(&self, texts: &[String]) -> f64 {
-        let total: usize = texts
-            .iter()
-            .filter_map(|text| self.model.tokenizer.encode(text.as_str(), true).ok())
-            .map(|encoding| encoding.len())
-            .sum();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let total: usize = self
+            .model
+            .tokenize(&texts)
+            .map(|tokens| tokens.iter().map(Vec::len).sum())
+            .unwrap_or(0);
         total as f64 / texts.len().max(1) as f64
-    }
-}
-
-impl Model {
-    fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
-        // Similar lengths share a batch, so little compute goes to padding.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&index| texts[index].len());
-        let mut vectors = vec![Vec::new(); texts.len()];
-        for batch in order.chunks(BATCH_SIZE) {
-            let inputs: Vec<&str> = batch.iter().map(|&index| texts[index].as_str()).collect();
-            for (&index, vector) in batch.iter().zip(self.embed_batch(&inputs)?) {
-                vectors[index] = vector;
-            }
-        }
-        Ok(vectors)
-    }
-
-    fn embed_batch(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<f32>>> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|error| anyhow::anyhow!("tokenizing: {error}"))?;
-        let rows = encodings.len();
-        let width = encodings.first().map_or(0, |encoding| encoding.len());
-        let flat = |select: &dyn Fn(&tokenizers::Encoding) -> &[u32]| -> Vec<u32> {
-            encodings
-                .iter()
-                .flat_map(|encoding| select(encoding).iter().copied())
-                .collect()
-        };
-        let device = &self.bert.device;
-        let ids = Tensor::from_vec(flat(&|e| e.get_ids()), (rows, width), device)?;
-        let type_ids = Tensor::from_vec(flat(&|e| e.get_type_ids()), (rows, width), device)?;
-        let mask = Tensor::from_vec(flat(&|e| e.get_attention_mask()), (rows, width), device)?;
-
-        let hidden = self.bert.forward(&ids, &type_ids, Some(&mask))?; // (rows, width, dims)
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // (rows, width, 1)
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?; // (rows, dims)
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?; // (rows, 1)
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        let normalized = mean.broadcast_div(&norms)?;
-        Ok(normalized.to_vec2::<f32>()?)
     }
 }
 
@@ -143,16 +67,58 @@ impl Embedder for MiniLmEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let _turn = self
+            .running
+            .acquire()
+            .await
+            .context("the embedding model has shut down")?;
         let model = self.model.clone();
         let texts = texts.to_vec();
-        let vectors = tokio::task::spawn_blocking(move || model.embed(&texts))
-            .await
-            .context("embedding task")??;
+        let vectors = tokio::task::spawn_blocking(move || {
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            model.embed(&texts)
+        })
+        .await
+        .context("embedding task")??;
         Ok(vectors)
     }
 
+    /// Sentence vectors come from the passage's own pass (late chunking), so
+    /// they cost nothing beyond pooling.
+    async fn embed_passages(&self, texts: &[String]) -> Result<Vec<PassageVectors>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _turn = self
+            .running
+            .acquire()
+            .await
+            .context("the embedding model has shut down")?;
+        let model = self.model.clone();
+        let texts = texts.to_vec();
+        let vectors = tokio::task::spawn_blocking(move || {
+            let spans: Vec<Vec<std::ops::Range<usize>>> =
+                texts.iter().map(|text| sentence_spans(text)).collect();
+            let inputs: Vec<(&str, &[std::ops::Range<usize>])> = texts
+                .iter()
+                .zip(&spans)
+                .map(|(text, spans)| (text.as_str(), spans.as_slice()))
+                .collect();
+            model.embed_with_spans(&inputs)
+        })
+        .await
+        .context("embedding task")??;
+        Ok(vectors
+            .into_iter()
+            .map(|vectors| PassageVectors {
+                passage: vectors.whole,
+                sentences: vectors.parts,
+            })
+            .collect())
+    }
+
     fn dimensions(&self) -> usize {
-        self.model.dimensions
+        self.model.dimensions()
     }
 
     fn model_id(&self) -> &str {

@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     page        INTEGER NOT NULL,
     text        TEXT NOT NULL,
     embedding   BLOB NOT NULL,
+    -- One vector per sentence (model::text::sentence_spans), int8; see index.rs.
+    sentence_vectors BLOB,
     UNIQUE (user_id, document_id, ordinal)
 );
 ";
@@ -89,6 +91,14 @@ fn migrate(connection: &Connection) -> rusqlite::Result<()> {
         connection.execute_batch(
             "ALTER TABLE documents ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
         )?;
+    }
+    // Sentence vectors, so answering quotes without running the model per
+    // sentence; older passages have none and are embedded when quoted.
+    let has_sentence_vectors = connection
+        .prepare("SELECT 1 FROM pragma_table_info('chunks') WHERE name = 'sentence_vectors'")?
+        .exists([])?;
+    if !has_sentence_vectors {
+        connection.execute_batch("ALTER TABLE chunks ADD COLUMN sentence_vectors BLOB")?;
     }
     Ok(())
 }

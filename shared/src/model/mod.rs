@@ -193,6 +193,9 @@ pub struct Chunk {
     pub page: u32,
     pub text: String,
     pub embedding: Vec<f32>,
+    /// One vector per sentence of `text` (in `text::sentence_spans` order),
+    /// when the embedder gives them; empty otherwise.
+    pub sentence_vectors: Vec<Vec<f32>>,
 }
 
 /// A passage found by a search, with its score (higher is better).
@@ -203,6 +206,8 @@ pub struct ScoredChunk {
     pub page: u32,
     pub text: String,
     pub score: f32,
+    /// The chunk's sentence vectors, where the index keeps them; empty otherwise.
+    pub sentence_vectors: Vec<Vec<f32>>,
 }
 
 /// Whose chunks a search may see. The owner is not optional: there is no
@@ -253,6 +258,8 @@ pub struct Passage {
     pub file_name: String,
     pub page: u32,
     pub text: String,
+    /// One vector per sentence of `text`, when known; empty otherwise.
+    pub sentence_vectors: Vec<Vec<f32>>,
 }
 
 /// An earlier question and answer of the same conversation.

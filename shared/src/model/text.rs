@@ -157,31 +157,124 @@ pub fn bm25_rank(query: &str, texts: &[&str]) -> Vec<(usize, f32)> {
     ranked
 }
 
-/// Splits text into sentences at `.`, `!` or `?` followed by a space, and at line breaks.
+/// The sentences of `text`, each with its whitespace collapsed to single spaces.
 pub fn sentences(text: &str) -> Vec<String> {
-    let mut sentences = Vec::new();
-    for line in text.lines() {
-        let mut current = String::new();
-        let mut characters = line.chars().peekable();
-        while let Some(c) = characters.next() {
-            current.push(c);
-            let at_end = matches!(c, '.' | '!' | '?')
-                && characters.peek().is_none_or(|next| next.is_whitespace());
-            if at_end {
-                push_sentence(&mut sentences, &current);
-                current.clear();
-            }
-        }
-        push_sentence(&mut sentences, &current);
-    }
-    sentences
+    sentence_spans(text)
+        .into_iter()
+        .map(|span| text[span].split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
 }
 
-fn push_sentence(sentences: &mut Vec<String>, text: &str) {
-    let text = text.trim();
-    if text.chars().any(char::is_alphanumeric) {
-        sentences.push(text.to_string());
+/// Words that end in a full stop without ending the sentence.
+const ABBREVIATIONS: &[&str] = &[
+    "e.g", "i.e", "eg", "ie", "cf", "vs", "approx", "ca", "mr", "mrs", "ms", "dr", "prof", "st",
+    "no", "nos", "fig", "figs", "sec", "ch", "vol", "pp", "p", "ref", "incl", "resp", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "al",
+];
+
+/// Byte ranges of the sentences of `text`, trimmed, in order; pieces with no
+/// letter or digit are left out.
+///
+/// A sentence ends at `.`, `!`, `?` or `…` (with any closing quotes or
+/// brackets) before whitespace, unless the word is an abbreviation or an
+/// initial, or the next word starts in lower case. A line break ends one when
+/// the line looks complete on its own (a heading, a list item, a line ending
+/// in `:`, or a blank line follows); otherwise it is a wrapped line and the
+/// sentence goes on.
+pub fn sentence_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let mut start = 0;
+    let push = |spans: &mut Vec<std::ops::Range<usize>>, start: usize, end: usize| {
+        let piece = &text[start..end];
+        let trimmed_start = start + (piece.len() - piece.trim_start().len());
+        let trimmed_end = start + piece.trim_end().len();
+        if trimmed_start < trimmed_end
+            && text[trimmed_start..trimmed_end]
+                .chars()
+                .any(char::is_alphanumeric)
+        {
+            spans.push(trimmed_start..trimmed_end);
+        }
+    };
+    let mut index = 0;
+    while index < text.len() {
+        let c = text[index..]
+            .chars()
+            .next()
+            .expect("index is on a character boundary");
+        let after = index + c.len_utf8();
+        if matches!(c, '.' | '!' | '?' | '…') {
+            // Closing quotes and brackets belong to the sentence they close.
+            let mut end = after;
+            while let Some(next) = text[end..].chars().next() {
+                if matches!(next, '"' | '\'' | '”' | '’' | ')' | ']' | '»') {
+                    end += next.len_utf8();
+                } else {
+                    break;
+                }
+            }
+            let before_space = text[end..].chars().next().is_none_or(char::is_whitespace);
+            if before_space && (c != '.' || ends_sentence(&text[start..index], &text[end..])) {
+                push(&mut spans, start, end);
+                start = end;
+                index = end;
+                continue;
+            }
+        } else if c == '\n' {
+            let line_start = text[..index].rfind('\n').map_or(0, |at| at + 1).max(start);
+            if line_ends_sentence(&text[line_start..index], &text[after..]) {
+                push(&mut spans, start, index);
+                start = after;
+            }
+        }
+        index = after;
     }
+    push(&mut spans, start, text.len());
+    spans
+}
+
+/// Whether a full stop after `before` (the sentence so far) ends it, given what follows.
+fn ends_sentence(before: &str, following: &str) -> bool {
+    let word = before
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .trim_start_matches(['(', '"', '\'', '“', '‘', '[']);
+    let lower = word.to_lowercase();
+    // "J." in "J. Smith", "A." in "Appendix A." followed by lower case, "e.g."
+    let initial = word.chars().count() == 1 && word.chars().all(char::is_uppercase);
+    if initial || ABBREVIATIONS.contains(&lower.as_str()) {
+        return false;
+    }
+    // "approx. five": a lower-case word goes on with the same sentence.
+    let next = following.trim_start().chars().next();
+    !next.is_some_and(char::is_lowercase)
+}
+
+/// Whether the line `line` (without its line break) ends a sentence, given
+/// the text after the break.
+fn line_ends_sentence(line: &str, following: &str) -> bool {
+    let line = line.trim();
+    let next_line = following.lines().next().unwrap_or("").trim();
+    if line.is_empty() || next_line.is_empty() {
+        return true;
+    }
+    let list_item = |text: &str| {
+        text.starts_with(['-', '*', '•', '–', '#', '|', '>'])
+            || text.split_once(['.', ')']).is_some_and(|(number, _)| {
+                !number.is_empty()
+                    && number.len() <= 3
+                    && number.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+    };
+    // A heading or label: short, no verb-ending punctuation, next starts anew.
+    let heading = line.chars().count() <= 60
+        && !line.ends_with([',', ';'])
+        && next_line
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+    line.ends_with([':', '.', '!', '?', '|']) || list_item(next_line) || heading
 }
 
 /// At most `max_chars` characters, cut at a word boundary, with `…` when cut.
@@ -273,6 +366,47 @@ mod tests {
                 "Version 2.5 stays.",
                 "A line without a stop"
             ]
+        );
+    }
+
+    #[test]
+    fn abbreviations_initials_and_lower_case_do_not_end_sentences() {
+        assert_eq!(
+            sentences("Use a wrench, e.g. the 10 mm one. Ask Dr. Lee or J. Smith (approx. five minutes). \"Done.\" Then rest."),
+            vec![
+                "Use a wrench, e.g. the 10 mm one.",
+                "Ask Dr. Lee or J. Smith (approx. five minutes).",
+                "\"Done.\"",
+                "Then rest."
+            ]
+        );
+    }
+
+    #[test]
+    fn wrapped_lines_join_while_headings_and_list_items_stand_alone() {
+        let text = "Maintenance\nThe keeper checks the fog pump every\nmorning before the ferry leaves.\n- Oil the gears\n- Wind the clock\n\nNext paragraph";
+        assert_eq!(
+            sentences(text),
+            vec![
+                "Maintenance",
+                "The keeper checks the fog pump every morning before the ferry leaves.",
+                "- Oil the gears",
+                "- Wind the clock",
+                "Next paragraph"
+            ]
+        );
+    }
+
+    #[test]
+    fn spans_point_at_the_sentences_in_the_text() {
+        let text = "  Alpha beta.\n\n Gamma!  ";
+        let spans = sentence_spans(text);
+        assert_eq!(
+            spans
+                .iter()
+                .map(|span| &text[span.clone()])
+                .collect::<Vec<_>>(),
+            vec!["Alpha beta.", "Gamma!"]
         );
     }
 

@@ -343,7 +343,7 @@ impl Processor {
             }
             let texts: Vec<String> = batch.iter().map(|draft| draft.text.clone()).collect();
             let vectors = tokio::select! {
-                vectors = self.embedder.embed(&texts) => vectors?,
+                vectors = self.embedder.embed_passages(&texts) => vectors?,
                 _ = cancelled.cancelled() => return Err(RunError::Cancelled),
             };
             if vectors.len() != texts.len() {
@@ -353,13 +353,14 @@ impl Processor {
                     texts.len()
                 ))));
             }
-            chunks.extend(batch.iter().zip(vectors).map(|(draft, embedding)| Chunk {
+            chunks.extend(batch.iter().zip(vectors).map(|(draft, vectors)| Chunk {
                 user_id: document.user_id.clone(),
                 document_id: document.document_id.clone(),
                 ordinal: draft.ordinal,
                 page: draft.page,
                 text: draft.text.clone(),
-                embedding,
+                embedding: vectors.passage,
+                sentence_vectors: vectors.sentences,
             }));
         }
 

@@ -273,7 +273,7 @@ fn seconds(duration: Duration) -> String {
 
 fn bytes_text(bytes: u64) -> String {
     const MB: u64 = 1024 * 1024;
-    if bytes >= 1024 * MB && bytes % (1024 * MB) == 0 {
+    if bytes >= 1024 * MB && bytes.is_multiple_of(1024 * MB) {
         format!("{} GB", bytes / (1024 * MB))
     } else {
         format!("{} MB", bytes / MB)

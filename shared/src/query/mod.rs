@@ -248,6 +248,7 @@ impl Asker {
                 file_name: document.file_name.clone(),
                 page: candidate.chunk.page,
                 text: candidate.chunk.text.clone(),
+                sentence_vectors: candidate.chunk.sentence_vectors.clone(),
             })
             .collect();
         let request = GenerationRequest {

@@ -373,6 +373,7 @@ fn chunk(user_id: &str, document_id: &str, ordinal: u32, text: &str, axis: usize
         page: ordinal + 1,
         text: text.into(),
         embedding: unit_vector(8, axis),
+        sentence_vectors: Vec::new(),
     }
 }
 
@@ -386,13 +387,17 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
     index
         .upsert(&[
             chunk(&alice, "a1", 0, "The lighthouse keeper logs the tide.", 0),
-            chunk(
-                &alice,
-                "a1",
-                1,
-                "Error code E-4012 means the pump stalled.",
-                1,
-            ),
+            Chunk {
+                // Processing gives local passages one vector per sentence.
+                sentence_vectors: vec![unit_vector(8, 1), unit_vector(8, 3)],
+                ..chunk(
+                    &alice,
+                    "a1",
+                    1,
+                    "Error code E-4012 means the pump stalled.",
+                    1,
+                )
+            },
             chunk(&alice, "a2", 0, "Recipes for bread and butter.", 2),
             chunk(
                 &bob,
@@ -459,6 +464,22 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
     assert_eq!(hits.len(), 1, "{hits:?}");
     assert_eq!((hits[0].document_id.as_str(), hits[0].ordinal), ("a1", 1));
     assert_eq!(hits[0].text, "Error code E-4012 means the pump stalled.");
+    // AND sentence vectors come back as given (to int8 precision), or not at all
+    // where the store does not keep them (the AWS stores; their answerer is Claude)
+    let sentence_vectors = &hits[0].sentence_vectors;
+    if !sentence_vectors.is_empty() {
+        assert_eq!(sentence_vectors.len(), 2);
+        for (kept, given) in sentence_vectors
+            .iter()
+            .zip([unit_vector(8, 1), unit_vector(8, 3)])
+        {
+            let similarity: f32 = kept.iter().zip(&given).map(|(a, b)| a * b).sum();
+            assert!(
+                similarity > 0.99,
+                "sentence vector {kept:?} is not {given:?}"
+            );
+        }
+    }
     assert!(search(only_a2.clone(), 0, "E-4012", 10)
         .await
         .by_words
@@ -512,12 +533,14 @@ pub fn sample_generation_request() -> GenerationRequest {
                 file_name: "manual.pdf".into(),
                 page: 1,
                 text: "The keeper logs the tide every six hours. The lamp is lit at sunset.".into(),
+                sentence_vectors: Vec::new(),
             },
             Passage {
                 number: 2,
                 file_name: "manual.pdf".into(),
                 page: 2,
                 text: "Chapter 2. Error code E-4012 means the fog pump stalled. Close valve three to clear it.".into(),
+                sentence_vectors: Vec::new(),
             },
         ],
         history: vec![Turn { question: "Which manual is this?".into(), answer: "The lighthouse manual.".into() }],
