@@ -42,6 +42,102 @@ async fn the_extractive_answerer_passes_the_generator_suite() {
     );
 }
 
+fn request(question: &str, passages: &[&str]) -> askdocs_shared::model::GenerationRequest {
+    let mut request = sample_generation_request();
+    request.question = question.to_string();
+    request.passages = passages
+        .iter()
+        .enumerate()
+        .map(|(index, text)| askdocs_shared::model::Passage {
+            number: index + 1,
+            file_name: "faq.txt".into(),
+            page: 1,
+            text: text.to_string(),
+            sentence_vectors: Vec::new(),
+        })
+        .collect();
+    request
+}
+
+#[tokio::test]
+async fn the_extractive_answerer_quotes_the_answer_not_the_faq_question() {
+    // GIVEN a FAQ whose entry repeats the user's question word for word
+    let embedder = Arc::new(MiniLmEmbedder::load(&model_dir()).unwrap());
+    let answerer = ExtractiveAnswerer::new(embedder);
+    let faq =
+        "Q: What do the letters XZ mean?\nNothing. They are just two letters, which come from \
+               the file suffix. Q: Is xz faster than gzip?\nNo, it is slower.";
+
+    // WHEN the user asks it, also in a second, overlapping passage
+    let generated = answerer
+        .generate(&request("What do the letters XZ mean?", &[faq, faq]))
+        .await
+        .unwrap();
+
+    // THEN the answer is the sentences that follow the question, each quoted once
+    assert!(
+        !generated.answer.contains("What do the letters"),
+        "{}",
+        generated.answer
+    );
+    assert!(
+        generated.answer.contains("just two letters"),
+        "{}",
+        generated.answer
+    );
+    assert_eq!(
+        generated.answer.matches("just two letters").count(),
+        1,
+        "{}",
+        generated.answer
+    );
+}
+
+#[tokio::test]
+async fn a_near_miss_is_not_found_while_the_stated_fact_is_quoted() {
+    let embedder = Arc::new(MiniLmEmbedder::load(&model_dir()).unwrap());
+    let answerer = ExtractiveAnswerer::new(embedder);
+    let manual = "If set to a value greater than zero, TMOUT is treated as the default timeout \
+                  for the read builtin. The select command terminates if input does not arrive.";
+
+    // GIVEN a manual that describes TMOUT but never gives its default value
+    // WHEN asked for the value
+    let generated = answerer
+        .generate(&request(
+            "What is the default value of TMOUT in bash?",
+            &[manual],
+        ))
+        .await
+        .unwrap();
+    // THEN it says it could not find it, citing nothing
+    assert_eq!(generated.answer, askdocs_shared::model::NOT_FOUND_ANSWER);
+    assert!(generated.quotes.is_empty());
+
+    // AND a constant the documents name but never give the value of is not found either
+    let generated = answerer
+        .generate(&request(
+            "What is the numeric value of the BZ_MAX_UNUSED constant?",
+            &["BZ_MAX_UNUSED bytes of unused input are kept. Under LP64, sizeof(int) is still 4."],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(generated.answer, askdocs_shared::model::NOT_FOUND_ANSWER);
+
+    // AND when the value is stated, that sentence is the answer
+    let generated = answerer
+        .generate(&request(
+            "How many bytes does BZ_MAX_UNUSED allow?",
+            &["The library checks its inputs. BZ_MAX_UNUSED is 5000 bytes, the most unused input kept."],
+        ))
+        .await
+        .unwrap();
+    assert!(
+        generated.answer.starts_with("BZ_MAX_UNUSED is 5000 bytes"),
+        "{}",
+        generated.answer
+    );
+}
+
 #[derive(Clone, Default)]
 struct ChatServer {
     requests: Arc<Mutex<Vec<Value>>>,

@@ -8,12 +8,26 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::model::answer_type::{
+    can_answer, expected_answer, mentions_number, named_numbers, names_codes, Expected,
+};
 use crate::model::text::{sentences, shorten, term_coverage};
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
 use crate::ports::{Embedder, Generator};
 
-/// Sentences considered per question: enough for `topK` passages, bounded for speed.
-const MAX_CANDIDATES: usize = 96;
+/// Sentences considered per question: every sentence of `topK` passages.
+const MAX_CANDIDATES: usize = 400;
+/// Of those, at most this many without a stored vector are embedded per
+/// question (passages indexed before sentence vectors were kept).
+const MAX_EMBEDDED: usize = 96;
+/// A question asking for a number, version or date is answered only by a
+/// sentence holding one that scores at least this share of the best sentence:
+/// otherwise the passages talk about the thing but do not state the fact.
+const TYPED_RATIO: f32 = 0.6;
+/// ... and that, with the sentence before it, shares at least this share of
+/// the question's terms, or is at least this close in meaning.
+const TYPED_COVERAGE: f32 = 0.5;
+const TYPED_SIMILARITY: f32 = 0.5;
 const MAX_SELECTED: usize = 3;
 /// A sentence joins the answer when it scores at least this share of the best one.
 const KEEP_RATIO: f32 = 0.85;
@@ -41,9 +55,20 @@ struct Candidate {
     passage: usize,
     position: usize,
     sentence: String,
+    /// The sentence before it in the passage (empty for the first): the
+    /// subject an answer sentence leaves out ("The default is 10.").
+    before: String,
+    /// Cosine similarity to the question.
+    similarity: f32,
     /// Stored with the passage, or computed when scoring.
     vector: Option<Vec<f32>>,
     score: f32,
+}
+
+impl Candidate {
+    fn with_context(&self) -> String {
+        format!("{} {}", self.before, self.sentence)
+    }
 }
 
 impl ExtractiveAnswerer {
@@ -82,12 +107,42 @@ impl ExtractiveAnswerer {
             } else {
                 0.0
             };
-            candidate.score = dot(&question_vector, vector)
+            candidate.similarity = dot(&question_vector, vector);
+            candidate.score = candidate.similarity
                 + 0.3 * term_coverage(question, &candidate.sentence)
                 + 0.05 / candidate.passage as f32
                 - fragment_penalty;
         }
         Ok(())
+    }
+}
+
+/// A question in a document (a FAQ entry, a heading such as "What is a
+/// conffile?") is never itself the answer.
+fn is_question(sentence: &str) -> bool {
+    sentence
+        .trim_end_matches(['"', '\'', ')', '”'])
+        .ends_with('?')
+}
+
+/// Sentences right after a question in the text are its answer (FAQs, "Q:"
+/// sections): they score at least as well as that question, a little less
+/// with each step away, so a question matching the user's lifts its answer.
+fn answers_follow_questions(candidates: &mut [Candidate]) {
+    const FOLLOWING: usize = 2;
+    const STEP: f32 = 0.02;
+    for index in 0..candidates.len() {
+        if !is_question(&candidates[index].sentence) {
+            continue;
+        }
+        let (passage, score) = (candidates[index].passage, candidates[index].score);
+        for (step, next) in (index + 1..candidates.len()).take(FOLLOWING).enumerate() {
+            let next = &mut candidates[next];
+            if next.passage != passage || is_question(&next.sentence) {
+                break;
+            }
+            next.score = next.score.max(score - STEP * (step + 1) as f32);
+        }
     }
 }
 
@@ -101,18 +156,30 @@ fn candidates(request: &GenerationRequest) -> Vec<Candidate> {
             // Stored vectors are used only when they line up with the sentences.
             let stored = (passage.sentence_vectors.len() == sentences.len())
                 .then_some(&passage.sentence_vectors);
-            sentences
-                .into_iter()
-                .enumerate()
-                .map(move |(position, sentence)| Candidate {
-                    passage: passage.number,
-                    position,
-                    sentence,
-                    vector: stored.map(|vectors| vectors[position].clone()),
-                    score: 0.0,
-                })
+            sentences.into_iter().enumerate().scan(
+                String::new(),
+                move |before, (position, sentence)| {
+                    let candidate = Candidate {
+                        passage: passage.number,
+                        position,
+                        before: std::mem::replace(before, sentence.clone()),
+                        sentence,
+                        similarity: 0.0,
+                        vector: stored.map(|vectors| vectors[position].clone()),
+                        score: 0.0,
+                    };
+                    Some(candidate)
+                },
+            )
         })
         .take(MAX_CANDIDATES)
+        .scan(0, |embedded, candidate| {
+            if candidate.vector.is_none() {
+                *embedded += 1;
+            }
+            Some((*embedded <= MAX_EMBEDDED || candidate.vector.is_some()).then_some(candidate))
+        })
+        .flatten()
         .collect()
 }
 
@@ -158,13 +225,60 @@ impl Generator for ExtractiveAnswerer {
             return Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
         }
         self.score(&request.question, &mut candidates).await?;
+        answers_follow_questions(&mut candidates);
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let best = candidates[0].score;
-        if best < MIN_SCORE {
-            return Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
+        let not_found = || Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
+        let best_overall = candidates[0].score;
+        if best_overall < MIN_SCORE {
+            return not_found();
         }
+        // A passage that answers names the numbers the question names ("Debian 14").
+        let numbers = named_numbers(&request.question);
+        let naming_them: Vec<usize> = request
+            .passages
+            .iter()
+            .filter(|passage| {
+                numbers
+                    .iter()
+                    .all(|number| mentions_number(&passage.text, number))
+            })
+            .map(|passage| passage.number)
+            .collect();
+        let expected = expected_answer(&request.question);
+        let can_be_the_answer = |candidate: &Candidate| {
+            naming_them.contains(&candidate.passage)
+                && !is_question(&candidate.sentence)
+                && can_answer(expected, &request.question, &candidate.sentence)
+                && names_codes(&request.question, &candidate.with_context())
+                // A fact of the kind asked must also be about what was asked:
+                // in the question's words, or close in meaning.
+                && (expected == Expected::Any
+                    || candidate.similarity >= TYPED_SIMILARITY
+                    || term_coverage(&request.question, &candidate.with_context()) >= TYPED_COVERAGE)
+        };
+        let Some(best) = candidates
+            .iter()
+            .find(|candidate| can_be_the_answer(candidate))
+            .map(|candidate| candidate.score)
+        else {
+            tracing::debug!(?expected, best = %candidates[0].sentence, "not found: no sentence can be the answer");
+            return not_found();
+        };
+        if best < MIN_SCORE || (expected != Expected::Any && best < best_overall * TYPED_RATIO) {
+            tracing::debug!(
+                ?expected,
+                best,
+                best_overall,
+                "not found: the answering sentences score too low"
+            );
+            return not_found();
+        }
+        // Overlapping passages repeat sentences: each is quoted once.
+        let mut seen = std::collections::HashSet::new();
         let mut selected: Vec<Candidate> = candidates
             .into_iter()
+            .filter(|candidate| can_be_the_answer(candidate))
+            .filter(|candidate| seen.insert(candidate.sentence.to_lowercase()))
             .take_while(|candidate| candidate.score >= best * KEEP_RATIO)
             .take(MAX_SELECTED)
             .collect();

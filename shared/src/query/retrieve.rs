@@ -1,5 +1,8 @@
 //! Hybrid retrieval: the passages found by meaning and by words, fused by
 //! reciprocal rank, kept only when relevant, and only from ready documents.
+//! Where the index keeps sentence vectors, a third ranking joins the fusion:
+//! by the passage's best sentence, so a passage holding the one sentence that
+//! answers beats one that is merely about the topic throughout.
 
 use std::collections::HashMap;
 
@@ -33,8 +36,19 @@ impl Candidate {
     }
 }
 
-/// Both lists fused by reciprocal rank, best first, irrelevant passages dropped.
-pub fn fuse(hits: SearchHits, question: &str, settings: &RetrievalSettings) -> Vec<Candidate> {
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The lists fused by reciprocal rank, best first, irrelevant passages dropped.
+/// `question_vector` ranks passages by their best sentence where they have
+/// sentence vectors.
+pub fn fuse(
+    hits: SearchHits,
+    question: &str,
+    question_vector: &[f32],
+    settings: &RetrievalSettings,
+) -> Vec<Candidate> {
     let mut candidates: HashMap<(String, u32), Candidate> = HashMap::new();
     let mut add = |rank: usize, chunk: ScoredChunk, cosine: Option<f32>| {
         let key = (chunk.document_id.clone(), chunk.ordinal);
@@ -52,6 +66,24 @@ pub fn fuse(hits: SearchHits, question: &str, settings: &RetrievalSettings) -> V
     }
     for (rank, chunk) in hits.by_words.into_iter().enumerate() {
         add(rank, chunk, None);
+    }
+    let mut by_sentence: Vec<(f32, (String, u32))> = candidates
+        .iter()
+        .filter_map(|(key, candidate)| {
+            let best = candidate
+                .chunk
+                .sentence_vectors
+                .iter()
+                .map(|vector| dot(question_vector, vector))
+                .max_by(f32::total_cmp)?;
+            Some((best, key.clone()))
+        })
+        .collect();
+    by_sentence.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    for (rank, (_, key)) in by_sentence.into_iter().enumerate() {
+        if let Some(candidate) = candidates.get_mut(&key) {
+            candidate.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
+        }
     }
     let mut ranked: Vec<Candidate> = candidates
         .into_values()

@@ -1,0 +1,368 @@
+//! What kind of answer a question asks for, read from its wording, and
+//! whether a sentence can be that answer. A sentence that names the topic but
+//! holds no number cannot answer "how many"; one with no version cannot
+//! answer "which version". This is what tells a near miss (the documents
+//! discuss the thing but never state the fact asked for) from an answer.
+
+/// The kind of fact a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// A quantity, size, count, limit or value.
+    Number,
+    /// A release or version.
+    Version,
+    /// A date or year.
+    Date,
+    /// Anything: a definition, a reason, a procedure.
+    Any,
+}
+
+const NUMBER_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "twenty",
+    "hundred",
+    "thousand",
+    "million",
+    "billion",
+    "once",
+    "twice",
+    "single",
+    "double",
+    "half",
+    "unlimited",
+    "infinite",
+    "none",
+];
+
+const MONTHS: &[&str] = &[
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// The kind of answer `question` asks for.
+pub fn expected_answer(question: &str) -> Expected {
+    let lower = question.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect();
+    let has = |phrase: &str| {
+        let phrase: Vec<&str> = phrase.split(' ').collect();
+        words
+            .windows(phrase.len())
+            .any(|window| window == phrase.as_slice())
+    };
+    let asks = |wh: &[&str], nouns: &[&str]| {
+        wh.iter()
+            .any(|wh| nouns.iter().any(|noun| has(&format!("{wh} {noun}"))))
+    };
+    if asks(
+        &["which", "what"],
+        &["version", "release", "versions", "releases"],
+    ) || ((has("which") || has("what"))
+        && has("version")
+        && (has("introduced") || has("added") || has("first")))
+    {
+        return Expected::Version;
+    }
+    if has("what date")
+        || has("what year")
+        || has("which year")
+        || has("when was")
+        || has("when were")
+        || has("when did")
+    {
+        return Expected::Date;
+    }
+    let quantity_nouns = [
+        "value",
+        "size",
+        "number",
+        "amount",
+        "limit",
+        "maximum",
+        "minimum",
+        "length",
+        "memory",
+        "port",
+        "rounds",
+        "count",
+        "percentage",
+        "ratio",
+        "level",
+        "timeout",
+        "width",
+        "depth",
+    ];
+    if has("how many")
+        || has("how much")
+        || has("how long")
+        || has("how large")
+        || has("how big")
+        || has("how often")
+        || words
+            .iter()
+            .any(|word| matches!(*word, "numeric" | "hexadecimal" | "decimal" | "octal"))
+        || ((has("what") || has("which"))
+            && quantity_nouns.iter().any(|noun| words.contains(noun))
+            && !has("what does")
+            && !has("what happens"))
+    {
+        return Expected::Number;
+    }
+    Expected::Any
+}
+
+/// Whether `sentence` holds a fact of the `expected` kind that `question`
+/// does not already name (the "9" of "xz -9" answers nothing).
+pub fn can_answer(expected: Expected, question: &str, sentence: &str) -> bool {
+    let lower = sentence.to_lowercase();
+    let asked = question.to_lowercase();
+    let asked_words: Vec<&str> = words(&asked).collect();
+    let all_words: Vec<&str> = words(&lower).collect();
+    // "greater than zero" states a condition, not a value.
+    let words: Vec<&str> = all_words
+        .iter()
+        .enumerate()
+        .filter(|(index, word)| {
+            !asked_words.contains(word) && (*index == 0 || all_words[index - 1] != "than")
+        })
+        .map(|(_, word)| *word)
+        .collect();
+    // A number is a word of its own that starts with a digit ("900k", "4.2"),
+    // not the digits inside a name ("SHA512").
+    let has_number = words
+        .iter()
+        .any(|word| word.starts_with(|c: char| c.is_ascii_digit()));
+    match expected {
+        Expected::Any => true,
+        Expected::Number => has_number || words.iter().any(|word| NUMBER_WORDS.contains(word)),
+        Expected::Version => {
+            words.iter().any(|word| is_version(word)) || (has_number && lower.contains("version"))
+        }
+        Expected::Date => words
+            .iter()
+            .any(|word| is_year(word) || MONTHS.contains(word)),
+    }
+}
+
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .map(|word| word.trim_matches('.'))
+        .filter(|word| !word.is_empty())
+}
+
+/// Whether `text` names every code `question` names (`BZ_MAX_UNUSED`,
+/// `deflateInit()`): an answer about a constant names it.
+pub fn names_codes(question: &str, text: &str) -> bool {
+    let text = text.to_lowercase();
+    codes(question)
+        .iter()
+        .all(|code| text.contains(&code.to_lowercase()))
+}
+
+/// The names in `question` that look like code: constants and identifiers
+/// (`BZ_MAX_UNUSED`, `PAM_MAX_NUM_MSG`, `memLevel`, `deflateInit()`), which
+/// an answer has to name as they are.
+pub fn codes(question: &str) -> Vec<String> {
+    question
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '?' | '!' | '"' | '(' | ')' | '[' | ']')
+        })
+        .map(|word| word.trim_end_matches("'s").trim_end_matches("’s"))
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric() && c != '_'))
+        .filter(|word| {
+            let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+            // "JPEGs", "PDFs": plural initials, not names.
+            let plural_initials = word
+                .strip_suffix('s')
+                .is_some_and(|stem| stem.chars().all(|c| c.is_ascii_uppercase()));
+            let inner_capital = !plural_initials
+                && word.chars().skip(1).any(char::is_uppercase)
+                && word.chars().any(char::is_lowercase);
+            // Environment variables and constants: TMOUT, HISTSIZE (short
+            // capitals such as XZ or PAM are names the text may spell otherwise).
+            let constant = letters >= 5
+                && word
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            letters >= 2 && (word.contains('_') || inner_capital || constant)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// `5.2`, `4.0.1`, `v2`, `2.6.32-rc1`.
+fn is_version(word: &str) -> bool {
+    let word = word.strip_prefix('v').unwrap_or(word);
+    let mut parts = word.split('.');
+    let first_is_number = parts
+        .next()
+        .is_some_and(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_digit()));
+    first_is_number
+        && parts
+            .next()
+            .is_some_and(|part| part.chars().next().is_some_and(|c| c.is_ascii_digit()))
+}
+
+fn is_year(word: &str) -> bool {
+    word.len() == 4
+        && (word.starts_with("19") || word.starts_with("20"))
+        && word.chars().all(|c| c.is_ascii_digit())
+}
+
+/// Numbers the question names ("Debian 14", "xz -9", "port 8080"): a passage
+/// that answers it names them too.
+pub fn named_numbers(question: &str) -> Vec<String> {
+    question
+        .split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .map(|word| word.trim_matches('.'))
+        .filter(|word| !word.is_empty() && word.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether `text` contains the number `number` as a whole token.
+pub fn mentions_number(text: &str, number: &str) -> bool {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '.'))
+        .map(|word| word.trim_matches('.'))
+        .any(|word| word == number || word.strip_prefix('-') == Some(number))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_say_what_kind_of_answer_they_want() {
+        for (question, expected) in [
+            ("How many rounds does it use?", Expected::Number),
+            ("What is the default value of TMOUT?", Expected::Number),
+            ("What block size does lzop use?", Expected::Number),
+            ("Which bash version introduced globstar?", Expected::Version),
+            (
+                "Which version of XZ Utils first supported threads?",
+                Expected::Version,
+            ),
+            ("On what date was bookworm released?", Expected::Date),
+            ("When was the format frozen?", Expected::Date),
+            ("What does error code E-4012 mean?", Expected::Any),
+            ("How do I clear the fog pump?", Expected::Any),
+            ("Why does the lamp flicker?", Expected::Any),
+        ] {
+            assert_eq!(expected_answer(question), expected, "{question}");
+        }
+    }
+
+    #[test]
+    fn sentences_answer_only_with_a_fact_of_the_kind_asked() {
+        let rounds = "How many rounds does SHA512 use?";
+        assert!(can_answer(
+            Expected::Number,
+            rounds,
+            "The default is 5000 rounds."
+        ));
+        assert!(can_answer(
+            Expected::Number,
+            rounds,
+            "It keeps three copies."
+        ));
+        assert!(!can_answer(
+            Expected::Number,
+            rounds,
+            "The rounds option sets SHA512 rounds."
+        ));
+        let xz = "How much memory does xz -9 need?";
+        assert!(!can_answer(
+            Expected::Number,
+            xz,
+            "xz -9 needs more memory."
+        ));
+        assert!(can_answer(Expected::Number, xz, "xz -9 needs 674 MiB."));
+        let version = "Which bash version added globstar?";
+        assert!(can_answer(Expected::Version, version, "Added in bash 4.0."));
+        assert!(!can_answer(
+            Expected::Version,
+            version,
+            "globstar matches all files recursively."
+        ));
+        let date = "On what date was bookworm released?";
+        assert!(can_answer(
+            Expected::Date,
+            date,
+            "Released on 10 June 2023."
+        ));
+        assert!(!can_answer(
+            Expected::Date,
+            date,
+            "bookworm is the next stable release."
+        ));
+        assert!(can_answer(Expected::Any, "What is it?", "anything"));
+        let tmout = "What is the default value of TMOUT?";
+        assert!(!can_answer(
+            Expected::Number,
+            tmout,
+            "If set to a value greater than zero, TMOUT is the default timeout."
+        ));
+        assert!(can_answer(
+            Expected::Number,
+            tmout,
+            "TMOUT defaults to zero."
+        ));
+    }
+
+    #[test]
+    fn codes_in_the_question_must_be_named_by_the_answer() {
+        assert_eq!(
+            codes("What is the value of BZ_MAX_UNUSED in libbzip2?"),
+            vec!["BZ_MAX_UNUSED"]
+        );
+        assert_eq!(
+            codes("What memLevel does deflateInit() use?"),
+            vec!["memLevel", "deflateInit"]
+        );
+        assert!(codes("What does error code E-4012 mean in the Manual?").is_empty());
+        assert!(codes("In the Debian FAQ's example, how are JPEGs made?").is_empty());
+        assert_eq!(codes("What is the default value of TMOUT?"), vec!["TMOUT"]);
+        let question = "What is the value of BZ_MAX_UNUSED?";
+        assert!(!names_codes(
+            question,
+            "Under LP64, sizeof(int) is still 4."
+        ));
+        assert!(names_codes(question, "bz_max_unused is 5000."));
+    }
+
+    #[test]
+    fn numbers_named_in_a_question_are_found_whole() {
+        assert_eq!(
+            named_numbers("Which character is Debian 14 named after?"),
+            vec!["14"]
+        );
+        assert_eq!(named_numbers("How much memory does xz -9 need?"), vec!["9"]);
+        assert!(mentions_number("xz -9 uses 674 MiB", "9"));
+        assert!(!mentions_number("Debian 13 trixie", "14"));
+        assert!(!mentions_number("version 140", "14"));
+    }
+}
