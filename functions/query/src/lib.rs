@@ -90,6 +90,13 @@ pub struct AskResponse {
     /// The answer stopped at the model's length limit.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// Documents in scope not searchable yet; the answer says so too.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub still_processing: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl From<Answer> for AskResponse {
@@ -101,6 +108,7 @@ impl From<Answer> for AskResponse {
             query_id: answer.query_id,
             model: answer.model,
             truncated: answer.truncated,
+            still_processing: answer.still_processing,
         }
     }
 }

@@ -460,3 +460,72 @@ async fn bad_questions_get_clear_errors_and_are_not_recorded() {
         assert_eq!(status, 400);
     }
 }
+
+#[tokio::test]
+async fn documents_still_being_processed_are_mentioned_in_the_answer() {
+    // GIVEN Ada has one processed manual and one upload not processed yet
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness.document(&ada, "lighthouse.pdf", "manual.pdf").await;
+    let waiting = harness
+        .backends
+        .documents()
+        .unwrap()
+        .upload(
+            &ada.id,
+            "notes.txt",
+            None,
+            b"The harbour fee is ten crowns.".to_vec(),
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+
+    // WHEN she asks a question
+    let (status, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+
+    // THEN the answer comes from the ready manual and says one document is not searched yet
+    assert_eq!(status, 200);
+    assert_eq!(answer["stillProcessing"], 1, "{answer}");
+    let text = answer["answer"].as_str().unwrap();
+    assert!(text.contains("fog pump stalled"), "{text}");
+    assert!(
+        text.ends_with("(1 document is still being processed; its text is not searched yet.)"),
+        "{text}"
+    );
+
+    // AND asking only the ready manual mentions nothing
+    let manual = answer["citations"][0]["documentId"].clone();
+    let (_, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?", "documentIds": [manual]}),
+        )
+        .await;
+    assert!(answer.get("stillProcessing").is_none(), "{answer}");
+
+    // AND once it is processed, nothing is mentioned either
+    let processing = askdocs_processing::ProcessingState::new(&harness.backends).unwrap();
+    askdocs_processing::handle(
+        &processing,
+        askdocs_processing::object_created_event("askdocs-local", &waiting.key, 0),
+    )
+    .await
+    .unwrap();
+    let (_, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+    assert!(answer.get("stillProcessing").is_none(), "{answer}");
+    assert!(!answer["answer"]
+        .as_str()
+        .unwrap()
+        .contains("still being processed"));
+}

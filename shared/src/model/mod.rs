@@ -1,6 +1,7 @@
 //! The domain's vocabulary: data types as stored and as shown to clients,
 //! the document formats, and small text helpers every layer may use.
 
+pub mod answer_type;
 mod format;
 pub mod text;
 

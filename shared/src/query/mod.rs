@@ -51,6 +51,8 @@ pub struct Answer {
     pub model: String,
     /// The generator stopped at its length limit: the answer is cut short.
     pub truncated: bool,
+    /// Documents in the question's scope not searchable yet (pending or processing).
+    pub still_processing: usize,
 }
 
 /// A passage retrieved for a question, as `askdocs search` shows it.
@@ -110,6 +112,10 @@ fn validate_conversation_id(id: &str) -> Result<String> {
     Ok(id.to_string())
 }
 
+/// Newest documents checked for ones still being processed when a question
+/// names none.
+const NEWEST_CHECKED: usize = 50;
+
 fn no_such_document(id: &str) -> Error {
     Error::NotFound(format!("no such document: {}", shorten(id, 80)))
 }
@@ -140,9 +146,11 @@ impl Asker {
             Some(id) => validate_conversation_id(id)?,
             None => uuid::Uuid::new_v4().to_string(),
         };
+        let (document_ids, still_processing) =
+            self.owned_documents(user_id, question.document_ids).await?;
         let scope = SearchScope {
             user_id: user_id.to_string(),
-            document_ids: self.owned_documents(user_id, question.document_ids).await?,
+            document_ids,
         };
         let history = self.earlier_turns(user_id, &conversation_id).await?;
         let search_text = search_text(&text, &history);
@@ -154,6 +162,11 @@ impl Asker {
         } else {
             self.answer_from(&text, &search_text, &found, history)
                 .await?
+        };
+        let answer = match still_processing {
+            0 => answer,
+            1 => format!("{answer}\n\n(1 document is still being processed; its text is not searched yet.)"),
+            count => format!("{answer}\n\n({count} documents are still being processed; their text is not searched yet.)"),
         };
 
         let entry = HistoryEntry {
@@ -180,6 +193,7 @@ impl Asker {
             query_id: entry.query_id,
             model,
             truncated,
+            still_processing,
         })
     }
 
@@ -283,14 +297,33 @@ impl Asker {
         Ok((answer, citations, generated.model, truncated))
     }
 
-    /// The requested documents, each checked to be the caller's; another user's id
-    /// is as unknown as a made-up one.
+    /// The requested documents, each checked to be the caller's (another
+    /// user's id is as unknown as a made-up one), and how many of the scope
+    /// are still being processed. Without a list, that counts among the
+    /// newest documents: the ones being processed are the ones just uploaded,
+    /// and one page keeps every question to one read.
     async fn owned_documents(
         &self,
         user_id: &str,
         ids: Option<Vec<String>>,
-    ) -> Result<Option<Vec<String>>> {
-        let Some(mut ids) = ids else { return Ok(None) };
+    ) -> Result<(Option<Vec<String>>, usize)> {
+        let in_progress = |document: &Document| {
+            matches!(
+                document.status,
+                DocumentStatus::Pending | DocumentStatus::Processing
+            )
+        };
+        let Some(mut ids) = ids else {
+            let newest = self.documents.list(user_id, NEWEST_CHECKED, None).await?;
+            return Ok((
+                None,
+                newest
+                    .items
+                    .iter()
+                    .filter(|document| in_progress(document))
+                    .count(),
+            ));
+        };
         if ids.len() > MAX_DOCUMENT_IDS {
             return Err(Error::Validation(format!(
                 "documentIds may name at most {MAX_DOCUMENT_IDS} documents"
@@ -311,12 +344,14 @@ impl Asker {
         if let Some(bad) = ids.iter().find(|id| !is_id(id)) {
             return Err(no_such_document(bad));
         }
+        let mut still_processing = 0;
         for id in &ids {
-            if self.documents.get(user_id, id).await?.is_none() {
-                return Err(no_such_document(id));
+            match self.documents.get(user_id, id).await? {
+                None => return Err(no_such_document(id)),
+                Some(document) => still_processing += usize::from(in_progress(&document)),
             }
         }
-        Ok(Some(ids))
+        Ok((Some(ids), still_processing))
     }
 
     /// The `top_k` most relevant ready passages, best first, with their documents.
@@ -338,7 +373,7 @@ impl Asker {
             text,
         };
         let hits = self.index.search(scope, query, wanted).await?;
-        let ranked = fuse(hits, text, &self.settings);
+        let ranked = fuse(hits, text, &vector, &self.settings);
 
         // Only ready documents that still exist may be cited.
         let mut documents: HashMap<String, Option<Document>> = HashMap::new();
