@@ -76,7 +76,10 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     let (status, _) = send(&documents, get).await;
     assert_eq!(status, 404);
     let key = ticket["key"].as_str().unwrap();
-    assert_eq!(backends.object_store().get(key).await.unwrap(), None);
+    assert_eq!(
+        backends.object_store().unwrap().get(key).await.unwrap(),
+        None
+    );
 
     // AND logging out revokes the token in DynamoDB
     let (status, _) = send(&auth, with_bearer(event("auth-logout.json"), &token)).await;

@@ -191,14 +191,20 @@ impl Backends {
         }
     }
 
-    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+    pub fn object_store(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
         match &self.set {
             #[cfg(feature = "embedded")]
-            BackendSet::Embedded { objects, .. } => objects.clone(),
-            #[cfg(feature = "aws")]
+            BackendSet::Embedded { objects, .. } => Ok(objects.clone()),
+            #[cfg(feature = "aws-files")]
             BackendSet::Aws { clients, settings } => {
-                Arc::new(clients.object_store(&settings.bucket))
+                Ok(Arc::new(clients.object_store(&settings.bucket)))
             }
+            #[cfg(all(feature = "aws", not(feature = "aws-files")))]
+            BackendSet::Aws { .. } => Err(missing_feature(
+                "S3 file store",
+                "aws-files",
+                "this function does not handle files",
+            )),
         }
     }
 
@@ -233,7 +239,7 @@ impl Backends {
         match &self.set {
             #[cfg(feature = "embedded")]
             BackendSet::Embedded { index, .. } => Ok(index.clone()),
-            #[cfg(feature = "aws")]
+            #[cfg(feature = "aws-search")]
             BackendSet::Aws { clients, settings } => match &settings.vector_store {
                 VectorStoreSettings::S3Vectors { bucket, index } => {
                     Ok(Arc::new(clients.vector_index(bucket, index)))
@@ -242,6 +248,12 @@ impl Backends {
                     Ok(Arc::new(clients.opensearch_index(endpoint, index)))
                 }
             },
+            #[cfg(all(feature = "aws", not(feature = "aws-search")))]
+            BackendSet::Aws { .. } => Err(missing_feature(
+                "vector store",
+                "aws-search",
+                "this function does not search",
+            )),
         }
     }
 
@@ -265,6 +277,11 @@ impl Backends {
 
     /// The embedding model `ASKDOCS_EMBEDDER` names: MiniLM in-process (loaded
     /// on first use, then shared) or Titan on Bedrock.
+    // A build with neither model (the auth function) only refuses.
+    #[cfg_attr(
+        not(any(feature = "local-model", feature = "aws-bedrock")),
+        allow(unreachable_code, unused_variables)
+    )]
     pub fn embedder(&self) -> anyhow::Result<Arc<dyn Embedder>> {
         if let Some(embedder) = self.embedder.get() {
             return Ok(embedder.clone());
@@ -284,13 +301,15 @@ impl Backends {
                 ));
             }
             EmbedderChoice::Bedrock => match &self.set {
-                #[cfg(feature = "aws")]
+                #[cfg(feature = "aws-bedrock")]
                 BackendSet::Aws { clients, .. } => Arc::new(clients.titan_embedder(
                     &models.bedrock.embedding_model_id,
                     models.bedrock.embedding_dimensions,
                 )),
                 #[allow(unreachable_patterns)]
-                _ => anyhow::bail!("ASKDOCS_EMBEDDER=bedrock needs ASKDOCS_BACKEND=aws"),
+                _ => anyhow::bail!(
+                    "ASKDOCS_EMBEDDER=bedrock needs ASKDOCS_BACKEND=aws and a build with the `aws-bedrock` feature"
+                ),
             },
         };
         Ok(self.embedder.get_or_init(|| embedder).clone())
@@ -326,14 +345,16 @@ impl Backends {
                 ));
             }
             GeneratorChoice::Bedrock => match &self.set {
-                #[cfg(feature = "aws")]
+                #[cfg(feature = "aws-bedrock")]
                 BackendSet::Aws { clients, .. } => Arc::new(clients.claude_generator(
                     &models.bedrock.generation_model_id,
                     models.bedrock.max_tokens,
                     models.bedrock.temperature,
                 )),
                 #[allow(unreachable_patterns)]
-                _ => anyhow::bail!("ASKDOCS_GENERATOR=bedrock needs ASKDOCS_BACKEND=aws"),
+                _ => anyhow::bail!(
+                    "ASKDOCS_GENERATOR=bedrock needs ASKDOCS_BACKEND=aws and a build with the `aws-bedrock` feature"
+                ),
             },
         })
     }
@@ -390,7 +411,7 @@ impl Backends {
     pub fn documents(&self) -> anyhow::Result<Arc<Documents>> {
         Ok(Arc::new(Documents::new(
             self.document_store(),
-            self.object_store(),
+            self.object_store()?,
             self.index_the_document_function_writes()?,
             self.running.clone(),
             self.config.documents,
@@ -408,7 +429,7 @@ impl Backends {
         );
         Ok(Arc::new(Processor::new(
             self.document_store(),
-            self.object_store(),
+            self.object_store()?,
             self.vector_index()?,
             self.embedder()?,
             sandbox,

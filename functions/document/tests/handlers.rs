@@ -411,6 +411,7 @@ async fn delete_leaves_nothing_in_any_store() {
         harness
             .backends
             .object_store()
+            .unwrap()
             .get(&document.key)
             .await
             .unwrap(),

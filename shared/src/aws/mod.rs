@@ -8,12 +8,17 @@
 //! without touching the network; `AWS_ENDPOINT_URL` points every client at an
 //! emulator (the tests use moto).
 
+#[cfg(feature = "aws-bedrock")]
 pub mod bedrock;
+#[cfg(feature = "aws-all")]
 pub mod bootstrap;
 mod dynamodb;
 mod errors;
+#[cfg(feature = "aws-search")]
 mod opensearch;
+#[cfg(feature = "aws-files")]
 mod s3;
+#[cfg(feature = "aws-search")]
 mod s3vectors;
 mod secrets;
 
@@ -22,23 +27,33 @@ use std::time::Duration;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 
+#[cfg(feature = "aws-bedrock")]
 pub use bedrock::{ClaudeGenerator, TitanEmbedder};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
+#[cfg(feature = "aws-search")]
 pub use opensearch::OpenSearchIndex;
+#[cfg(feature = "aws-files")]
 pub use s3::S3ObjectStore;
+#[cfg(feature = "aws-search")]
 pub use s3vectors::S3VectorIndex;
 pub use secrets::SecretsManagerSecret;
 
-/// The SDK clients, built once per cold start and shared by every adapter.
+/// The SDK clients, built once per cold start and shared by every adapter;
+/// a build has those of the `aws-*` features it was compiled with.
 #[derive(Clone)]
 pub struct AwsClients {
+    #[cfg(feature = "aws-files")]
     s3: aws_sdk_s3::Client,
     dynamodb: aws_sdk_dynamodb::Client,
+    #[cfg(feature = "aws-bedrock")]
     bedrock: aws_sdk_bedrockruntime::Client,
+    #[cfg(feature = "aws-search")]
     s3vectors: aws_sdk_s3vectors::Client,
     secrets: aws_sdk_secretsmanager::Client,
     /// What the OpenSearch adapter signs with (it speaks REST, not an SDK client).
+    #[cfg(feature = "aws-search")]
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    #[cfg(feature = "aws-search")]
     region: String,
 }
 
@@ -65,6 +80,7 @@ impl AwsClients {
     fn from_sdk_config(sdk: &aws_config::SdkConfig, emulator: bool) -> Self {
         // Each service gets the time its calls need: metadata reads are quick, a
         // 50 MB file is not, and an answer must arrive within API Gateway's 29 s.
+        #[cfg(feature = "aws-files")]
         let s3 = aws_sdk_s3::config::Builder::from(sdk)
             .timeout_config(timeouts(Duration::from_secs(120), Duration::from_secs(300)))
             .force_path_style(emulator)
@@ -72,22 +88,31 @@ impl AwsClients {
         let dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk)
             .timeout_config(timeouts(Duration::from_secs(3), Duration::from_secs(10)))
             .build();
+        #[cfg(feature = "aws-bedrock")]
         let bedrock = aws_sdk_bedrockruntime::config::Builder::from(sdk)
             .timeout_config(timeouts(Duration::from_secs(20), Duration::from_secs(25)))
             .build();
+        #[cfg(feature = "aws-search")]
         let s3vectors = aws_sdk_s3vectors::config::Builder::from(sdk)
             .timeout_config(timeouts(Duration::from_secs(5), Duration::from_secs(15)))
             .build();
         let secrets = aws_sdk_secretsmanager::config::Builder::from(sdk)
             .timeout_config(timeouts(Duration::from_secs(3), Duration::from_secs(10)))
             .build();
+        #[cfg(not(feature = "aws-files"))]
+        let _ = emulator;
         AwsClients {
+            #[cfg(feature = "aws-files")]
             s3: aws_sdk_s3::Client::from_conf(s3),
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
+            #[cfg(feature = "aws-bedrock")]
             bedrock: aws_sdk_bedrockruntime::Client::from_conf(bedrock),
+            #[cfg(feature = "aws-search")]
             s3vectors: aws_sdk_s3vectors::Client::from_conf(s3vectors),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+            #[cfg(feature = "aws-search")]
             credentials: sdk.credentials_provider(),
+            #[cfg(feature = "aws-search")]
             region: sdk
                 .region()
                 .map(|region| region.as_ref().to_string())
@@ -99,7 +124,7 @@ impl AwsClients {
     #[cfg(feature = "testing")]
     pub async fn for_emulator(endpoint: &str) -> Self {
         let credentials =
-            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "emulator");
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
         let sdk = aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(endpoint)
             .region(aws_config::Region::new("eu-west-1"))
@@ -111,7 +136,7 @@ impl AwsClients {
 
     /// How many versions (and delete markers) of `key` the bucket keeps: what
     /// tests check a delete against.
-    #[cfg(feature = "testing")]
+    #[cfg(all(feature = "testing", feature = "aws-files"))]
     pub async fn object_versions(&self, bucket: &str, key: &str) -> usize {
         let listing = self
             .s3
@@ -134,6 +159,7 @@ impl AwsClients {
         versions + markers
     }
 
+    #[cfg(feature = "aws-files")]
     pub fn object_store(&self, bucket: &str) -> S3ObjectStore {
         S3ObjectStore::new(self.s3.clone(), bucket)
     }
@@ -154,19 +180,23 @@ impl AwsClients {
         DynamoHistoryStore::new(self.dynamodb.clone(), table)
     }
 
+    #[cfg(feature = "aws-search")]
     pub fn vector_index(&self, bucket: &str, index: &str) -> S3VectorIndex {
         S3VectorIndex::new(self.s3vectors.clone(), bucket, index)
     }
 
     /// An OpenSearch Serverless collection's index, at its endpoint.
+    #[cfg(feature = "aws-search")]
     pub fn opensearch_index(&self, endpoint: &str, index: &str) -> OpenSearchIndex {
         OpenSearchIndex::new(endpoint, index, &self.region, self.credentials.clone())
     }
 
+    #[cfg(feature = "aws-bedrock")]
     pub fn titan_embedder(&self, model_id: &str, dimensions: usize) -> TitanEmbedder {
         TitanEmbedder::new(self.bedrock.clone(), model_id, dimensions)
     }
 
+    #[cfg(feature = "aws-bedrock")]
     pub fn claude_generator(
         &self,
         model_id: &str,

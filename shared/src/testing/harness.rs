@@ -121,7 +121,7 @@ pub async fn signed_in(backends: &Backends, email: &str) -> (String, String) {
 }
 
 /// The endpoint of the AWS emulator `make test` starts (moto, at ASKDOCS_TEST_AWS_ENDPOINT).
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-all")]
 pub fn aws_endpoint() -> String {
     std::env::var("ASKDOCS_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!(
@@ -132,7 +132,7 @@ pub fn aws_endpoint() -> String {
 }
 
 /// Settings naming fresh tables, buckets and a vector index for one test.
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-all")]
 pub fn aws_settings() -> Vec<(&'static str, String)> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     vec![
@@ -157,7 +157,7 @@ pub fn aws_settings() -> Vec<(&'static str, String)> {
 
 /// The AWS backend on the emulator, with everything in `settings` created
 /// (vector index of `dimension`), and the processing binary as extract worker.
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-all")]
 pub async fn aws_backends(settings: &[(&str, String)], dimension: usize) -> Backends {
     let config = config_from(settings);
     let clients = crate::aws::AwsClients::for_emulator(&aws_endpoint()).await;
@@ -191,7 +191,7 @@ pub async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
 
 /// Fresh tables, buckets and an 8-dimension vector index (the contract
 /// suites' vectors) on the emulator, with the clients to reach them.
-#[cfg(feature = "aws")]
+#[cfg(feature = "aws-all")]
 pub async fn aws_emulator() -> (crate::aws::AwsClients, crate::config::AwsSettings) {
     let config = config_from(&aws_settings());
     let crate::config::Backend::Aws(settings) = config.backend else {
