@@ -261,9 +261,14 @@ class Report:
         if not python or not python.get("files"):
             problems.append(not_measured(python, self.meta, "extract-python", "LangChain extract + chunk"))
 
+        # Files askdocs could not read are left out on both sides (and listed).
+        unread = {Path(item["file"]).name: item["error"] for item in (rust or {}).get("files", []) if item.get("error")}
+
         def by_format(data):
             out = {}
             for item in (data or {}).get("files", []):
+                if item.get("error") or Path(item["file"]).name in unread:
+                    continue
                 agg = out.setdefault(item["format"], {"bytes": 0, "pages": 0, "seconds": 0.0,
                                                       "chunks": 0, "files": 0})
                 agg["bytes"] += item["bytes"]
@@ -320,8 +325,11 @@ class Report:
         if rows:
             text += table(["format", "files", "MB", "askdocs pages/s", "LangChain pages/s",
                            "askdocs MB/s", "LangChain MB/s", "speed-up", "chunks askdocs / LangChain"], rows)
+        if unread:
+            text += "\nNot read by askdocs (left out of the totals above on both sides): " + "; ".join(
+                f"`{name}` ({error})" for name, error in sorted(unread.items())) + "\n\n"
         per_file = []
-        rust_files = {Path(item["file"]).name: item for item in (rust or {}).get("files", [])}
+        rust_files = {Path(item["file"]).name: item for item in (rust or {}).get("files", []) if not item.get("error")}
         for item in (python or {}).get("files", []):
             mine = rust_files.get(Path(item["file"]).name)
             per_file.append([Path(item["file"]).name, item["format"], fmt(item["bytes"] / MB, 2),
@@ -341,7 +349,7 @@ class Report:
         st = load(self.results / "embed-st.json")
         problems = []
         if not rust or rust.get("passages_per_second") is None:
-            problems.append(not_measured(rust, self.meta, "embed-rust", "askdocs (candle) embedding"))
+            problems.append(not_measured(rust, self.meta, "embed-rust", "askdocs (minilm) embedding"))
             rust = {}
         if not st or st.get("passages_per_second") is None:
             problems.append(not_measured(st, self.meta, "embed-st", "sentence-transformers embedding"))
@@ -377,7 +385,7 @@ class Report:
             text += (f" The peer's vectors match tests/fixtures/minilm-reference.json "
                      f"(min cosine {st['reference_min_cosine']}).")
         if rows:
-            text += "\n\n" + table(["", "askdocs (candle)", "sentence-transformers (PyTorch)"], rows)
+            text += "\n\n" + table(["", "askdocs (minilm)", "sentence-transformers (PyTorch)"], rows)
         if problems:
             text += "\n\n" + "\n".join(f"- {line}" for line in problems)
         self.sections.append(text)

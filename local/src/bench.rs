@@ -33,8 +33,21 @@ pub fn extract_files(files: &[PathBuf]) -> anyhow::Result<()> {
         let name = file.display().to_string();
         let format = Format::from_file_name(&name)
             .ok_or_else(|| anyhow::anyhow!("{name}: not a format askdocs reads"))?;
-        let extracted =
-            extract(&bytes, format).map_err(|error| anyhow::anyhow!("{name}: {error}"))?;
+        // In the product a parser panic ends the sandboxed worker and fails the
+        // document; here it is reported per file, and the report compares only
+        // files askdocs read.
+        let attempt = std::panic::catch_unwind(|| extract(&bytes, format));
+        let extracted = match attempt {
+            Ok(Ok(extracted)) => extracted,
+            failed => {
+                let error = match failed {
+                    Ok(Err(error)) => error.to_string(),
+                    _ => "the parser panicked".to_string(),
+                };
+                results.push(json!({ "file": name, "bytes": bytes.len(), "error": error }));
+                continue;
+            }
+        };
         let chunks = chunk_pages(&extracted.pages, ChunkSettings::default()).len();
         let seconds = median_seconds(|| {
             let extracted = extract(&bytes, format).expect("extracted once already");

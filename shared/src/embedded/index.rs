@@ -240,16 +240,34 @@ impl SqliteVectorIndex {
     }
 }
 
+/// The sentence vectors stored with chunk `id` (none for chunks indexed
+/// before they were kept, or deleted since).
+fn sentence_vectors(connection: &rusqlite::Connection, id: i64) -> Result<Vec<Vec<f32>>> {
+    let mut fetch = connection
+        .prepare_cached("SELECT sentence_vectors FROM chunks WHERE id = ?1")
+        .map_err(internal("reading sentence vectors"))?;
+    match fetch.query_row([id], |row| {
+        Ok(sentences_from_blob(row.get_ref(0)?.as_blob_or_null()?))
+    }) {
+        Ok(vectors) => Ok(vectors),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(Vec::new()),
+        Err(error) => Err(internal("reading sentence vectors")(error)),
+    }
+}
+
+/// A passage read back: the chunk, its stored vector when asked for, its row id.
+type Passage = (ScoredChunk, Option<Vec<f32>>, i64);
+
 /// Reads the passages behind `rows`, in the order given; a row deleted since
 /// the search is left out.
 fn passages(
     connection: &rusqlite::Connection,
     rows: &[(i64, f32)],
     with_vector: bool,
-) -> Result<Vec<(ScoredChunk, Option<Vec<f32>>)>> {
+) -> Result<Vec<Passage>> {
     let mut fetch = connection
         .prepare_cached(
-            "SELECT document_id, ordinal, page, text, embedding, sentence_vectors FROM chunks WHERE id = ?1",
+            "SELECT document_id, ordinal, page, text, embedding FROM chunks WHERE id = ?1",
         )
         .map_err(internal("reading passages"))?;
     let mut found = Vec::with_capacity(rows.len());
@@ -267,9 +285,10 @@ fn passages(
                     page: row.get(2)?,
                     text: row.get(3)?,
                     score,
-                    sentence_vectors: sentences_from_blob(row.get_ref(5)?.as_blob_or_null()?),
+                    sentence_vectors: Vec::new(),
                 },
                 vector,
+                id,
             ))
         });
         match passage {
@@ -381,25 +400,38 @@ impl VectorIndex for SqliteVectorIndex {
         let vector = query.vector.to_vec();
         self.db
             .read(move |connection| {
-                let mut by_meaning: Vec<ScoredChunk> = passages(connection, &candidates, true)?
-                    .into_iter()
-                    .map(|(mut chunk, stored)| {
-                        if let Some(stored) = stored {
-                            chunk.score = dot(&vector, &stored);
-                        }
-                        chunk
-                    })
-                    .collect();
-                by_meaning.sort_by(|a, b| {
+                let mut by_meaning: Vec<(ScoredChunk, i64)> =
+                    passages(connection, &candidates, true)?
+                        .into_iter()
+                        .map(|(mut chunk, stored, id)| {
+                            if let Some(stored) = stored {
+                                chunk.score = dot(&vector, &stored);
+                            }
+                            (chunk, id)
+                        })
+                        .collect();
+                by_meaning.sort_by(|(a, _), (b, _)| {
                     b.score
                         .total_cmp(&a.score)
                         .then_with(|| (&a.document_id, a.ordinal).cmp(&(&b.document_id, b.ordinal)))
                 });
                 by_meaning.truncate(limit);
-                let by_words = passages(connection, &by_words, false)?
+                let by_words: Vec<(ScoredChunk, i64)> = passages(connection, &by_words, false)?
                     .into_iter()
-                    .map(|(chunk, _)| chunk)
+                    .map(|(chunk, _, id)| (chunk, id))
                     .collect();
+                // Sentence vectors only for the passages returned, not every candidate rescored.
+                let with_sentences = |found: Vec<(ScoredChunk, i64)>| -> Result<Vec<ScoredChunk>> {
+                    found
+                        .into_iter()
+                        .map(|(mut chunk, id)| {
+                            chunk.sentence_vectors = sentence_vectors(connection, id)?;
+                            Ok(chunk)
+                        })
+                        .collect()
+                };
+                let by_meaning = with_sentences(by_meaning)?;
+                let by_words = with_sentences(by_words)?;
                 Ok(SearchHits {
                     by_meaning,
                     by_words,
