@@ -61,9 +61,13 @@ impl MiniLmEmbedder {
     }
 }
 
-#[async_trait]
-impl Embedder for MiniLmEmbedder {
-    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+impl MiniLmEmbedder {
+    /// Runs `work` on `texts` on a blocking thread, once a core is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        texts: &[String],
+        work: impl FnOnce(&MiniLm, Vec<String>) -> anyhow::Result<Vec<T>> + Send + 'static,
+    ) -> Result<Vec<T>> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -74,29 +78,26 @@ impl Embedder for MiniLmEmbedder {
             .context("the embedding model has shut down")?;
         let model = self.model.clone();
         let texts = texts.to_vec();
-        let vectors = tokio::task::spawn_blocking(move || {
+        Ok(tokio::task::spawn_blocking(move || work(&model, texts))
+            .await
+            .context("embedding task")??)
+    }
+}
+
+#[async_trait]
+impl Embedder for MiniLmEmbedder {
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        self.run(texts, |model, texts| {
             let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
             model.embed(&texts)
         })
         .await
-        .context("embedding task")??;
-        Ok(vectors)
     }
 
     /// Sentence vectors come from the passage's own pass (late chunking), so
     /// they cost nothing beyond pooling.
     async fn embed_passages(&self, texts: &[String]) -> Result<Vec<PassageVectors>> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let _turn = self
-            .running
-            .acquire()
-            .await
-            .context("the embedding model has shut down")?;
-        let model = self.model.clone();
-        let texts = texts.to_vec();
-        let vectors = tokio::task::spawn_blocking(move || {
+        self.run(texts, |model, texts| {
             let spans: Vec<Vec<std::ops::Range<usize>>> =
                 texts.iter().map(|text| sentence_spans(text)).collect();
             let inputs: Vec<(&str, &[std::ops::Range<usize>])> = texts
@@ -104,17 +105,16 @@ impl Embedder for MiniLmEmbedder {
                 .zip(&spans)
                 .map(|(text, spans)| (text.as_str(), spans.as_slice()))
                 .collect();
-            model.embed_with_spans(&inputs)
+            Ok(model
+                .embed_with_spans(&inputs)?
+                .into_iter()
+                .map(|vectors| PassageVectors {
+                    passage: vectors.whole,
+                    sentences: vectors.parts,
+                })
+                .collect())
         })
         .await
-        .context("embedding task")??;
-        Ok(vectors
-            .into_iter()
-            .map(|vectors| PassageVectors {
-                passage: vectors.whole,
-                sentences: vectors.parts,
-            })
-            .collect())
     }
 
     fn dimensions(&self) -> usize {
