@@ -5,7 +5,9 @@
 //! would log request headers or bodies at their debug levels (HTTP clients and
 //! servers, the AWS SDK) are capped whatever `RUST_LOG` asks for.
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{LogFormat, LogSettings};
 
@@ -27,9 +29,14 @@ const WIRE_LOGGERS: &[&str] = &[
     "tower_http",
 ];
 
-/// The filter `RUST_LOG` asks for, with wire-level loggers held at info or above.
-pub fn filter(requested: &str) -> EnvFilter {
-    let mut filter = EnvFilter::try_new(requested).unwrap_or_else(|_| EnvFilter::new("info"));
+/// The filter `RUST_LOG` asks for (`level`, `target=level`, comma-separated),
+/// with wire-level loggers held at info or above. `Targets` rather than
+/// `EnvFilter`: the same syntax without span and field filters, and without
+/// the regex engine `EnvFilter` links into every function.
+pub fn filter(requested: &str) -> Targets {
+    let mut filter: Targets = requested
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
     for target in WIRE_LOGGERS {
         let requested_level = requested
             .split(',')
@@ -38,12 +45,12 @@ pub fn filter(requested: &str) -> EnvFilter {
             .map(|(_, level)| level.trim().to_ascii_lowercase());
         // Only quieter levels than info are kept as asked.
         let level = match requested_level.as_deref() {
-            Some(level @ ("warn" | "error" | "off")) => level.to_string(),
-            _ => "info".to_string(),
+            Some("warn") => LevelFilter::WARN,
+            Some("error") => LevelFilter::ERROR,
+            Some("off") => LevelFilter::OFF,
+            _ => LevelFilter::INFO,
         };
-        if let Ok(directive) = format!("{target}={level}").parse() {
-            filter = filter.add_directive(directive);
-        }
+        filter = filter.with_target(*target, level);
     }
     filter
 }
@@ -51,8 +58,9 @@ pub fn filter(requested: &str) -> EnvFilter {
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(settings: &LogSettings) {
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter(&settings.filter))
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr);
+    let filter = filter(&settings.filter);
     let _ = match settings.format {
         // Lambda adds its own timestamps; the request span's id goes on every line.
         LogFormat::Json => builder
@@ -61,8 +69,10 @@ pub fn init(settings: &LogSettings) {
             .with_current_span(true)
             .with_span_list(false)
             .without_time()
+            .finish()
+            .with(filter)
             .try_init(),
-        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Text => builder.with_target(false).finish().with(filter).try_init(),
     };
 }
 
@@ -76,5 +86,12 @@ mod tests {
         assert!(shown.contains("hyper=info"), "{shown}");
         assert!(shown.contains("aws_smithy_runtime=info"), "{shown}");
         assert!(filter("hyper=warn").to_string().contains("hyper=warn"));
+        // A level alone is everyone's default; nonsense falls back to info.
+        assert!(
+            filter("debug").to_string().contains("debug"),
+            "{}",
+            filter("debug")
+        );
+        assert!(filter("=-=").to_string().contains("info"));
     }
 }
