@@ -25,37 +25,47 @@ pub struct PasswordHasher {
     /// each hash allocates ~19 MB, and spread over dozens of pool threads the
     /// allocator keeps a freed block per thread (peak RSS ran past 1 GB under a
     /// login flood); on `concurrent` threads it stays at `concurrent` blocks.
-    jobs: std::sync::mpsc::Sender<Job>,
+    /// Started on the first hash, so a cold start spawns nothing.
+    jobs: Arc<std::sync::OnceLock<std::sync::mpsc::Sender<Job>>>,
+    concurrent: usize,
     /// Running plus waiting: past this, requests are refused at once.
     admitted: Arc<Semaphore>,
 }
 
 impl PasswordHasher {
     pub fn new(concurrent: usize, waiting: usize) -> Self {
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
-        let queue = Arc::new(std::sync::Mutex::new(queue));
-        for index in 0..concurrent.max(1) {
-            let queue = queue.clone();
-            std::thread::Builder::new()
-                .name(format!("password-hashing-{index}"))
-                .spawn(move || loop {
-                    // The lock is held only to take the next job; ends with the last sender.
-                    let next = queue.lock().map(|queue| queue.recv());
-                    match next {
-                        // A panicking job must not take the thread with it; its asker
-                        // sees the dropped reply as an internal error.
-                        Ok(Ok(job)) => {
-                            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
-                        }
-                        _ => break,
-                    }
-                })
-                .expect("starting a password hashing thread");
-        }
         PasswordHasher {
-            jobs,
+            jobs: Arc::default(),
+            concurrent: concurrent.max(1),
             admitted: Arc::new(Semaphore::new(concurrent.max(1) + waiting)),
         }
+    }
+
+    /// The hashing threads' queue, starting them the first time.
+    fn jobs(&self) -> &std::sync::mpsc::Sender<Job> {
+        self.jobs.get_or_init(|| {
+            let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+            let queue = Arc::new(std::sync::Mutex::new(queue));
+            for index in 0..self.concurrent {
+                let queue = queue.clone();
+                std::thread::Builder::new()
+                    .name(format!("password-hashing-{index}"))
+                    .spawn(move || loop {
+                        // The lock is held only to take the next job; ends with the last sender.
+                        let next = queue.lock().map(|queue| queue.recv());
+                        match next {
+                            // A panicking job must not take the thread with it; its asker
+                            // sees the dropped reply as an internal error.
+                            Ok(Ok(job)) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
+                            _ => break,
+                        }
+                    })
+                    .expect("starting a password hashing thread");
+            }
+            jobs
+        })
     }
 
     async fn bounded<T: Send + 'static>(
@@ -71,7 +81,7 @@ impl PasswordHasher {
                     retry_after: BUSY_RETRY_AFTER_SECONDS,
                 })?;
         let (done, result) = tokio::sync::oneshot::channel();
-        self.jobs
+        self.jobs()
             .send(Box::new(move || {
                 // The asker may have gone (a dropped request); nobody to tell then.
                 let _ = done.send(work());

@@ -27,15 +27,13 @@ pub struct MiniLmEmbedder {
 
 impl MiniLmEmbedder {
     pub fn load(model_dir: &Path) -> anyhow::Result<Self> {
-        for file in MODEL_FILES {
-            anyhow::ensure!(
-                model_dir.join(file).is_file(),
-                "the embedding model is missing {} (run `make model` to fetch it into {})",
-                model_dir.join(file).display(),
+        // MiniLm::load names the missing file; this says how to get it.
+        let model = MiniLm::load(model_dir).with_context(|| {
+            format!(
+                "loading the embedding model (run `make model` to fetch it into {})",
                 model_dir.display()
-            );
-        }
-        let model = MiniLm::load(model_dir).context("loading the embedding model")?;
+            )
+        })?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(MiniLmEmbedder {
             model: Arc::new(model),
