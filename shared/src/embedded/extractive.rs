@@ -9,7 +9,8 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::answer_type::{
-    can_answer, expected_answer, mentions_number, named_numbers, names_codes, Expected,
+    asks_for_introduction, can_answer, expected_answer, mentions_number, named_numbers,
+    names_codes, states_value_of_codes, tells_introduction, Expected,
 };
 use crate::model::text::{sentences, shorten, term_coverage};
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
@@ -245,11 +246,19 @@ impl Generator for ExtractiveAnswerer {
             .map(|passage| passage.number)
             .collect();
         let expected = expected_answer(&request.question);
+        let asks_value = matches!(expected, Expected::Number | Expected::Size | Expected::Hex);
+        let asks_introduction =
+            expected == Expected::Version && asks_for_introduction(&request.question);
         let can_be_the_answer = |candidate: &Candidate| {
             naming_them.contains(&candidate.passage)
                 && !is_question(&candidate.sentence)
                 && can_answer(expected, &request.question, &candidate.sentence)
                 && names_codes(&request.question, &candidate.with_context())
+                // "0 <= nUnused <= BZ_MAX_UNUSED" names the constant, not its value.
+                && (!asks_value || states_value_of_codes(&request.question, &candidate.sentence))
+                // A version merely mentioned ("Zsh version 5.9" in a footer)
+                // does not say what it introduced.
+                && (!asks_introduction || tells_introduction(&candidate.with_context()))
                 // A fact of the kind asked must also be about what was asked:
                 // in the question's words, or close in meaning.
                 && (expected == Expected::Any

@@ -7,8 +7,13 @@
 /// The kind of fact a question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected {
-    /// A quantity, size, count, limit or value.
+    /// A quantity, count, limit or value.
     Number,
+    /// An amount of memory or storage ("256K bytes", "6 MiB", "900k"): a
+    /// number with its unit.
+    Size,
+    /// A value written in hexadecimal ("0x04C11DB7").
+    Hex,
     /// A release or version.
     Version,
     /// A date or year.
@@ -96,6 +101,22 @@ pub fn expected_answer(question: &str) -> Expected {
     {
         return Expected::Date;
     }
+    if words.contains(&"hexadecimal") || has("hex value") {
+        return Expected::Hex;
+    }
+    let storage = has("block size")
+        || has("buffer size")
+        || has("cache size")
+        || has("file size")
+        || has("dictionary size")
+        || words
+            .iter()
+            .any(|word| matches!(*word, "memory" | "ram" | "disk" | "storage"));
+    if storage
+        && (has("how much") || has("how large") || has("how big") || has("what") || has("which"))
+    {
+        return Expected::Size;
+    }
     let quantity_nouns = [
         "value",
         "size",
@@ -165,7 +186,175 @@ pub fn can_answer(expected: Expected, question: &str, sentence: &str) -> bool {
         Expected::Date => words
             .iter()
             .any(|word| is_year(word) || MONTHS.contains(word)),
+        // The unit may be a word the question used ("how many bytes").
+        Expected::Size => all_words.iter().enumerate().any(|(index, word)| {
+            !asked_words.contains(word) && is_size(word, all_words.get(index + 1).copied())
+        }),
+        Expected::Hex => sentence
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(is_hex_literal),
     }
+}
+
+/// Units an amount of memory or storage is given in.
+const SIZE_UNITS: &[&str] = &[
+    "b",
+    "k",
+    "kb",
+    "kib",
+    "m",
+    "mb",
+    "mib",
+    "g",
+    "gb",
+    "gib",
+    "t",
+    "tb",
+    "tib",
+    "byte",
+    "bytes",
+    "kbyte",
+    "kbytes",
+    "mbyte",
+    "mbytes",
+    "kilobyte",
+    "kilobytes",
+    "megabyte",
+    "megabytes",
+    "gigabyte",
+    "gigabytes",
+    "bit",
+    "bits",
+    "words",
+    "blocks",
+    "sectors",
+    "pages",
+];
+
+/// "900k", "64KiB", or a number followed by its unit ("256K bytes", "6 MiB").
+fn is_size(word: &str, next: Option<&str>) -> bool {
+    let Some(unit_start) = word.find(|c: char| !(c.is_ascii_digit() || c == '.')) else {
+        return word.starts_with(|c: char| c.is_ascii_digit())
+            && next.is_some_and(|unit| SIZE_UNITS.contains(&unit));
+    };
+    let (number, unit) = word.split_at(unit_start);
+    !number.is_empty()
+        && number.starts_with(|c: char| c.is_ascii_digit())
+        && (SIZE_UNITS.contains(&unit)
+            || (matches!(unit, "k" | "m" | "g")
+                && next.is_some_and(|unit| SIZE_UNITS.contains(&unit))))
+}
+
+/// `0x04C11DB7`, `04C11DB7h`, or a run of at least four hex digits with a
+/// digit and a letter in it (`EDB88320`).
+fn is_hex_literal(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    if let Some(digits) = lower.strip_prefix("0x") {
+        return !digits.is_empty() && digits.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    let digits = lower.strip_suffix('h').unwrap_or(&lower);
+    digits.len() >= 4
+        && digits.chars().all(|c| c.is_ascii_hexdigit())
+        && digits.chars().any(|c| c.is_ascii_digit())
+        && digits.chars().any(|c| c.is_ascii_alphabetic())
+}
+
+/// Whether `text`, when it is a line of code naming the code `question` asks
+/// the value of, states a value beside it ("#define BZ_MAX_UNUSED 5000",
+/// "BZ_MAX_UNUSED = 5000"). A code used in an expression (`0 <= nUnused <=
+/// BZ_MAX_UNUSED`) names the constant without giving its value: the 0 there
+/// bounds something else. Prose ("the last HISTSIZE commands (default 500)")
+/// and text that does not name the code are not judged here.
+pub fn states_value_of_codes(question: &str, text: &str) -> bool {
+    const OPERATORS: &[&str] = &["<=", ">=", "==", "!=", "&&", "||", "->", "::"];
+    if !OPERATORS.iter().any(|operator| text.contains(operator)) {
+        return true;
+    }
+    const LINKS: &[&str] = &[
+        "is",
+        "are",
+        "was",
+        "of",
+        "to",
+        "equals",
+        "equal",
+        "defaults",
+        "default",
+        "set",
+        "be",
+        "which",
+        "has",
+        "value",
+        "a",
+        "the",
+        "currently",
+        "by",
+        "define",
+    ];
+    let tokens: Vec<String> = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        .map(|token| token.trim_matches('.').to_lowercase())
+        .filter(|token| !token.is_empty())
+        .collect();
+    codes(question).iter().all(|code| {
+        let code = code.to_lowercase();
+        let positions: Vec<usize> = tokens
+            .iter()
+            .enumerate()
+            .filter(|(_, token)| **token == code)
+            .map(|(index, _)| index)
+            .collect();
+        positions.is_empty()
+            || positions.iter().any(|&at| {
+                tokens[at + 1..]
+                    .iter()
+                    .take(4)
+                    .take_while(|token| LINKS.contains(&token.as_str()) || is_value_token(token))
+                    .any(|token| is_value_token(token))
+            })
+    })
+}
+
+fn is_value_token(token: &str) -> bool {
+    token.starts_with(|c: char| c.is_ascii_digit()) || NUMBER_WORDS.contains(&token)
+}
+
+/// Words that say something began at a release: what a question asking which
+/// version introduced a feature needs to find.
+const INTRODUCED: &[&str] = &[
+    "introduced",
+    "added",
+    "new",
+    "since",
+    "first",
+    "appeared",
+    "supported",
+    "support",
+    "supports",
+    "introduces",
+    "adds",
+    "available",
+    "starting",
+    "began",
+    "implemented",
+];
+
+/// Whether `question` asks when something began ("Which version introduced
+/// X?", "first supported"), so that a version merely mentioned (a footer's
+/// "Zsh version 5.9") does not answer it.
+pub fn asks_for_introduction(question: &str) -> bool {
+    let lower = question.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|word| INTRODUCED.contains(&word))
+}
+
+/// Whether `text` says something began at a release.
+pub fn tells_introduction(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|word| INTRODUCED.contains(&word))
 }
 
 fn words(text: &str) -> impl Iterator<Item = &str> {
@@ -260,7 +449,12 @@ mod tests {
         for (question, expected) in [
             ("How many rounds does it use?", Expected::Number),
             ("What is the default value of TMOUT?", Expected::Number),
-            ("What block size does lzop use?", Expected::Number),
+            ("What block size does lzop use?", Expected::Size),
+            ("How much memory does xz -9 need?", Expected::Size),
+            (
+                "What is the hexadecimal value of the CRC-32 polynomial?",
+                Expected::Hex,
+            ),
             ("Which bash version introduced globstar?", Expected::Version),
             (
                 "Which version of XZ Utils first supported threads?",
@@ -295,12 +489,27 @@ mod tests {
             "The rounds option sets SHA512 rounds."
         ));
         let xz = "How much memory does xz -9 need?";
-        assert!(!can_answer(
-            Expected::Number,
+        assert!(!can_answer(Expected::Size, xz, "xz -9 needs more memory."));
+        assert!(can_answer(Expected::Size, xz, "xz -9 needs 674 MiB."));
+        assert!(can_answer(Expected::Size, xz, "It uses 900k per block."));
+        assert!(can_answer(
+            Expected::Size,
             xz,
-            "xz -9 needs more memory."
+            "It allocates on the order of 256K bytes."
         ));
-        assert!(can_answer(Expected::Number, xz, "xz -9 needs 674 MiB."));
+        assert!(!can_answer(
+            Expected::Size,
+            "What block size does lzop use?",
+            "Text is compressed into 40-50% of the original size."
+        ));
+        let hex = "What is the hexadecimal value of the CRC-32 polynomial?";
+        assert!(can_answer(Expected::Hex, hex, "CRC-32 uses 0x04C11DB7."));
+        assert!(can_answer(Expected::Hex, hex, "Reversed: EDB88320."));
+        assert!(!can_answer(
+            Expected::Hex,
+            hex,
+            "32-bit CRC (CRC-32C polynomial), 64-bit tables."
+        ));
         let version = "Which bash version added globstar?";
         assert!(can_answer(Expected::Version, version, "Added in bash 4.0."));
         assert!(!can_answer(
@@ -352,6 +561,39 @@ mod tests {
             "Under LP64, sizeof(int) is still 4."
         ));
         assert!(names_codes(question, "bz_max_unused is 5000."));
+    }
+
+    #[test]
+    fn a_constant_value_is_stated_beside_its_name() {
+        let question = "What is the numeric value of the BZ_MAX_UNUSED constant?";
+        for stated in [
+            "BZ_MAX_UNUSED is 5000.",
+            "#define BZ_MAX_UNUSED 5000",
+            "BZ_MAX_UNUSED defaults to five thousand.",
+            "The limit, BZ_MAX_UNUSED = 5000, bounds nUnused.",
+            "if (n <= BZ_MAX_UNUSED) where BZ_MAX_UNUSED == 5000",
+            "The last BZ_MAX_UNUSED bytes (default 5000) are kept.",
+            "It is 5000.",
+        ] {
+            assert!(states_value_of_codes(question, stated), "{stated}");
+        }
+        assert!(!states_value_of_codes(
+            question,
+            "or ( unused != NULL && !(0 <= nUnused <= BZ_MAX_UNUSED) )"
+        ));
+    }
+
+    #[test]
+    fn a_version_that_introduced_something_is_said_to() {
+        let question = "Which zsh version introduced here-strings?";
+        assert!(asks_for_introduction(question));
+        assert!(!asks_for_introduction(
+            "Which version of zlib is described?"
+        ));
+        assert!(tells_introduction("Here-strings were added in zsh 2.6."));
+        assert!(!tells_introduction(
+            "Zsh version 5.9, released on May 14, 2022."
+        ));
     }
 
     #[test]
