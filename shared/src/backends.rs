@@ -95,7 +95,11 @@ impl Backends {
             #[cfg(feature = "aws")]
             Backend::Aws(settings) => BackendSet::Aws {
                 clients: Box::new(
-                    AwsClients::from_environment(settings.endpoint_url.as_deref()).await,
+                    AwsClients::from_environment(
+                        settings.endpoint_url.as_deref(),
+                        settings.tls_roots,
+                    )
+                    .await,
                 ),
                 settings: settings.clone(),
             },

@@ -21,11 +21,15 @@ mod s3;
 #[cfg(feature = "aws-search")]
 mod s3vectors;
 mod secrets;
+mod tls;
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+
+use crate::config::TlsRoots;
 
 #[cfg(feature = "aws-bedrock")]
 pub use bedrock::{ClaudeGenerator, TitanEmbedder};
@@ -49,12 +53,17 @@ pub struct AwsClients {
     bedrock: aws_sdk_bedrockruntime::Client,
     #[cfg(feature = "aws-search")]
     s3vectors: aws_sdk_s3vectors::Client,
-    secrets: aws_sdk_secretsmanager::Client,
+    /// Built by the first [`AwsClients::signing_secret`]: only the functions
+    /// that check tokens against a Secrets Manager secret pay for a client.
+    secrets_config: aws_sdk_secretsmanager::Config,
+    secrets: Arc<OnceLock<aws_sdk_secretsmanager::Client>>,
     /// What the OpenSearch adapter signs with (it speaks REST, not an SDK client).
     #[cfg(feature = "aws-search")]
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     #[cfg(feature = "aws-search")]
     region: String,
+    #[cfg(feature = "aws-search")]
+    tls_roots: TlsRoots,
 }
 
 fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
@@ -69,15 +78,33 @@ impl AwsClients {
     /// Clients from the environment's region and credentials; `endpoint_url`
     /// (an emulator) also switches S3 to path-style addressing, which real S3
     /// does not need.
-    pub async fn from_environment(endpoint_url: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    /// `tls_roots` are the certificate authorities HTTPS endpoints are checked against.
+    pub async fn from_environment(endpoint_url: Option<&str>, tls_roots: TlsRoots) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(tls::sdk_http_client(tls_roots));
+        // Lambda gives every function its role's credentials and its region in
+        // the environment, which the default chains would pick first anyway;
+        // naming those providers spares each cold start from building the
+        // chains' other sources (STS for web identity, SSO, profile files, the
+        // instance metadata client). Elsewhere the full chains apply.
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
+        if std::env::var_os("AWS_REGION").is_some()
+            || std::env::var_os("AWS_DEFAULT_REGION").is_some()
+        {
+            loader =
+                loader.region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+        }
         if let Some(endpoint) = endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
-        Self::from_sdk_config(&loader.load().await, endpoint_url.is_some())
+        Self::from_sdk_config(&loader.load().await, endpoint_url.is_some(), tls_roots)
     }
 
-    fn from_sdk_config(sdk: &aws_config::SdkConfig, emulator: bool) -> Self {
+    fn from_sdk_config(sdk: &aws_config::SdkConfig, emulator: bool, tls_roots: TlsRoots) -> Self {
         // Each service gets the time its calls need: metadata reads are quick, a
         // 50 MB file is not, and an answer must arrive within API Gateway's 29 s.
         #[cfg(feature = "aws-files")]
@@ -101,6 +128,8 @@ impl AwsClients {
             .build();
         #[cfg(not(feature = "aws-files"))]
         let _ = emulator;
+        #[cfg(not(feature = "aws-search"))]
+        let _ = tls_roots;
         AwsClients {
             #[cfg(feature = "aws-files")]
             s3: aws_sdk_s3::Client::from_conf(s3),
@@ -109,7 +138,8 @@ impl AwsClients {
             bedrock: aws_sdk_bedrockruntime::Client::from_conf(bedrock),
             #[cfg(feature = "aws-search")]
             s3vectors: aws_sdk_s3vectors::Client::from_conf(s3vectors),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+            secrets_config: secrets,
+            secrets: Arc::default(),
             #[cfg(feature = "aws-search")]
             credentials: sdk.credentials_provider(),
             #[cfg(feature = "aws-search")]
@@ -117,6 +147,8 @@ impl AwsClients {
                 .region()
                 .map(|region| region.as_ref().to_string())
                 .unwrap_or_else(|| "us-east-1".to_string()),
+            #[cfg(feature = "aws-search")]
+            tls_roots,
         }
     }
 
@@ -131,7 +163,7 @@ impl AwsClients {
             .credentials_provider(credentials)
             .load()
             .await;
-        Self::from_sdk_config(&sdk, true)
+        Self::from_sdk_config(&sdk, true, TlsRoots::Amazon)
     }
 
     /// How many versions (and delete markers) of `key` the bucket keeps: what
@@ -188,7 +220,13 @@ impl AwsClients {
     /// An OpenSearch Serverless collection's index, at its endpoint.
     #[cfg(feature = "aws-search")]
     pub fn opensearch_index(&self, endpoint: &str, index: &str) -> OpenSearchIndex {
-        OpenSearchIndex::new(endpoint, index, &self.region, self.credentials.clone())
+        OpenSearchIndex::new(
+            endpoint,
+            index,
+            &self.region,
+            self.credentials.clone(),
+            self.tls_roots,
+        )
     }
 
     #[cfg(feature = "aws-bedrock")]
@@ -207,6 +245,9 @@ impl AwsClients {
     }
 
     pub fn signing_secret(&self, arn: &str, min_bytes: usize) -> SecretsManagerSecret {
-        SecretsManagerSecret::new(self.secrets.clone(), arn, min_bytes)
+        let client = self
+            .secrets
+            .get_or_init(|| aws_sdk_secretsmanager::Client::from_conf(self.secrets_config.clone()));
+        SecretsManagerSecret::new(client.clone(), arn, min_bytes)
     }
 }

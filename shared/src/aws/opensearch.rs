@@ -34,6 +34,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use serde_json::{json, Value};
 
+use crate::config::TlsRoots;
 use crate::error::{Error, Result};
 use crate::model::{Chunk, ScoredChunk, SearchScope};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
@@ -55,6 +56,7 @@ pub struct OpenSearchIndex {
     index: String,
     region: String,
     credentials: Option<SharedCredentialsProvider>,
+    tls_roots: TlsRoots,
     client: OnceLock<HttpClient>,
 }
 
@@ -65,12 +67,14 @@ impl OpenSearchIndex {
         index: &str,
         region: &str,
         credentials: Option<SharedCredentialsProvider>,
+        tls_roots: TlsRoots,
     ) -> Self {
         OpenSearchIndex {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             index: index.to_string(),
             region: region.to_string(),
             credentials,
+            tls_roots,
             client: OnceLock::new(),
         }
     }
@@ -80,9 +84,24 @@ impl OpenSearchIndex {
             return Ok(client);
         }
         let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|error| Error::Internal(anyhow::anyhow!("TLS roots: {error}")))?
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        let builder = match self.tls_roots {
+            TlsRoots::System => builder
+                .with_provider_and_native_roots(provider)
+                .map_err(|error| anyhow::anyhow!("system TLS roots: {error}")),
+            TlsRoots::Amazon => rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map(|config| {
+                    builder.with_tls_config(
+                        config
+                            .with_root_certificates(super::tls::amazon_root_store())
+                            .with_no_client_auth(),
+                    )
+                })
+                .map_err(|error| anyhow::anyhow!("TLS configuration: {error}")),
+        };
+        let connector = builder
+            .map_err(Error::Internal)?
             .https_or_http()
             .enable_http1()
             .build();

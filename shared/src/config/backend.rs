@@ -25,6 +25,31 @@ pub struct AwsSettings {
     pub vector_store: VectorStoreSettings,
     /// `AWS_ENDPOINT_URL`: every client talks to this endpoint (an emulator).
     pub endpoint_url: Option<String>,
+    /// `ASKDOCS_TLS_ROOTS`: the certificate authorities HTTPS endpoints are checked against.
+    pub tls_roots: TlsRoots,
+}
+
+/// Which certificate authorities the AWS clients trust (`ASKDOCS_TLS_ROOTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsRoots {
+    /// `amazon` (default): Amazon Trust Services' roots, compiled in, which
+    /// sign every AWS endpoint; nothing is read from disk at a cold start.
+    #[default]
+    Amazon,
+    /// `system`: the operating system's CA store, for networks whose proxy
+    /// re-signs TLS with its own authority.
+    System,
+}
+
+impl TlsRoots {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(
+            match env.choice("ASKDOCS_TLS_ROOTS", &["amazon", "system"])? {
+                Some("system") => TlsRoots::System,
+                _ => TlsRoots::Amazon,
+            },
+        )
+    }
 }
 
 /// The vector store of the AWS backend (`ASKDOCS_VECTOR_STORE`).
@@ -70,6 +95,7 @@ impl AwsSettings {
             bucket: env.required("DOCUMENTS_BUCKET", why)?,
             vector_store: VectorStoreSettings::from_env(env)?,
             endpoint_url: env.url("AWS_ENDPOINT_URL")?,
+            tls_roots: TlsRoots::from_env(env)?,
         })
     }
 }

@@ -20,7 +20,7 @@ mod query;
 use std::time::Duration;
 
 pub use auth::{AuthSettings, JwtSecretSource, LoginLimits, MIN_JWT_SECRET_BYTES};
-pub use backend::{AwsSettings, Backend, VectorStoreSettings};
+pub use backend::{AwsSettings, Backend, TlsRoots, VectorStoreSettings};
 pub use documents::DocumentSettings;
 pub use env::{ConfigError, Env};
 pub use models::{
@@ -240,6 +240,18 @@ mod tests {
     }
 
     #[test]
+    fn aws_endpoints_are_checked_against_amazons_roots_unless_told_otherwise() {
+        let tls_roots = |settings: &[(&str, &str)]| match config(settings).unwrap().backend {
+            Backend::Aws(aws) => aws.tls_roots,
+            Backend::Embedded { .. } => panic!("AWS backend expected"),
+        };
+        assert_eq!(tls_roots(&TABLES), TlsRoots::Amazon);
+        let mut settings = TABLES.to_vec();
+        settings.push(("ASKDOCS_TLS_ROOTS", "system"));
+        assert_eq!(tls_roots(&settings), TlsRoots::System);
+    }
+
+    #[test]
     fn malformed_values_are_rejected_with_the_variable_name() {
         let cases = [
             (("ASKDOCS_BACKEND", "cloud"), "ASKDOCS_BACKEND"),
@@ -293,6 +305,9 @@ mod tests {
             config(&settings).unwrap_err().variable,
             "ASKDOCS_VECTOR_STORE"
         );
+        let mut settings = TABLES.to_vec();
+        settings.push(("ASKDOCS_TLS_ROOTS", "mozilla"));
+        assert_eq!(config(&settings).unwrap_err().variable, "ASKDOCS_TLS_ROOTS");
     }
 
     #[test]
