@@ -84,16 +84,20 @@ impl MiniLm {
     }
 
     /// Token ids of each text, as the encoder sees them ([CLS] … [SEP], truncated).
+    /// A batch is tokenized on every core: alone, the normaliser kept one core
+    /// busy while the other waited (~5% of a batch's time).
     pub fn tokenize(&self, texts: &[&str]) -> anyhow::Result<Vec<Vec<u32>>> {
-        texts
-            .iter()
-            .map(|text| {
-                self.tokenizer
-                    .encode(*text, true)
-                    .map(|encoding| encoding.get_ids().to_vec())
-                    .map_err(|error| anyhow::anyhow!("tokenizing: {error}"))
-            })
-            .collect()
+        use rayon::prelude::*;
+        let encode = |text: &&str| {
+            self.tokenizer
+                .encode(*text, true)
+                .map(|encoding| encoding.get_ids().to_vec())
+                .map_err(|error| anyhow::anyhow!("tokenizing: {error}"))
+        };
+        if texts.len() < 2 {
+            return texts.iter().map(encode).collect();
+        }
+        texts.par_iter().map(encode).collect()
     }
 
     /// One unit vector per text. Blocks; spreads big inputs over rayon's pool.

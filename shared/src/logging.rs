@@ -55,12 +55,26 @@ pub fn filter(requested: &str) -> Targets {
     filter
 }
 
+/// The most verbose level `filter` lets through anywhere.
+fn most_verbose(filter: &Targets) -> LevelFilter {
+    filter
+        .iter()
+        .map(|(_, level)| level)
+        .chain(filter.default_level())
+        .max()
+        .unwrap_or(LevelFilter::OFF)
+}
+
 /// Installs the global subscriber once; later calls (tests) are no-ops.
 pub fn init(settings: &LogSettings) {
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(LevelFilter::TRACE)
-        .with_writer(std::io::stderr);
     let filter = filter(&settings.filter);
+    // The subscriber's own ceiling is the filter's most verbose level: it
+    // becomes `log`'s max level too, so a dependency's `log::trace!` in a hot
+    // loop (the tokenizer's normaliser, rustls) returns at the macro instead
+    // of matching targets on every call (~2% of embedding time at info).
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(most_verbose(&filter))
+        .with_writer(std::io::stderr);
     let _ = match settings.format {
         // Lambda adds its own timestamps; the request span's id goes on every line.
         LogFormat::Json => builder
@@ -93,5 +107,15 @@ mod tests {
             filter("debug")
         );
         assert!(filter("=-=").to_string().contains("info"));
+    }
+
+    #[test]
+    fn the_ceiling_is_the_most_verbose_level_asked_for() {
+        assert_eq!(most_verbose(&filter("info")), LevelFilter::INFO);
+        assert_eq!(
+            most_verbose(&filter("warn,askdocs=debug")),
+            LevelFilter::DEBUG
+        );
+        assert_eq!(most_verbose(&filter("trace")), LevelFilter::TRACE);
     }
 }
