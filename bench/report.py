@@ -562,6 +562,13 @@ def main(argv=None) -> int:
         "",
         table(["measure", "askdocs", "peer / baseline", "ratio", "goal", "met"], report.goal_rows),
         "",
+    ]
+    # What stands in the way of each goal not met, and what was tried: kept by
+    # hand in bench/findings.md (measurements belong here, reasons there).
+    findings = REPO / "bench" / "findings.md"
+    if findings.exists():
+        lines += [findings.read_text(encoding="utf-8").rstrip("\n"), ""]
+    lines += [
         "## Details",
         "",
         "\n\n".join(report.sections),
