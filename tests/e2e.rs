@@ -240,6 +240,10 @@ fn askdocs_ingest_processes_a_folder_and_summarises() {
         "{stdout}"
     );
     assert!(
+        stdout.contains("documents/min") && stdout.contains("passages/s"),
+        "the summary gives the rates: {stdout}"
+    );
+    assert!(
         stdout.contains("1 failed:") && stdout.contains("broken.pdf: the PDF is damaged"),
         "{stdout}"
     );

@@ -30,6 +30,7 @@ pub async fn run(config: &Config, email: &str, paths: &[PathBuf]) -> anyhow::Res
     let processing = ProcessingState::new(&backends)?;
     let limit = config.documents.max_upload_bytes;
 
+    let started = std::time::Instant::now();
     let progress = ProgressBar::new(files.len() as u64);
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
@@ -45,7 +46,11 @@ pub async fn run(config: &Config, email: &str, paths: &[PathBuf]) -> anyhow::Res
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        progress.set_message(name.clone());
+        progress.set_message(format!(
+            "{} · {}",
+            passage_rate(summary.chunks, started.elapsed()),
+            name
+        ));
         match ingest_one(&documents, &processing, &user.user_id, path, &name, limit).await {
             Ok(document_id) => match store.get(&user.user_id, &document_id).await? {
                 Some(document) if document.status == DocumentStatus::Ready => {
@@ -68,14 +73,18 @@ pub async fn run(config: &Config, email: &str, paths: &[PathBuf]) -> anyhow::Res
         progress.inc(1);
     }
     progress.finish_and_clear();
+    let elapsed = started.elapsed();
 
     println!(
-        "Ingested {} file{} for {}: {} pages, {} chunks.",
+        "Ingested {} file{} for {}: {} pages, {} chunks in {:.1} s ({:.1} documents/min, {}).",
         summary.files,
         if summary.files == 1 { "" } else { "s" },
         user.email,
         summary.pages,
-        summary.chunks
+        summary.chunks,
+        elapsed.as_secs_f64(),
+        summary.files as f64 * 60.0 / elapsed.as_secs_f64().max(1e-3),
+        passage_rate(summary.chunks, elapsed)
     );
     if !summary.failures.is_empty() {
         println!("{} failed:", summary.failures.len());
@@ -96,6 +105,15 @@ pub async fn run(config: &Config, email: &str, paths: &[PathBuf]) -> anyhow::Res
         );
     }
     Ok(summary.failures.is_empty())
+}
+
+/// Passages indexed per second so far: extraction, embedding and indexing together.
+fn passage_rate(passages: u64, elapsed: std::time::Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    if passages == 0 || seconds <= 0.0 {
+        return "– passages/s".to_string();
+    }
+    format!("{:.1} passages/s", passages as f64 / seconds)
 }
 
 /// Uploads and processes one file; the error is a reason for the summary.
