@@ -77,8 +77,8 @@ fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
 impl AwsClients {
     /// Clients from the environment's region and credentials; `endpoint_url`
     /// (an emulator) also switches S3 to path-style addressing, which real S3
-    /// does not need.
-    /// `tls_roots` are the certificate authorities HTTPS endpoints are checked against.
+    /// does not need; `tls_roots` are the certificate authorities HTTPS
+    /// endpoints are checked against.
     pub async fn from_environment(endpoint_url: Option<&str>, tls_roots: TlsRoots) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(tls::sdk_http_client(tls_roots));

@@ -3,10 +3,9 @@
 //! AWS service endpoints (DynamoDB, S3, S3 Vectors, Bedrock, Secrets Manager,
 //! OpenSearch Serverless) present certificates issued by Amazon Trust
 //! Services, whose roots are Amazon Root CA 1–4 and Starfield Services Root
-//! CA G2. Trusting those five, compiled in,
-//! spares every cold start from reading and parsing the system's whole CA
-//! store: on this machine that was ~290 files and most of the functions' init
-//! (docs/benchmarks.md). `ASKDOCS_TLS_ROOTS=system` trusts the system store
+//! CA G2. Trusting those five, compiled in, spares every cold start from
+//! reading and parsing the system's whole CA store: on this machine that was
+//! ~290 files and most of the functions' init (docs/benchmarks.md). `ASKDOCS_TLS_ROOTS=system` trusts the system store
 //! instead, for a network whose proxy re-signs TLS with its own authority.
 //!
 //! The PEM files are Debian's ca-certificates copies (Mozilla's store).
