@@ -126,7 +126,13 @@ pub async fn ask(
     ApiJson(request): ApiJson<AskRequest>,
 ) -> Result<Response> {
     let answer = state.asker.ask(&caller.user_id, request.into()).await?;
-    Ok(Json(AskResponse::from(answer)).into_response())
+    // Where the time went, for a client or a benchmark to read (W3C Server Timing).
+    let server_timing = answer.timings.server_timing();
+    let mut response = Json(AskResponse::from(answer)).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&server_timing) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]

@@ -7,7 +7,7 @@ use askdocs_shared::backends::Backends;
 use askdocs_shared::model::SearchScope;
 use askdocs_shared::model::NOT_FOUND_ANSWER;
 use askdocs_shared::testing::harness::{
-    embedded_backends, event, fixture, send, signed_in, with_bearer, with_query,
+    embedded_backends, event, fixture, send, send_for_headers, signed_in, with_bearer, with_query,
 };
 use serde_json::{json, Value};
 
@@ -149,6 +149,48 @@ async fn a_question_is_answered_from_the_right_page_with_citations() {
     assert!(
         answer["answer"].as_str().unwrap().contains("40 crowns"),
         "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_says_where_its_time_went() {
+    // GIVEN Ada's manual
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+
+    // WHEN she asks the committed event's question
+    let event = with_bearer(event("query-ask.json"), &ada.token);
+    let (status, headers, answer) = send_for_headers(&app(harness.state.clone()), event).await;
+
+    // THEN a Server-Timing header gives each stage's milliseconds, and the
+    // stages fit inside the total
+    assert_eq!(status, 200, "{answer}");
+    let timing = headers
+        .get("server-timing")
+        .and_then(|value| value.to_str().ok())
+        .expect("a Server-Timing header");
+    let duration = |stage: &str| -> f64 {
+        timing
+            .split(", ")
+            .find_map(|entry| entry.strip_prefix(&format!("{stage};dur=")))
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("no {stage} in {timing}"))
+    };
+    let (embed, search, answer_ms, overhead, total) = (
+        duration("embed"),
+        duration("search"),
+        duration("answer"),
+        duration("overhead"),
+        duration("total"),
+    );
+    assert!(embed > 0.0 && search > 0.0 && answer_ms > 0.0, "{timing}");
+    assert!(embed + search + answer_ms <= total + 0.01, "{timing}");
+    assert!(
+        (total - embed - answer_ms - overhead).abs() < 0.02,
+        "{timing}"
     );
 }
 

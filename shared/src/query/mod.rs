@@ -53,6 +53,46 @@ pub struct Answer {
     pub truncated: bool,
     /// Documents in the question's scope not searchable yet (pending or processing).
     pub still_processing: usize,
+    /// Where the time went (sent as `Server-Timing`, not in the body).
+    pub timings: AskTimings,
+}
+
+/// Time spent in each stage of one ask, in milliseconds: the model's share
+/// (embedding the question, then the generator) apart from the query path's
+/// own (ownership checks, search, fusion, history).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AskTimings {
+    /// Embedding the question.
+    pub embed: f64,
+    /// Index search, fusion and the ready-document filter.
+    pub search: f64,
+    /// The generator (Claude, or the local extractive answerer).
+    pub answer: f64,
+    /// The whole ask, from validation to the history write.
+    pub total: f64,
+}
+
+impl AskTimings {
+    /// The query path's own time: everything but the model and the generator.
+    pub fn overhead(&self) -> f64 {
+        (self.total - self.embed - self.answer).max(0.0)
+    }
+
+    /// The `Server-Timing` header value (W3C Server Timing), durations in ms.
+    pub fn server_timing(&self) -> String {
+        format!(
+            "embed;dur={:.2}, search;dur={:.2}, answer;dur={:.2}, overhead;dur={:.2}, total;dur={:.2}",
+            self.embed,
+            self.search,
+            self.answer,
+            self.overhead(),
+            self.total
+        )
+    }
+}
+
+fn milliseconds_since(started: std::time::Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1000.0
 }
 
 /// A passage retrieved for a question, as `askdocs search` shows it.
@@ -140,6 +180,8 @@ impl Asker {
     }
 
     pub async fn ask(&self, user_id: &str, question: Question) -> Result<Answer> {
+        let started = std::time::Instant::now();
+        let mut timings = AskTimings::default();
         let text = validate_question(&question.question)?;
         let top_k = validate_top_k(question.top_k)?;
         let conversation_id = match question.conversation_id.as_deref() {
@@ -155,7 +197,10 @@ impl Asker {
         let history = self.earlier_turns(user_id, &conversation_id).await?;
         let search_text = search_text(&text, &history);
 
-        let found = self.retrieve(&scope, &search_text, top_k).await?;
+        let found = self
+            .retrieve(&scope, &search_text, top_k, &mut timings)
+            .await?;
+        let answering = std::time::Instant::now();
         let (answer, citations, model, truncated) = if found.is_empty() {
             let model = self.generator.model_id().to_string();
             (NOT_FOUND_ANSWER.to_string(), Vec::new(), model, false)
@@ -163,6 +208,7 @@ impl Asker {
             self.answer_from(&text, &search_text, &found, history)
                 .await?
         };
+        timings.answer = milliseconds_since(answering);
         let answer = match still_processing {
             0 => answer,
             1 => format!("{answer}\n\n(1 document is still being processed; its text is not searched yet.)"),
@@ -186,6 +232,7 @@ impl Asker {
         } else {
             Metric::QuestionsAnswered
         });
+        timings.total = milliseconds_since(started);
         Ok(Answer {
             answer,
             citations,
@@ -194,6 +241,7 @@ impl Asker {
             model,
             truncated,
             still_processing,
+            timings,
         })
     }
 
@@ -209,7 +257,14 @@ impl Asker {
             user_id: user_id.to_string(),
             document_ids: None,
         };
-        let found = self.retrieve(&scope, &text, top_k.clamp(1, 100)).await?;
+        let found = self
+            .retrieve(
+                &scope,
+                &text,
+                top_k.clamp(1, 100),
+                &mut AskTimings::default(),
+            )
+            .await?;
         Ok(found
             .into_iter()
             .map(|(candidate, document)| Retrieved {
@@ -360,13 +415,17 @@ impl Asker {
         scope: &SearchScope,
         text: &str,
         top_k: usize,
+        timings: &mut AskTimings,
     ) -> Result<Vec<(Candidate, Document)>> {
+        let embedding = std::time::Instant::now();
         let vector = self
             .embedder
             .embed(&[text.to_string()])
             .await?
             .pop()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("the embedder returned no vector")))?;
+        timings.embed = milliseconds_since(embedding);
+        let searching = std::time::Instant::now();
         let wanted = self.settings.candidates.max(top_k * 3);
         let query = SearchQuery {
             vector: &vector,
@@ -394,6 +453,7 @@ impl Asker {
                 found.push((candidate, document.clone()));
             }
         }
+        timings.search = milliseconds_since(searching);
         Ok(found)
     }
 

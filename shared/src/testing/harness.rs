@@ -175,9 +175,19 @@ pub async fn aws_backends(settings: &[(&str, String)], dimension: usize) -> Back
 /// Sends an API Gateway proxy event through a router; returns status and JSON body
 /// (`Null` when empty). Every body the API sends must be JSON.
 pub async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
+    let (status, _, body) = send_for_headers(app, event).await;
+    (status, body)
+}
+
+/// [`send`], with the response's headers.
+pub async fn send_for_headers(
+    app: &axum::Router,
+    event: Value,
+) -> (u16, axum::http::HeaderMap, Value) {
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
+    let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
@@ -186,7 +196,7 @@ pub async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
     } else {
         serde_json::from_slice(&bytes).expect("every response body is JSON")
     };
-    (status, body)
+    (status, headers, body)
 }
 
 /// Fresh tables, buckets and an 8-dimension vector index (the contract
