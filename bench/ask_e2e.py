@@ -113,8 +113,8 @@ def main() -> int:
 
     # The embedding benchmark's queries, then first sentences of the library's parts.
     questions = json.loads(queries_file.read_text()) if queries_file.exists() else []
-    questions += [part.split(". ")[0][:200] for part in parts(files, QUESTIONS)]
-    questions = questions[:QUESTIONS]
+    questions += [part.strip().split(". ")[0][:200] for part in parts(files, QUESTIONS)]
+    questions = [question for question in questions if question.strip()][:QUESTIONS]
     for question in questions[:3]:
         call(base, "POST", "/query/ask", token=token, body={"question": question})
     client, stages = [], {"embed": [], "search": [], "answer": [], "overhead": [], "total": []}

@@ -65,11 +65,12 @@ impl DocumentStore for SqliteDocumentStore {
         self.db
             .read(move |connection| {
                 connection
-                    .query_row(
+                    .prepare_cached(
                         "SELECT * FROM documents WHERE user_id = ?1 AND document_id = ?2",
-                        [user_id, document_id],
-                        document_from_row,
                     )
+                    .and_then(|mut statement| {
+                        statement.query_row([user_id, document_id], document_from_row)
+                    })
                     .optional()
                     .map_err(internal("reading a document"))
             })
@@ -89,7 +90,7 @@ impl DocumentStore for SqliteDocumentStore {
                 // One extra row tells whether another page follows.
                 let fetch = (limit + 1) as i64;
                 let mut statement = connection
-                    .prepare(
+                    .prepare_cached(
                         "SELECT * FROM documents
                          WHERE user_id = ?1 AND (?2 IS NULL OR (upload_date, document_id) < (?2, ?3))
                          ORDER BY upload_date DESC, document_id DESC LIMIT ?4",
@@ -177,7 +178,7 @@ impl DocumentStore for SqliteDocumentStore {
         self.db
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare(
+                    .prepare_cached(
                         "SELECT * FROM documents WHERE status = ?1 AND updated_at < ?2
                          ORDER BY updated_at LIMIT ?3",
                     )

@@ -27,14 +27,16 @@ impl HistoryStore for SqliteHistoryStore {
         self.db
             .call(move |connection| {
                 connection
-                    .execute(
+                    .prepare_cached(
                         "INSERT INTO history (user_id, query_id, conversation_id, question, answer, citations, model, created_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                        params![
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![
                             entry.user_id, entry.query_id, entry.conversation_id, entry.question,
                             entry.answer, citations, entry.model, entry.created_at
-                        ],
-                    )
+                        ])
+                    })
                     .map(|_| ())
                     .map_err(internal("recording a question"))
             })
@@ -57,7 +59,7 @@ impl HistoryStore for SqliteHistoryStore {
         self.db
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare(
+                    .prepare_cached(
                         "SELECT * FROM history
                          WHERE user_id = ?1
                            AND (?2 IS NULL OR conversation_id = ?2)

@@ -102,11 +102,25 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
     if terms.is_empty() {
         return 0.0;
     }
-    let words: std::collections::HashSet<String> = stemmed_words(text).into_iter().collect();
-    let found = terms
-        .iter()
-        .filter(|term| words.contains(term.as_str()))
-        .count();
+    // Stems the text's words one by one and stops once every term is seen.
+    let mut seen = vec![false; terms.len()];
+    let mut found = 0;
+    for word in text
+        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .map(|word| word.trim_matches('-'))
+        .filter(|word| !word.is_empty())
+    {
+        let word = stem(word);
+        if let Ok(at) = terms.binary_search(&word) {
+            if !seen[at] {
+                seen[at] = true;
+                found += 1;
+                if found == terms.len() {
+                    break;
+                }
+            }
+        }
+    }
     found as f32 / terms.len() as f32
 }
 

@@ -102,12 +102,15 @@ pub fn fuse(
 /// question present (an error code, a name the embedding cannot place), or
 /// most terms present with a meaning not far off.
 fn is_relevant(candidate: &Candidate, question: &str, floor: f32) -> bool {
-    let coverage = term_coverage(question, &candidate.chunk.text);
+    // Words are counted only when meaning alone does not decide (stemming every
+    // candidate's text was a third of the fusion's time).
+    let coverage = || term_coverage(question, &candidate.chunk.text);
     match candidate.cosine {
         Some(cosine) if cosine >= floor => true,
         Some(cosine) => {
+            let coverage = coverage();
             coverage >= 1.0 || (coverage >= PARTIAL_TERM_COVERAGE && cosine >= floor / 2.0)
         }
-        None => coverage >= 1.0,
+        None => coverage() >= 1.0,
     }
 }
