@@ -20,10 +20,11 @@ import json
 import statistics
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "load"))
+from prepare import request_with_headers as call  # noqa: E402  (one HTTP helper for both)
 
 DOCUMENTS = 200
 # ~2.5 KB per document: hundreds of documents, a library ready in well under a minute.
@@ -31,27 +32,6 @@ LIBRARY_CHARACTERS = DOCUMENTS * 2500
 QUESTIONS = 60
 OVERHEAD_GOAL_MS = 2.0
 PASSWORD = "Bench-ask-1"
-
-
-def call(base, method, path, token=None, body=None, content_type="application/json"):
-    """(JSON body, headers); 429 answers are retried after Retry-After."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    data = None
-    if body is not None:
-        data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers["Content-Type"] = content_type
-    for _ in range(120):
-        request = urllib.request.Request(base + path, data=data, headers=headers, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=120) as response:
-                payload = response.read()
-                return (json.loads(payload) if payload else None), response.headers
-        except urllib.error.HTTPError as error:
-            if error.code == 429:
-                time.sleep(float(error.headers.get("Retry-After") or 1))
-                continue
-            raise RuntimeError(f"{method} {path}: {error.code} {error.read().decode()}") from None
-    raise RuntimeError(f"{method} {path}: still rate limited")
 
 
 def parts(files: list[str], count: int) -> list[str]:

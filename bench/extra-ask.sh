@@ -10,28 +10,14 @@ set -euo pipefail
 results="$1"
 askdocs="${ASKDOCS_BIN:-${CARGO_TARGET_DIR:-target}/release/askdocs}"
 work=$(mktemp -d)
-server_pid=""
+source scripts/serve-lib.sh
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_serve
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-RUST_LOG=warn "$askdocs" --data-dir "$work/data" serve --port 0 > "$work/stdout" 2> "$work/server.log" &
-server_pid=$!
-url=""
-for _ in $(seq 1 600); do
-  line=$(head -n 1 "$work/stdout" 2>/dev/null || true)
-  case "$line" in
-    "askdocs listening on "*) url="${line#askdocs listening on }"; break ;;
-  esac
-  kill -0 "$server_pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [ -z "$url" ]; then
+if ! RUST_LOG=warn start_serve "$askdocs" "$work/data" "$work/stdout" "$work/server.log"; then
   cat "$work/server.log" >&2
   echo '{"title": "Ask end to end", "error": "askdocs serve did not start"}'
   exit 0

@@ -33,6 +33,12 @@ rate_limited_waits = 0
 
 
 def request(base, method, path, token=None, body=None, content_type="application/json"):
+    """The JSON body of the answer (None when empty)."""
+    return request_with_headers(base, method, path, token, body, content_type)[0]
+
+
+def request_with_headers(base, method, path, token=None, body=None, content_type="application/json"):
+    """(JSON body or None, response headers); 429 answers are retried after Retry-After."""
     global rate_limited_waits
     headers = {}
     if token:
@@ -46,7 +52,7 @@ def request(base, method, path, token=None, body=None, content_type="application
         try:
             with urllib.request.urlopen(req, timeout=120) as response:
                 payload = response.read()
-                return json.loads(payload) if payload else None
+                return (json.loads(payload) if payload else None), response.headers
         except urllib.error.HTTPError as error:
             if error.code == 429:
                 rate_limited_waits += 1

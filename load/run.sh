@@ -38,29 +38,15 @@ bash scripts/fetch-model.sh "$ASKDOCS_MODEL_DIR"
 
 work=$(mktemp -d)
 mkdir -p "$results"
-server_pid=""
+source scripts/serve-lib.sh
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_serve
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-LOG_FORMAT=json RUST_LOG="${RUST_LOG:-info}" "$bin" --data-dir "$work/data" serve --port 0 \
-  > "$work/stdout" 2> "$results/server.log" &
-server_pid=$!
-url=""
-for _ in $(seq 1 600); do
-  line=$(head -n 1 "$work/stdout" 2>/dev/null || true)
-  case "$line" in
-    "askdocs listening on "*) url="${line#askdocs listening on }"; break ;;
-  esac
-  if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if [ -z "$url" ]; then
+if ! LOG_FORMAT=json RUST_LOG="${RUST_LOG:-info}" start_serve "$bin" "$work/data" "$work/stdout" \
+  "$results/server.log"; then
   echo "load: askdocs serve did not start; its log:" >&2
   cat "$results/server.log" >&2
   exit 1

@@ -37,30 +37,15 @@ work=$(mktemp -d)
 report_dir="${ST_REPORT_DIR:-$work/report}"
 mkdir -p "$report_dir"
 report_dir=$(cd "$report_dir" && pwd)
-server_pid=""
+source scripts/serve-lib.sh
 cleanup() {
-  if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  stop_serve
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A fresh server on a free port; its first stdout line names the address.
-RUST_LOG="${RUST_LOG:-warn}" "$bin" --data-dir "$work/data" serve --port 0 \
-  > "$work/stdout" 2> "$report_dir/server.log" &
-server_pid=$!
-url=""
-for _ in $(seq 1 600); do
-  line=$(head -n 1 "$work/stdout" 2>/dev/null || true)
-  case "$line" in
-    "askdocs listening on "*) url="${line#askdocs listening on }"; break ;;
-  esac
-  if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-if [ -z "$url" ]; then
+# A fresh server on a free port.
+if ! RUST_LOG="${RUST_LOG:-warn}" start_serve "$bin" "$work/data" "$work/stdout" "$report_dir/server.log"; then
   echo "schemathesis: askdocs serve did not start; its log:" >&2
   cat "$report_dir/server.log" >&2
   exit 1
