@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::answer_type::{
-    asks_for_introduction, can_answer, expected_answer, mentions_number, named_numbers,
-    names_codes, states_value_of_codes, tells_introduction, Expected,
+    can_answer, expected_answer, mentions_number, named_numbers, names_codes,
+    states_value_of_codes, tells_introduction, Expected,
 };
 use crate::model::text::{sentences, shorten, term_coverage};
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
@@ -248,7 +248,7 @@ impl Generator for ExtractiveAnswerer {
         let expected = expected_answer(&request.question);
         let asks_value = matches!(expected, Expected::Number | Expected::Size | Expected::Hex);
         let asks_introduction =
-            expected == Expected::Version && asks_for_introduction(&request.question);
+            expected == Expected::Version && tells_introduction(&request.question);
         let can_be_the_answer = |candidate: &Candidate| {
             naming_them.contains(&candidate.passage)
                 && !is_question(&candidate.sentence)

@@ -339,20 +339,12 @@ const INTRODUCED: &[&str] = &[
     "implemented",
 ];
 
-/// Whether `question` asks when something began ("Which version introduced
-/// X?", "first supported"), so that a version merely mentioned (a footer's
-/// "Zsh version 5.9") does not answer it.
-pub fn asks_for_introduction(question: &str) -> bool {
-    let lower = question.to_lowercase();
-    lower
-        .split(|c: char| !c.is_alphanumeric())
-        .any(|word| INTRODUCED.contains(&word))
-}
-
-/// Whether `text` says something began at a release.
+/// Whether `text` speaks of something beginning at a release ("introduced",
+/// "added", "first supported"). Asked of the question (does it ask which
+/// version introduced X?) and of the answering sentence (does it say so, or
+/// merely mention a version, like a footer's "Zsh version 5.9"?).
 pub fn tells_introduction(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    lower
+    text.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .any(|word| INTRODUCED.contains(&word))
 }
@@ -586,10 +578,8 @@ mod tests {
     #[test]
     fn a_version_that_introduced_something_is_said_to() {
         let question = "Which zsh version introduced here-strings?";
-        assert!(asks_for_introduction(question));
-        assert!(!asks_for_introduction(
-            "Which version of zlib is described?"
-        ));
+        assert!(tells_introduction(question));
+        assert!(!tells_introduction("Which version of zlib is described?"));
         assert!(tells_introduction("Here-strings were added in zsh 2.6."));
         assert!(!tells_introduction(
             "Zsh version 5.9, released on May 14, 2022."

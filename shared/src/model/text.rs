@@ -87,11 +87,14 @@ pub fn stem(word: &str) -> String {
 
 /// Lower-cased, stemmed words of a text (hyphenated codes stay whole).
 pub fn stemmed_words(text: &str) -> Vec<String> {
+    search_words(text).map(stem).collect()
+}
+
+/// The words of a text as search sees them (hyphenated codes stay whole).
+fn search_words(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
         .map(|word| word.trim_matches('-'))
         .filter(|word| !word.is_empty())
-        .map(stem)
-        .collect()
 }
 
 /// The share (0–1) of the question's distinct search terms that appear in `text`.
@@ -105,11 +108,7 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
     // Stems the text's words one by one and stops once every term is seen.
     let mut seen = vec![false; terms.len()];
     let mut found = 0;
-    for word in text
-        .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .map(|word| word.trim_matches('-'))
-        .filter(|word| !word.is_empty())
-    {
+    for word in search_words(text) {
         let word = stem(word);
         if let Ok(at) = terms.binary_search(&word) {
             if !seen[at] {
