@@ -40,7 +40,12 @@ impl Harness {
 
     /// Uploads a fixture for the user and processes it as the S3 event would; returns its id.
     async fn document(&self, user: &User, fixture_name: &str, file_name: &str) -> String {
-        let bytes = fixture(fixture_name);
+        self.document_with(user, fixture(fixture_name), file_name)
+            .await
+    }
+
+    /// Uploads these bytes for the user and processes them; returns the document's id.
+    async fn document_with(&self, user: &User, bytes: Vec<u8>, file_name: &str) -> String {
         let document = self
             .backends
             .documents()
@@ -501,6 +506,72 @@ async fn bad_questions_get_clear_errors_and_are_not_recorded() {
         let (status, _) = harness.history(&ada, query).await;
         assert_eq!(status, 400);
     }
+}
+
+/// A harbour FAQ: a contents list repeating every question, a section about
+/// mooring permits throughout, and the entry that says what one is.
+fn harbour_faq() -> String {
+    let contents = [
+        "1 What is a mooring permit?",
+        "2 How are berths assigned in summer?",
+        "3 Who collects the harbour fees?",
+        "4 When is the fuel dock open?",
+        "5 How do I renew a mooring permit?",
+        "6 Where can visitors leave a dinghy?",
+    ]
+    .map(|line| format!("{line} . . . . . . . . . . . . . . . . . . 3"))
+    .join("\n");
+    format!(
+        "Harbour of Tresk: questions and answers\n\nContents\n\n{contents}\n\n\
+         Renewing mooring permits\n\n\
+         Mooring permits run from April to March. The harbour office sends a renewal form \
+         to every holder of a mooring permit in February. Return the form with the boat's \
+         insurance certificate before the first of April, or the mooring may be offered to the \
+         next boat on the waiting list. Holders who sell their boat must tell the office within \
+         a month; the permit does not pass to the buyer. A holder may keep a mooring permit for \
+         a replacement boat of similar length. Permits for moorings in the inner basin cost more \
+         than those in the outer roads, because the inner basin is sheltered in winter gales.\n\n\
+         Berths in summer\n\n\
+         Berths along the east quay are assigned each May by lot among the boats on the list. \
+         Visiting yachts take the west pontoon for up to five nights and report to the office on \
+         arrival. The fuel dock opens at seven in the morning and closes at eight in the evening \
+         from May to September, and at noon in the rest of the year. The harbour master collects \
+         the harbour fees at the office beside the fuel dock; cash and cards are both accepted. \
+         Dinghies of visitors may be left on the rack behind the slipway for the length of the \
+         stay, marked with the yacht's name.\n\n\
+         Mooring permit\n\n\
+         A mooring permit is the yearly licence that lets one named boat lie on one of the \
+         harbour's swinging buoys. It is issued by the harbour office to the boat's owner and \
+         names the buoy, the boat and its length.\n"
+    )
+}
+
+#[tokio::test]
+async fn the_passage_that_answers_comes_before_those_that_only_share_the_words() {
+    // GIVEN Ada's harbour FAQ, whose contents list repeats the question and
+    // whose renewal section talks about mooring permits throughout
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document_with(&ada, harbour_faq().into_bytes(), "harbour-faq.txt")
+        .await;
+
+    // WHEN she searches for what a mooring permit is
+    let passages = harness
+        .state
+        .asker
+        .search(&ada.id, "What is a mooring permit?", 5)
+        .await
+        .unwrap();
+
+    // THEN the first passage is the entry that says what one is
+    assert!(passages.len() > 1, "{passages:?}");
+    assert!(
+        passages[0]
+            .text
+            .contains("A mooring permit is the yearly licence"),
+        "{passages:#?}"
+    );
 }
 
 #[tokio::test]

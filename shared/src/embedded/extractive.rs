@@ -12,7 +12,10 @@ use crate::model::answer_type::{
     can_answer, expected_answer, mentions_number, named_numbers, names_codes,
     states_value_of_codes, tells_introduction, Expected,
 };
-use crate::model::text::{sentences, shorten, term_coverage};
+use crate::model::text::{
+    is_contents_entry, is_question, sentence_relevance, sentences, shorten, term_coverage,
+    QuestionTerms,
+};
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
 use crate::ports::{Embedder, Generator};
 
@@ -101,6 +104,7 @@ impl ExtractiveAnswerer {
                 candidate.vector = embedded.next();
             }
         }
+        let terms = QuestionTerms::new(question);
         for candidate in candidates.iter_mut() {
             let vector = candidate.vector.as_deref().unwrap_or_default();
             let fragment_penalty = if candidate.sentence.split_whitespace().count() < 5 {
@@ -109,21 +113,13 @@ impl ExtractiveAnswerer {
                 0.0
             };
             candidate.similarity = dot(&question_vector, vector);
-            candidate.score = candidate.similarity
-                + 0.3 * term_coverage(question, &candidate.sentence)
-                + 0.05 / candidate.passage as f32
-                - fragment_penalty;
+            candidate.score =
+                sentence_relevance(candidate.similarity, terms.coverage(&candidate.sentence))
+                    + 0.05 / candidate.passage as f32
+                    - fragment_penalty;
         }
         Ok(())
     }
-}
-
-/// A question in a document (a FAQ entry, a heading such as "What is a
-/// conffile?") is never itself the answer.
-fn is_question(sentence: &str) -> bool {
-    sentence
-        .trim_end_matches(['"', '\'', ')', '”'])
-        .ends_with('?')
 }
 
 /// Sentences right after a question in the text are its answer (FAQs, "Q:"
@@ -252,6 +248,7 @@ impl Generator for ExtractiveAnswerer {
         let can_be_the_answer = |candidate: &Candidate| {
             naming_them.contains(&candidate.passage)
                 && !is_question(&candidate.sentence)
+                && !is_contents_entry(&candidate.sentence)
                 && can_answer(expected, &request.question, &candidate.sentence)
                 && names_codes(&request.question, &candidate.with_context())
                 // "0 <= nUnused <= BZ_MAX_UNUSED" names the constant, not its value.

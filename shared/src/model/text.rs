@@ -99,28 +99,67 @@ fn search_words(text: &str) -> impl Iterator<Item = &str> {
 
 /// The share (0–1) of the question's distinct search terms that appear in `text`.
 pub fn term_coverage(question: &str, text: &str) -> f32 {
-    let mut terms: Vec<String> = query_terms(question).into_iter().map(stem).collect();
-    terms.sort();
-    terms.dedup();
-    if terms.is_empty() {
-        return 0.0;
+    QuestionTerms::new(question).coverage(text)
+}
+
+/// A question's distinct search terms, stemmed once to be looked for in many texts.
+pub struct QuestionTerms {
+    stems: Vec<String>,
+}
+
+impl QuestionTerms {
+    pub fn new(question: &str) -> Self {
+        let mut stems: Vec<String> = query_terms(question).into_iter().map(stem).collect();
+        stems.sort();
+        stems.dedup();
+        QuestionTerms { stems }
     }
-    // Stems the text's words one by one and stops once every term is seen.
-    let mut seen = vec![false; terms.len()];
-    let mut found = 0;
-    for word in search_words(text) {
-        let word = stem(word);
-        if let Ok(at) = terms.binary_search(&word) {
-            if !seen[at] {
-                seen[at] = true;
-                found += 1;
-                if found == terms.len() {
-                    break;
+
+    /// The share (0–1) of these terms that appear in `text`.
+    pub fn coverage(&self, text: &str) -> f32 {
+        if self.stems.is_empty() {
+            return 0.0;
+        }
+        // Stems the text's words one by one and stops once every term is seen.
+        let mut seen = vec![false; self.stems.len()];
+        let mut found = 0;
+        for word in search_words(text) {
+            let word = stem(word);
+            if let Ok(at) = self.stems.binary_search(&word) {
+                if !seen[at] {
+                    seen[at] = true;
+                    found += 1;
+                    if found == self.stems.len() {
+                        break;
+                    }
                 }
             }
         }
+        found as f32 / self.stems.len() as f32
     }
-    found as f32 / terms.len() as f32
+}
+
+/// How much shared words count beside meaning when a sentence is judged as an answer.
+const SENTENCE_TERM_WEIGHT: f32 = 0.3;
+
+/// How well a sentence answers a question: its closeness in meaning
+/// (`similarity`), plus a share for the question's terms it holds (`coverage`).
+pub fn sentence_relevance(similarity: f32, coverage: f32) -> f32 {
+    similarity + SENTENCE_TERM_WEIGHT * coverage
+}
+
+/// A question in a document (a FAQ entry, a heading such as "What is a
+/// conffile?") is never itself the answer.
+pub fn is_question(sentence: &str) -> bool {
+    sentence
+        .trim_end_matches(['"', '\'', ')', '\u{201d}'])
+        .ends_with('?')
+}
+
+/// A line of a table of contents ("7.5 What is a conffile? . . . . 37"): it
+/// repeats a heading and answers nothing.
+pub fn is_contents_entry(sentence: &str) -> bool {
+    sentence.contains(". . .") || sentence.contains("....")
 }
 
 /// Ranks `texts` by BM25 for the words of `query`, taking the texts themselves

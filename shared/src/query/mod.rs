@@ -20,7 +20,7 @@ use crate::model::{
 use crate::pagination::{decode_cursor, is_id, page_size, Listing};
 use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex};
 use citations::{cited_passages, renumber_citations};
-use retrieve::{fuse, Candidate};
+use retrieve::{fuse, order_by_best_sentence, Candidate};
 
 pub const MAX_QUESTION_CHARS: usize = 2000;
 pub const DEFAULT_TOP_K: usize = 5;
@@ -453,6 +453,7 @@ impl Asker {
                 found.push((candidate, document.clone()));
             }
         }
+        order_by_best_sentence(&mut found, |(candidate, _)| candidate, text, &vector);
         timings.search = milliseconds_since(searching);
         Ok(found)
     }

@@ -2,12 +2,17 @@
 //! reciprocal rank, kept only when relevant, and only from ready documents.
 //! Where the index keeps sentence vectors, a third ranking joins the fusion:
 //! by the passage's best sentence, so a passage holding the one sentence that
-//! answers beats one that is merely about the topic throughout.
+//! answers beats one that is merely about the topic throughout. The passages
+//! returned are then put in the order of that best sentence, judged as the
+//! extractive answerer judges it (meaning plus the question's words), so the
+//! first is the one holding the answer, not one on the same topic.
 
 use std::collections::HashMap;
 
 use crate::config::RetrievalSettings;
-use crate::model::text::term_coverage;
+use crate::model::text::{
+    is_contents_entry, is_question, sentence_relevance, sentences, term_coverage, QuestionTerms,
+};
 use crate::model::ScoredChunk;
 use crate::ports::SearchHits;
 
@@ -16,6 +21,9 @@ const RRF_K: f32 = 60.0;
 /// A passage with this share of the question's terms is on topic if its
 /// meaning is at least half-way to the relevance floor.
 const PARTIAL_TERM_COVERAGE: f32 = 0.5;
+/// What a passage's place in the fused ranking still counts after re-ranking:
+/// a tie on the best sentence goes to the passage both searches liked.
+const FUSED_PLACE_WEIGHT: f32 = 0.05;
 
 /// A passage found by either search, with what each search thought of it.
 #[derive(Debug, Clone)]
@@ -96,6 +104,58 @@ pub fn fuse(
             .then_with(|| a.chunk.ordinal.cmp(&b.chunk.ordinal))
     });
     ranked
+}
+
+/// Orders the passages to be returned by how well each one's best sentence
+/// answers the question: which passages are returned is the fusion's choice,
+/// which comes first is this. Questions and table-of-contents lines in a
+/// passage are not answers, so a contents page listing the question's own
+/// words does not come first. A passage without sentence vectors is judged as
+/// a whole; when none has them (a store that keeps none), the order stays.
+pub fn order_by_best_sentence<T>(
+    found: &mut Vec<T>,
+    candidate: impl Fn(&T) -> &Candidate,
+    question: &str,
+    question_vector: &[f32],
+) {
+    if found
+        .iter()
+        .all(|item| candidate(item).chunk.sentence_vectors.is_empty())
+    {
+        return;
+    }
+    let terms = QuestionTerms::new(question);
+    let mut scored: Vec<(f32, T)> = std::mem::take(found)
+        .into_iter()
+        .enumerate()
+        .map(|(place, item)| {
+            let best = best_sentence_score(candidate(&item), &terms, question_vector);
+            (best + FUSED_PLACE_WEIGHT / (place as f32 + 1.0), item)
+        })
+        .collect();
+    // Stable: equal scores keep the fused order.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    found.extend(scored.into_iter().map(|(_, item)| item));
+}
+
+fn best_sentence_score(
+    candidate: &Candidate,
+    terms: &QuestionTerms,
+    question_vector: &[f32],
+) -> f32 {
+    let chunk = &candidate.chunk;
+    let sentences = sentences(&chunk.text);
+    if sentences.len() != chunk.sentence_vectors.len() {
+        return sentence_relevance(candidate.cosine.unwrap_or(0.0), terms.coverage(&chunk.text));
+    }
+    sentences
+        .iter()
+        .zip(&chunk.sentence_vectors)
+        .filter(|(sentence, _)| !is_question(sentence) && !is_contents_entry(sentence))
+        .map(|(sentence, vector)| {
+            sentence_relevance(dot(question_vector, vector), terms.coverage(sentence))
+        })
+        .fold(0.0, f32::max)
 }
 
 /// Relevant by meaning (cosine at the floor), or by words: every term of the
