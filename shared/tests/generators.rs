@@ -259,3 +259,67 @@ async fn chat_failures_are_retryable_only_when_retrying_can_help() {
         .unwrap_err();
     assert!(matches!(error, Error::Unavailable(_)), "{error:?}");
 }
+
+/// The real model, counting the texts it is asked to embed.
+struct CountingEmbedder {
+    model: MiniLmEmbedder,
+    texts_embedded: Mutex<usize>,
+}
+
+#[async_trait::async_trait]
+impl askdocs_shared::ports::Embedder for CountingEmbedder {
+    async fn embed(&self, texts: &[String]) -> askdocs_shared::Result<Vec<Vec<f32>>> {
+        *self.texts_embedded.lock().unwrap() += texts.len();
+        self.model.embed(texts).await
+    }
+    fn dimensions(&self) -> usize {
+        self.model.dimensions()
+    }
+    fn model_id(&self) -> &str {
+        self.model.model_id()
+    }
+}
+
+#[tokio::test]
+async fn the_extractive_answerer_runs_no_model_when_retrieval_brought_every_vector() {
+    // GIVEN passages indexed with their sentence vectors, and the question's
+    // vector from retrieval
+    use askdocs_shared::ports::Embedder;
+    let embedder = Arc::new(CountingEmbedder {
+        model: MiniLmEmbedder::load(&model_dir()).unwrap(),
+        texts_embedded: Mutex::new(0),
+    });
+    let mut request = sample_generation_request();
+    let texts: Vec<String> = request.passages.iter().map(|p| p.text.clone()).collect();
+    let indexed = embedder.model.embed_passages(&texts).await.unwrap();
+    for (passage, vectors) in request.passages.iter_mut().zip(indexed) {
+        passage.sentence_vectors = vectors.sentences;
+    }
+    let answerer = ExtractiveAnswerer::new(embedder.clone());
+    let without_vector = answerer.generate(&request).await.unwrap();
+    assert_eq!(
+        *embedder.texts_embedded.lock().unwrap(),
+        1,
+        "only the question"
+    );
+
+    // WHEN the question comes with its vector
+    request.question_vector = Some(
+        embedder
+            .model
+            .embed(std::slice::from_ref(&request.question))
+            .await
+            .unwrap()
+            .remove(0),
+    );
+    *embedder.texts_embedded.lock().unwrap() = 0;
+    let with_vector = answerer.generate(&request).await.unwrap();
+
+    // THEN the model is not run again, and the answer is the same
+    assert_eq!(*embedder.texts_embedded.lock().unwrap(), 0);
+    assert_eq!(with_vector.answer, without_vector.answer);
+    assert!(
+        with_vector.answer.contains("fog pump stalled"),
+        "{with_vector:?}"
+    );
+}

@@ -87,18 +87,34 @@ impl ExtractiveAnswerer {
 
     /// Meaning first, shared words next, and a nudge towards better-ranked
     /// passages; headings and fragments rarely answer anything on their own.
-    /// Sentence vectors stored with the passages are used as they are; only
-    /// the question and sentences without one go through the model.
-    async fn score(&self, question: &str, candidates: &mut [Candidate]) -> Result<()> {
-        let mut texts = vec![question.to_string()];
+    /// The question's vector from retrieval and sentence vectors stored with
+    /// the passages are used as they are; only what lacks one goes through
+    /// the model.
+    async fn score(
+        &self,
+        question: &str,
+        question_vector: Option<&[f32]>,
+        candidates: &mut [Candidate],
+    ) -> Result<()> {
+        let mut texts = Vec::new();
+        if question_vector.is_none() {
+            texts.push(question.to_string());
+        }
         texts.extend(
             candidates
                 .iter()
                 .filter(|candidate| candidate.vector.is_none())
                 .map(|candidate| candidate.sentence.clone()),
         );
-        let mut embedded = self.embedder.embed(&texts).await?.into_iter();
-        let question_vector = embedded.next().unwrap_or_default();
+        let mut embedded = if texts.is_empty() {
+            Vec::new().into_iter()
+        } else {
+            self.embedder.embed(&texts).await?.into_iter()
+        };
+        let question_vector = match question_vector {
+            Some(vector) => vector.to_vec(),
+            None => embedded.next().unwrap_or_default(),
+        };
         for candidate in candidates.iter_mut() {
             if candidate.vector.is_none() {
                 candidate.vector = embedded.next();
@@ -221,7 +237,12 @@ impl Generator for ExtractiveAnswerer {
         if candidates.is_empty() {
             return Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
         }
-        self.score(&request.question, &mut candidates).await?;
+        self.score(
+            &request.question,
+            request.question_vector.as_deref(),
+            &mut candidates,
+        )
+        .await?;
         answers_follow_questions(&mut candidates);
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
         let not_found = || Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));

@@ -416,22 +416,35 @@ impl VectorIndex for SqliteVectorIndex {
                         .then_with(|| (&a.document_id, a.ordinal).cmp(&(&b.document_id, b.ordinal)))
                 });
                 by_meaning.truncate(limit);
-                let by_words: Vec<(ScoredChunk, i64)> = passages(connection, &by_words, false)?
-                    .into_iter()
-                    .map(|(chunk, _, id)| (chunk, id))
+                // Most passages found by words were found by meaning too: each
+                // row is read, and its sentence vectors fetched, once.
+                let mut found_by_meaning: HashMap<i64, usize> = HashMap::new();
+                for (at, (chunk, id)) in by_meaning.iter_mut().enumerate() {
+                    chunk.sentence_vectors = sentence_vectors(connection, *id)?;
+                    found_by_meaning.insert(*id, at);
+                }
+                let unread: Vec<(i64, f32)> = by_words
+                    .iter()
+                    .filter(|(id, _)| !found_by_meaning.contains_key(id))
+                    .copied()
                     .collect();
-                // Sentence vectors only for the passages returned, not every candidate rescored.
-                let with_sentences = |found: Vec<(ScoredChunk, i64)>| -> Result<Vec<ScoredChunk>> {
-                    found
-                        .into_iter()
-                        .map(|(mut chunk, id)| {
-                            chunk.sentence_vectors = sentence_vectors(connection, id)?;
-                            Ok(chunk)
-                        })
-                        .collect()
-                };
-                let by_meaning = with_sentences(by_meaning)?;
-                let by_words = with_sentences(by_words)?;
+                let mut read_now: HashMap<i64, ScoredChunk> = HashMap::new();
+                for (mut chunk, _, id) in passages(connection, &unread, false)? {
+                    chunk.sentence_vectors = sentence_vectors(connection, id)?;
+                    read_now.insert(id, chunk);
+                }
+                let by_words: Vec<ScoredChunk> = by_words
+                    .iter()
+                    .filter_map(|(id, score)| {
+                        let mut chunk = match found_by_meaning.get(id) {
+                            Some(&at) => by_meaning[at].0.clone(),
+                            None => read_now.remove(id)?,
+                        };
+                        chunk.score = *score;
+                        Some(chunk)
+                    })
+                    .collect();
+                let by_meaning = by_meaning.into_iter().map(|(chunk, _)| chunk).collect();
                 Ok(SearchHits {
                     by_meaning,
                     by_words,

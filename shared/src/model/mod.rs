@@ -274,6 +274,11 @@ pub struct Turn {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenerationRequest {
     pub question: String,
+    /// The question's embedding by the model the passages were indexed with,
+    /// when retrieval searched with the question as asked (not widened by the
+    /// conversation): an answerer that weighs sentences by meaning need not
+    /// run the model on it again.
+    pub question_vector: Option<Vec<f32>>,
     pub passages: Vec<Passage>,
     /// Oldest first, already bounded.
     pub history: Vec<Turn>,

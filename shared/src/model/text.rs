@@ -105,6 +105,9 @@ pub fn term_coverage(question: &str, text: &str) -> f32 {
 /// A question's distinct search terms, stemmed once to be looked for in many texts.
 pub struct QuestionTerms {
     stems: Vec<String>,
+    /// The first letter of each stem: a word starting otherwise cannot match,
+    /// so it is not stemmed (stemming keeps a word's first letter).
+    first_letters: Vec<char>,
 }
 
 impl QuestionTerms {
@@ -112,7 +115,16 @@ impl QuestionTerms {
         let mut stems: Vec<String> = query_terms(question).into_iter().map(stem).collect();
         stems.sort();
         stems.dedup();
-        QuestionTerms { stems }
+        let mut first_letters: Vec<char> = stems
+            .iter()
+            .filter_map(|stem| stem.chars().next())
+            .collect();
+        first_letters.sort_unstable();
+        first_letters.dedup();
+        QuestionTerms {
+            stems,
+            first_letters,
+        }
     }
 
     /// The share (0–1) of these terms that appear in `text`.
@@ -124,6 +136,10 @@ impl QuestionTerms {
         let mut seen = vec![false; self.stems.len()];
         let mut found = 0;
         for word in search_words(text) {
+            let first = word.chars().next().and_then(|c| c.to_lowercase().next());
+            if !first.is_some_and(|first| self.first_letters.contains(&first)) {
+                continue;
+            }
             let word = stem(word);
             if let Ok(at) = self.stems.binary_search(&word) {
                 if !seen[at] {

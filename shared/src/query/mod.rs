@@ -184,9 +184,10 @@ impl Asker {
         let mut timings = AskTimings::default();
         let text = validate_question(&question.question)?;
         let top_k = validate_top_k(question.top_k)?;
-        let conversation_id = match question.conversation_id.as_deref() {
-            Some(id) => validate_conversation_id(id)?,
-            None => uuid::Uuid::new_v4().to_string(),
+        // A new conversation has no earlier turns to read.
+        let (conversation_id, continues) = match question.conversation_id.as_deref() {
+            Some(id) => (validate_conversation_id(id)?, true),
+            None => (uuid::Uuid::new_v4().to_string(), false),
         };
         let (document_ids, still_processing) =
             self.owned_documents(user_id, question.document_ids).await?;
@@ -194,10 +195,14 @@ impl Asker {
             user_id: user_id.to_string(),
             document_ids,
         };
-        let history = self.earlier_turns(user_id, &conversation_id).await?;
+        let history = if continues {
+            self.earlier_turns(user_id, &conversation_id).await?
+        } else {
+            Vec::new()
+        };
         let search_text = search_text(&text, &history);
 
-        let found = self
+        let (found, search_vector) = self
             .retrieve(&scope, &search_text, top_k, &mut timings)
             .await?;
         let answering = std::time::Instant::now();
@@ -205,7 +210,10 @@ impl Asker {
             let model = self.generator.model_id().to_string();
             (NOT_FOUND_ANSWER.to_string(), Vec::new(), model, false)
         } else {
-            self.answer_from(&text, &search_text, &found, history)
+            // The vector searched with is the question's own unless a short
+            // follow-up was widened with the turn before it.
+            let question_vector = (search_text == text).then_some(search_vector);
+            self.answer_from(&text, question_vector, &search_text, &found, history)
                 .await?
         };
         timings.answer = milliseconds_since(answering);
@@ -257,7 +265,7 @@ impl Asker {
             user_id: user_id.to_string(),
             document_ids: None,
         };
-        let found = self
+        let (found, _) = self
             .retrieve(
                 &scope,
                 &text,
@@ -305,6 +313,7 @@ impl Asker {
     async fn answer_from(
         &self,
         question: &str,
+        question_vector: Option<Vec<f32>>,
         search_text: &str,
         found: &[(Candidate, Document)],
         history: Vec<Turn>,
@@ -323,6 +332,7 @@ impl Asker {
         let request = GenerationRequest {
             prompt: prompt::chat_prompt(question, &passages, &history),
             question: question.to_string(),
+            question_vector,
             passages,
             history,
         };
@@ -409,14 +419,15 @@ impl Asker {
         Ok((Some(ids), still_processing))
     }
 
-    /// The `top_k` most relevant ready passages, best first, with their documents.
+    /// The `top_k` most relevant ready passages, best first, with their
+    /// documents, and the vector `text` was searched with.
     async fn retrieve(
         &self,
         scope: &SearchScope,
         text: &str,
         top_k: usize,
         timings: &mut AskTimings,
-    ) -> Result<Vec<(Candidate, Document)>> {
+    ) -> Result<(Vec<(Candidate, Document)>, Vec<f32>)> {
         let embedding = std::time::Instant::now();
         let vector = self
             .embedder
@@ -455,7 +466,7 @@ impl Asker {
         }
         order_by_best_sentence(&mut found, |(candidate, _)| candidate, text, &vector);
         timings.search = milliseconds_since(searching);
-        Ok(found)
+        Ok((found, vector))
     }
 
     pub async fn history(

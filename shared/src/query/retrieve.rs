@@ -93,9 +93,10 @@ pub fn fuse(
             candidate.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
         }
     }
+    let terms = QuestionTerms::new(question);
     let mut ranked: Vec<Candidate> = candidates
         .into_values()
-        .filter(|candidate| is_relevant(candidate, question, settings.min_relevance))
+        .filter(|candidate| is_relevant(candidate, &terms, settings.min_relevance))
         .collect();
     ranked.sort_by(|a, b| {
         b.fused
@@ -161,10 +162,10 @@ fn best_sentence_score(
 /// Relevant by meaning (cosine at the floor), or by words: every term of the
 /// question present (an error code, a name the embedding cannot place), or
 /// most terms present with a meaning not far off.
-fn is_relevant(candidate: &Candidate, question: &str, floor: f32) -> bool {
+fn is_relevant(candidate: &Candidate, terms: &QuestionTerms, floor: f32) -> bool {
     // Words are counted only when meaning alone does not decide (stemming every
     // candidate's text was a third of the fusion's time).
-    let coverage = || term_coverage(question, &candidate.chunk.text);
+    let coverage = || terms.coverage(&candidate.chunk.text);
     match candidate.cosine {
         Some(cosine) if cosine >= floor => true,
         Some(cosine) => {

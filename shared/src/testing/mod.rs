@@ -527,6 +527,7 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
 pub fn sample_generation_request() -> GenerationRequest {
     GenerationRequest {
         question: "What does error code E-4012 mean?".into(),
+        question_vector: None,
         passages: vec![
             Passage {
                 number: 1,
