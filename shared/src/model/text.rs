@@ -57,32 +57,48 @@ pub fn keyword_terms(text: &str) -> Vec<String> {
 /// A light English stemmer: enough that "fees" meets "fee", "batteries"
 /// meets "battery" and "valves", "valved" and "valve" all meet as "valv".
 pub fn stem(word: &str) -> String {
-    let mut word = word.to_lowercase();
+    let mut stemmed = String::new();
+    stem_into(word, &mut stemmed);
+    stemmed
+}
+
+/// [`stem`] into `stemmed` (cleared first), so a loop over many words can
+/// reuse one buffer.
+pub fn stem_into(word: &str, stemmed: &mut String) {
+    stemmed.clear();
+    if word.is_ascii() {
+        stemmed.extend(word.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        stemmed.push_str(&word.to_lowercase());
+    }
     let long_enough = |stem: &str| stem.chars().count() >= 3;
-    if let Some(stem) = word.strip_suffix("ies").filter(|stem| long_enough(stem)) {
-        word = format!("{stem}y");
-    } else if let Some(stem) = word.strip_suffix("es").filter(|stem| {
+    if let Some(stem) = stemmed.strip_suffix("ies").filter(|stem| long_enough(stem)) {
+        let keep = stem.len();
+        stemmed.truncate(keep);
+        stemmed.push('y');
+    } else if let Some(stem) = stemmed.strip_suffix("es").filter(|stem| {
         long_enough(stem)
             && (stem.ends_with(['s', 'x', 'z']) || stem.ends_with("ch") || stem.ends_with("sh"))
     }) {
-        word = stem.to_string();
+        let keep = stem.len();
+        stemmed.truncate(keep);
     } else {
         for suffix in ["ing", "ed", "ly", "s"] {
-            let Some(stem) = word.strip_suffix(suffix) else {
+            let Some(stem) = stemmed.strip_suffix(suffix) else {
                 continue;
             };
             // "status", "analysis" and "class" are not plurals.
             let not_a_plural = suffix == "s" && stem.ends_with(['s', 'u', 'i']);
             if long_enough(stem) && !not_a_plural {
-                word = stem.to_string();
+                let keep = stem.len();
+                stemmed.truncate(keep);
             }
             break;
         }
     }
-    if word.chars().count() > 3 && word.ends_with('e') {
-        word.pop();
+    if stemmed.chars().count() > 3 && stemmed.ends_with('e') {
+        stemmed.pop();
     }
-    word
 }
 
 /// Lower-cased, stemmed words of a text (hyphenated codes stay whole).
@@ -135,13 +151,14 @@ impl QuestionTerms {
         // Stems the text's words one by one and stops once every term is seen.
         let mut seen = vec![false; self.stems.len()];
         let mut found = 0;
+        let mut stemmed = String::new();
         for word in search_words(text) {
             let first = word.chars().next().and_then(|c| c.to_lowercase().next());
             if !first.is_some_and(|first| self.first_letters.contains(&first)) {
                 continue;
             }
-            let word = stem(word);
-            if let Ok(at) = self.stems.binary_search(&word) {
+            stem_into(word, &mut stemmed);
+            if let Ok(at) = self.stems.binary_search(&stemmed) {
                 if !seen[at] {
                     seen[at] = true;
                     found += 1;

@@ -152,6 +152,16 @@ fn validate_conversation_id(id: &str) -> Result<String> {
     Ok(id.to_string())
 }
 
+/// The documents a question may search, as checked before searching.
+struct OwnedDocuments {
+    /// The documents named (deduplicated), or none for all of the caller's.
+    ids: Option<Vec<String>>,
+    /// Of those (or of the newest), how many are not searchable yet.
+    still_processing: usize,
+    /// The documents read while checking: retrieval need not read them again.
+    read: Vec<Document>,
+}
+
 /// Newest documents checked for ones still being processed when a question
 /// names none.
 const NEWEST_CHECKED: usize = 50;
@@ -189,11 +199,11 @@ impl Asker {
             Some(id) => (validate_conversation_id(id)?, true),
             None => (uuid::Uuid::new_v4().to_string(), false),
         };
-        let (document_ids, still_processing) =
-            self.owned_documents(user_id, question.document_ids).await?;
+        let owned = self.owned_documents(user_id, question.document_ids).await?;
+        let still_processing = owned.still_processing;
         let scope = SearchScope {
             user_id: user_id.to_string(),
-            document_ids,
+            document_ids: owned.ids,
         };
         let history = if continues {
             self.earlier_turns(user_id, &conversation_id).await?
@@ -203,7 +213,7 @@ impl Asker {
         let search_text = search_text(&text, &history);
 
         let (found, search_vector) = self
-            .retrieve(&scope, &search_text, top_k, &mut timings)
+            .retrieve(&scope, &search_text, top_k, &owned.read, &mut timings)
             .await?;
         let answering = std::time::Instant::now();
         let (answer, citations, model, truncated) = if found.is_empty() {
@@ -270,6 +280,7 @@ impl Asker {
                 &scope,
                 &text,
                 top_k.clamp(1, 100),
+                &[],
                 &mut AskTimings::default(),
             )
             .await?;
@@ -371,7 +382,7 @@ impl Asker {
         &self,
         user_id: &str,
         ids: Option<Vec<String>>,
-    ) -> Result<(Option<Vec<String>>, usize)> {
+    ) -> Result<OwnedDocuments> {
         let in_progress = |document: &Document| {
             matches!(
                 document.status,
@@ -380,14 +391,15 @@ impl Asker {
         };
         let Some(mut ids) = ids else {
             let newest = self.documents.list(user_id, NEWEST_CHECKED, None).await?;
-            return Ok((
-                None,
-                newest
+            return Ok(OwnedDocuments {
+                ids: None,
+                still_processing: newest
                     .items
                     .iter()
                     .filter(|document| in_progress(document))
                     .count(),
-            ));
+                read: newest.items,
+            });
         };
         if ids.len() > MAX_DOCUMENT_IDS {
             return Err(Error::Validation(format!(
@@ -410,22 +422,32 @@ impl Asker {
             return Err(no_such_document(bad));
         }
         let mut still_processing = 0;
+        let mut read = Vec::with_capacity(ids.len());
         for id in &ids {
             match self.documents.get(user_id, id).await? {
                 None => return Err(no_such_document(id)),
-                Some(document) => still_processing += usize::from(in_progress(&document)),
+                Some(document) => {
+                    still_processing += usize::from(in_progress(&document));
+                    read.push(document);
+                }
             }
         }
-        Ok((Some(ids), still_processing))
+        Ok(OwnedDocuments {
+            ids: Some(ids),
+            still_processing,
+            read,
+        })
     }
 
     /// The `top_k` most relevant ready passages, best first, with their
-    /// documents, and the vector `text` was searched with.
+    /// documents, and the vector `text` was searched with. `read` are
+    /// documents the caller has just read, not read again.
     async fn retrieve(
         &self,
         scope: &SearchScope,
         text: &str,
         top_k: usize,
+        read: &[Document],
         timings: &mut AskTimings,
     ) -> Result<(Vec<(Candidate, Document)>, Vec<f32>)> {
         let embedding = std::time::Instant::now();
@@ -446,7 +468,14 @@ impl Asker {
         let ranked = fuse(hits, text, &vector, &self.settings);
 
         // Only ready documents that still exist may be cited.
-        let mut documents: HashMap<String, Option<Document>> = HashMap::new();
+        let ready = |document: &Document| document.status == DocumentStatus::Ready;
+        let mut documents: HashMap<String, Option<Document>> = read
+            .iter()
+            .map(|document| {
+                let usable = ready(document).then(|| document.clone());
+                (document.document_id.clone(), usable)
+            })
+            .collect();
         let mut found = Vec::new();
         for candidate in ranked {
             if found.len() == top_k {
@@ -455,10 +484,7 @@ impl Asker {
             let id = candidate.chunk.document_id.clone();
             if !documents.contains_key(&id) {
                 let document = self.documents.get(&scope.user_id, &id).await?;
-                documents.insert(
-                    id.clone(),
-                    document.filter(|d| d.status == DocumentStatus::Ready),
-                );
+                documents.insert(id.clone(), document.filter(ready));
             }
             if let Some(Some(document)) = documents.get(&id) {
                 found.push((candidate, document.clone()));
