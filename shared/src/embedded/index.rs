@@ -387,19 +387,17 @@ impl VectorIndex for SqliteVectorIndex {
         let library = self.library(&scope.user_id).await?;
         let (vector, text) = (query.vector.to_vec(), query.text.to_string());
         let document_ids = scope.document_ids.clone();
-        let (candidates, by_words) = tokio::task::spawn_blocking(move || {
-            let library = library.read().expect("library lock");
-            let allowed = document_ids.map(|ids| library.documents_among(&ids));
-            let candidates =
-                library.nearest(&vector, limit * RESCORED_PER_RESULT, allowed.as_ref())?;
-            let by_words = library.keyword(&text, limit, allowed.as_ref());
-            Ok::<_, Error>((candidates, by_words))
-        })
-        .await
-        .map_err(|error| Error::Internal(anyhow::anyhow!("searching the library: {error}")))??;
-        let vector = query.vector.to_vec();
+        // One blocking task for the in-memory search and the reads after it.
         self.db
             .read(move |connection| {
+                let (candidates, by_words) = {
+                    let library = library.read().expect("library lock");
+                    let allowed = document_ids.map(|ids| library.documents_among(&ids));
+                    let candidates =
+                        library.nearest(&vector, limit * RESCORED_PER_RESULT, allowed.as_ref())?;
+                    let by_words = library.keyword(&text, limit, allowed.as_ref());
+                    (candidates, by_words)
+                };
                 let mut by_meaning: Vec<(ScoredChunk, i64)> =
                     passages(connection, &candidates, true)?
                         .into_iter()
