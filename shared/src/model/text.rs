@@ -101,16 +101,26 @@ pub fn stem_into(word: &str, stemmed: &mut String) {
     }
 }
 
-/// Lower-cased, stemmed words of a text (hyphenated codes stay whole).
+/// Lower-cased, stemmed words of a text (codes whole and by their parts).
 pub fn stemmed_words(text: &str) -> Vec<String> {
     search_words(text).map(stem).collect()
 }
 
-/// The words of a text as search sees them (hyphenated codes stay whole).
+/// The words of a text as search sees them, cut as a question's terms are
+/// (at whitespace, punctuation trimmed from the ends), so a code the question
+/// names (`PAM_SILENT`, `pam_unix.so`, `E-4012`) meets itself in the text. A
+/// code also counts by its parts (`PAM`, `SILENT`), as keyword search does.
 fn search_words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
-        .map(|word| word.trim_matches('-'))
+    text.split_whitespace()
+        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
         .filter(|word| !word.is_empty())
+        .flat_map(|word| {
+            let is_code = word.contains(|c: char| !c.is_alphanumeric());
+            let parts = word
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(move |part| is_code && !part.is_empty());
+            std::iter::once(word).chain(parts)
+        })
 }
 
 /// The share (0–1) of the question's distinct search terms that appear in `text`.
@@ -414,6 +424,20 @@ mod tests {
             vec!["error", "E-4012", "mean"]
         );
         assert!(query_terms("what is the").is_empty());
+    }
+
+    #[test]
+    fn coverage_finds_the_codes_a_question_names() {
+        // Identifiers joined by '_' or '.' meet themselves, and their parts count too.
+        let text =
+            "Note, all of the calls accept the token PAM_SILENT, which silences pam_unix.so.";
+        assert_eq!(
+            term_coverage("What does the PAM_SILENT token do?", text),
+            1.0
+        );
+        assert_eq!(term_coverage("options of pam_unix.so", text), 0.5);
+        assert_eq!(term_coverage("unix silent", text), 1.0);
+        assert_eq!(term_coverage("What is BZ_MAX_UNUSED?", text), 0.0);
     }
 
     #[test]
