@@ -27,6 +27,7 @@ import argparse
 import datetime as _dt
 import glob
 import json
+import re
 import os
 import platform
 import subprocess
@@ -393,6 +394,7 @@ class Report:
     # -- retrieval (criterion) ---------------------------------------------------------
     def retrieval(self, criterion_dir: Path, since: float | None):
         rows = []
+        measured = []
         for bench_file in sorted(glob.glob(str(criterion_dir / "**/new/benchmark.json"), recursive=True)):
             bench_path = Path(bench_file)
             estimates = bench_path.with_name("estimates.json")
@@ -405,15 +407,30 @@ class Report:
             median_ms = est["median"]["point_estimate"] / 1e6
             low = est["median"]["confidence_interval"]["lower_bound"] / 1e6
             high = est["median"]["confidence_interval"]["upper_bound"] / 1e6
+            measured.append((full_id, median_ms, low, high))
+        single = {full_id: median_ms for full_id, median_ms, _, _ in measured}
+        for full_id, median_ms, low, high in measured:
             at_100k = "100k" in full_id.lower() or "100000" in full_id or "100_000" in full_id
-            met = median_ms <= RETRIEVAL_P50_GOAL_MS if at_100k else None
-            rows.append([full_id, fmt(median_ms, 3), f"{fmt(low, 3)} – {fmt(high, 3)}",
-                         f"≤ {RETRIEVAL_P50_GOAL_MS:g} ms" if at_100k else "—", verdict(met)])
+            # N searches at once are held to "not serialised": all N finish
+            # sooner than N one after another would (the issue's "concurrent
+            # askers don't serialise"), not to the single search's 5 ms.
+            concurrent = re.search(r"_(\d+)_at_once$", full_id)
+            alone = single.get(full_id[: concurrent.start()]) if concurrent else None
+            if concurrent and alone:
+                count = int(concurrent.group(1))
+                goal = f"< {count} × alone ({fmt(count * alone, 3)} ms): not serialised"
+                met = median_ms < count * alone
+            elif at_100k and not concurrent:
+                goal = f"≤ {RETRIEVAL_P50_GOAL_MS:g} ms"
+                met = median_ms <= RETRIEVAL_P50_GOAL_MS
+            else:
+                goal, met = "—", None
+            rows.append([full_id, fmt(median_ms, 3), f"{fmt(low, 3)} – {fmt(high, 3)}", goal, verdict(met)])
             key = "retrieval." + "".join(ch if ch.isalnum() else "_" for ch in full_id).strip("_") + ".ms"
             self.value(key, f"retrieval {full_id} p50 (ms)", median_ms)
             if at_100k:
                 self.goal_rows.append([f"retrieval {full_id}, p50", fmt(median_ms, 3, "ms"), "—", "—",
-                                       f"≤ {RETRIEVAL_P50_GOAL_MS:g} ms", verdict(met)])
+                                       goal, verdict(met)])
         text = ("### Retrieval\n\ncriterion (`cargo bench -p askdocs-shared --bench retrieval`): median "
                 "time per search and its 95 % confidence interval, in ms; 384-d vectors, owner filter.\n\n")
         if rows:
