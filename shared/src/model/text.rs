@@ -13,10 +13,17 @@ pub const STOPWORDS: &[&str] = &[
 /// The words of a question worth searching for, as typed (punctuation at the
 /// ends removed, so `E-4012?` is `E-4012`).
 pub fn query_terms(text: &str) -> Vec<&str> {
+    trimmed_words(text)
+        .filter(|word| !STOPWORDS.contains(&word.to_lowercase().as_str()))
+        .collect()
+}
+
+/// A text cut at whitespace, punctuation trimmed from each word's ends (the
+/// one cut questions, passages and the keyword index share).
+fn trimmed_words(text: &str) -> impl Iterator<Item = &str> {
     text.split_whitespace()
         .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
-        .filter(|word| !word.is_empty() && !STOPWORDS.contains(&word.to_lowercase().as_str()))
-        .collect()
+        .filter(|word| !word.is_empty())
 }
 
 /// Characters that join the parts of a code (`E-4012`, `v2.3`, `io_uring`).
@@ -29,11 +36,7 @@ fn joins_a_code(c: char) -> bool {
 /// counts whole and by its parts, so the exact code weighs most.
 pub fn keyword_terms(text: &str) -> Vec<String> {
     let mut terms = Vec::new();
-    for word in text.split_whitespace() {
-        let word = word.trim_matches(|c: char| !c.is_alphanumeric());
-        if word.is_empty() {
-            continue;
-        }
+    for word in trimmed_words(text) {
         let mut parts = 0;
         for part in word
             .split(|c: char| !c.is_alphanumeric())
@@ -111,16 +114,13 @@ pub fn stemmed_words(text: &str) -> Vec<String> {
 /// names (`PAM_SILENT`, `pam_unix.so`, `E-4012`) meets itself in the text. A
 /// code also counts by its parts (`PAM`, `SILENT`), as keyword search does.
 fn search_words(text: &str) -> impl Iterator<Item = &str> {
-    text.split_whitespace()
-        .map(|word| word.trim_matches(|c: char| !c.is_alphanumeric()))
-        .filter(|word| !word.is_empty())
-        .flat_map(|word| {
-            let is_code = word.contains(|c: char| !c.is_alphanumeric());
-            let parts = word
-                .split(|c: char| !c.is_alphanumeric())
-                .filter(move |part| is_code && !part.is_empty());
-            std::iter::once(word).chain(parts)
-        })
+    trimmed_words(text).flat_map(|word| {
+        let is_code = word.contains(|c: char| !c.is_alphanumeric());
+        let parts = word
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(move |part| is_code && !part.is_empty());
+        std::iter::once(word).chain(parts)
+    })
 }
 
 /// The share (0–1) of the question's distinct search terms that appear in `text`.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::config::RetrievalSettings;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
-use crate::model::text::shorten;
+use crate::model::text::{shorten, QuestionTerms};
 use crate::model::{
     now, Citation, Completion, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
     SearchScope, Turn, NOT_FOUND_ANSWER,
@@ -213,7 +213,7 @@ impl Asker {
         let search_text = search_text(&text, &history);
 
         let (found, search_vector) = self
-            .retrieve(&scope, &search_text, top_k, &owned.read, &mut timings)
+            .retrieve(&scope, &search_text, top_k, owned.read, &mut timings)
             .await?;
         let answering = std::time::Instant::now();
         let (answer, citations, model, truncated) = if found.is_empty() {
@@ -280,7 +280,7 @@ impl Asker {
                 &scope,
                 &text,
                 top_k.clamp(1, 100),
-                &[],
+                Vec::new(),
                 &mut AskTimings::default(),
             )
             .await?;
@@ -447,7 +447,7 @@ impl Asker {
         scope: &SearchScope,
         text: &str,
         top_k: usize,
-        read: &[Document],
+        read: Vec<Document>,
         timings: &mut AskTimings,
     ) -> Result<(Vec<(Candidate, Document)>, Vec<f32>)> {
         let embedding = std::time::Instant::now();
@@ -465,15 +465,16 @@ impl Asker {
             text,
         };
         let hits = self.index.search(scope, query, wanted).await?;
-        let ranked = fuse(hits, text, &vector, &self.settings);
+        let terms = QuestionTerms::new(text);
+        let ranked = fuse(hits, &terms, &vector, &self.settings);
 
         // Only ready documents that still exist may be cited.
         let ready = |document: &Document| document.status == DocumentStatus::Ready;
         let mut documents: HashMap<String, Option<Document>> = read
-            .iter()
+            .into_iter()
             .map(|document| {
-                let usable = ready(document).then(|| document.clone());
-                (document.document_id.clone(), usable)
+                let id = document.document_id.clone();
+                (id, ready(&document).then_some(document))
             })
             .collect();
         let mut found = Vec::new();
@@ -490,7 +491,7 @@ impl Asker {
                 found.push((candidate, document.clone()));
             }
         }
-        order_by_best_sentence(&mut found, |(candidate, _)| candidate, text, &vector);
+        order_by_best_sentence(&mut found, |(candidate, _)| candidate, &terms, &vector);
         timings.search = milliseconds_since(searching);
         Ok((found, vector))
     }

@@ -53,7 +53,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// sentence vectors.
 pub fn fuse(
     hits: SearchHits,
-    question: &str,
+    terms: &QuestionTerms,
     question_vector: &[f32],
     settings: &RetrievalSettings,
 ) -> Vec<Candidate> {
@@ -93,10 +93,9 @@ pub fn fuse(
             candidate.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
         }
     }
-    let terms = QuestionTerms::new(question);
     let mut ranked: Vec<Candidate> = candidates
         .into_values()
-        .filter(|candidate| is_relevant(candidate, &terms, settings.min_relevance))
+        .filter(|candidate| is_relevant(candidate, terms, settings.min_relevance))
         .collect();
     ranked.sort_by(|a, b| {
         b.fused
@@ -116,7 +115,7 @@ pub fn fuse(
 pub fn order_by_best_sentence<T>(
     found: &mut Vec<T>,
     candidate: impl Fn(&T) -> &Candidate,
-    question: &str,
+    terms: &QuestionTerms,
     question_vector: &[f32],
 ) {
     if found
@@ -125,12 +124,11 @@ pub fn order_by_best_sentence<T>(
     {
         return;
     }
-    let terms = QuestionTerms::new(question);
     let mut scored: Vec<(f32, T)> = std::mem::take(found)
         .into_iter()
         .enumerate()
         .map(|(place, item)| {
-            let best = best_sentence_score(candidate(&item), &terms, question_vector);
+            let best = best_sentence_score(candidate(&item), terms, question_vector);
             (best + FUSED_PLACE_WEIGHT / (place as f32 + 1.0), item)
         })
         .collect();
