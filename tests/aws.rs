@@ -4,11 +4,56 @@
 
 mod common;
 
-use askdocs_shared::testing::harness::{aws_backends, aws_settings, event, send, with_bearer};
+use askdocs_shared::error::Error;
+use askdocs_shared::testing::harness::{
+    aws_backends, aws_endpoint, aws_settings, event, send, with_bearer,
+};
 use serde_json::json;
 
 /// The dimension of all-MiniLM-L6-v2, the embedder these tests run with.
 const DIMENSION: usize = 384;
+
+#[tokio::test]
+async fn the_token_signing_secret_is_read_from_secrets_manager() {
+    use askdocs_shared::ports::SigningSecret as _;
+    let clients = askdocs_shared::aws::AwsClients::for_emulator(&aws_endpoint()).await;
+    // GIVEN a signing secret stored in Secrets Manager, and one too short to sign with
+    let name = format!(
+        "askdocs-jwt-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let arn = clients
+        .store_secret(&name, "a-signing-secret-of-more-than-32-bytes")
+        .await;
+    let short = clients
+        .store_secret(&format!("{name}-short"), "too short")
+        .await;
+    // WHEN the functions load them
+    let loaded = clients.signing_secret(&arn, 32).load().await;
+    let refused = clients.signing_secret(&short, 32).load().await;
+    let missing = clients
+        .signing_secret(&format!("{arn}-missing"), 32)
+        .load()
+        .await;
+    // THEN the stored value is used, and the others are errors, not panics
+    assert_eq!(loaded.unwrap(), b"a-signing-secret-of-more-than-32-bytes");
+    assert!(matches!(refused, Err(Error::Internal(_))));
+    assert!(matches!(missing, Err(Error::Internal(_))));
+}
+
+#[tokio::test]
+async fn an_unreachable_dynamodb_is_unavailable_after_retries() {
+    use askdocs_shared::ports::UserStore as _;
+    // GIVEN clients aimed at a port nothing listens on
+    let clients = askdocs_shared::aws::AwsClients::for_emulator("http://127.0.0.1:9").await;
+    // WHEN a user is read
+    let result = clients.user_store("askdocs-users").get("someone").await;
+    // THEN the error says "try again later" (503), not a crash or a 500
+    assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
+}
 
 #[tokio::test]
 async fn accounts_and_documents_work_on_dynamodb_and_s3() {

@@ -1,15 +1,14 @@
 //! Bedrock: Titan Text Embeddings v2 for vectors (InvokeModel) and Claude
 //! through the Converse API for answers. Model ids are configuration.
+//!
+//! Bedrock Runtime's REST-JSON API (`POST /model/{modelId}/invoke`,
+//! `…/converse`) is spoken directly: see [`super::signed`] for why not
+//! through the SDK.
 
 use async_trait::async_trait;
-use aws_sdk_bedrockruntime::primitives::Blob;
-use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message, StopReason,
-    SystemContentBlock,
-};
 use serde_json::{json, Value};
 
-use super::errors::sdk_error;
+use super::json_rpc::JsonClient;
 use crate::error::{Error, Result};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
 use crate::ports::{Embedder, Generator};
@@ -17,14 +16,21 @@ use crate::ports::{Embedder, Generator};
 /// Titan embeds one text per call; this many calls run at once.
 const PARALLEL_EMBEDDINGS: usize = 8;
 
+/// `/model/{modelId}/{action}`, the id percent-encoded (it may be an ARN).
+fn model_path(model_id: &str, action: &str) -> String {
+    let encoded =
+        percent_encoding::utf8_percent_encode(model_id, percent_encoding::NON_ALPHANUMERIC);
+    format!("/model/{encoded}/{action}")
+}
+
 pub struct TitanEmbedder {
-    client: aws_sdk_bedrockruntime::Client,
+    client: JsonClient,
     model_id: String,
     dimensions: usize,
 }
 
 impl TitanEmbedder {
-    pub fn new(client: aws_sdk_bedrockruntime::Client, model_id: &str, dimensions: usize) -> Self {
+    pub(crate) fn new(client: JsonClient, model_id: &str, dimensions: usize) -> Self {
         TitanEmbedder {
             client,
             model_id: model_id.to_string(),
@@ -34,21 +40,11 @@ impl TitanEmbedder {
 
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
         let body = json!({"inputText": text, "dimensions": self.dimensions, "normalize": true});
-        let output = self
+        let reply = self
             .client
-            .invoke_model()
-            .model_id(&self.model_id)
-            .content_type("application/json")
-            .accept("application/json")
-            .body(Blob::new(
-                serde_json::to_vec(&body).expect("a JSON value serializes"),
-            ))
-            .send()
+            .post(&model_path(&self.model_id, "invoke"), &body)
             .await
-            .map_err(|error| sdk_error("Bedrock InvokeModel (embeddings)", error))?;
-        let reply: Value = serde_json::from_slice(output.body().as_ref()).map_err(|error| {
-            Error::Internal(anyhow::anyhow!("Titan reply is not JSON: {error}"))
-        })?;
+            .map_err(|error| error.into_error("Bedrock InvokeModel (embeddings)"))?;
         let vector: Vec<f32> = reply["embedding"]
             .as_array()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("Titan reply has no embedding")))?
@@ -90,7 +86,7 @@ impl Embedder for TitanEmbedder {
 }
 
 pub struct ClaudeGenerator {
-    client: aws_sdk_bedrockruntime::Client,
+    client: JsonClient,
     model_id: String,
     max_tokens: i32,
     temperature: f32,
@@ -98,8 +94,8 @@ pub struct ClaudeGenerator {
 
 impl ClaudeGenerator {
     /// `model_id` may be a model id or an inference profile id / ARN.
-    pub fn new(
-        client: aws_sdk_bedrockruntime::Client,
+    pub(crate) fn new(
+        client: JsonClient,
         model_id: &str,
         max_tokens: i32,
         temperature: f32,
@@ -113,16 +109,12 @@ impl ClaudeGenerator {
     }
 }
 
-fn message(role: ChatRole, text: String) -> Result<Message> {
+fn message(role: ChatRole, text: &str) -> Value {
     let role = match role {
-        ChatRole::User => ConversationRole::User,
-        ChatRole::Assistant => ConversationRole::Assistant,
+        ChatRole::User => "user",
+        ChatRole::Assistant => "assistant",
     };
-    Message::builder()
-        .role(role)
-        .content(ContentBlock::Text(text))
-        .build()
-        .map_err(|error| Error::Internal(anyhow::anyhow!("building a Converse message: {error}")))
+    json!({"role": role, "content": [{"text": text}]})
 }
 
 fn withheld() -> Error {
@@ -137,50 +129,40 @@ fn withheld() -> Error {
 #[async_trait]
 impl Generator for ClaudeGenerator {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
-        let messages = request
+        let messages: Vec<Value> = request
             .prompt
             .messages
             .iter()
-            .map(|turn| message(turn.role, turn.text.clone()))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|turn| message(turn.role, &turn.text))
+            .collect();
+        let input = json!({
+            "system": [{"text": request.prompt.system}],
+            "messages": messages,
+            "inferenceConfig": {"maxTokens": self.max_tokens, "temperature": self.temperature},
+        });
         let output = self
             .client
-            .converse()
-            .model_id(&self.model_id)
-            .system(SystemContentBlock::Text(request.prompt.system.clone()))
-            .set_messages(Some(messages))
-            .inference_config(
-                InferenceConfiguration::builder()
-                    .max_tokens(self.max_tokens)
-                    .temperature(self.temperature)
-                    .build(),
-            )
-            .send()
+            .post(&model_path(&self.model_id, "converse"), &input)
             .await
-            .map_err(|error| sdk_error("Bedrock Converse", error))?;
-        let completion = match output.stop_reason() {
-            StopReason::ContentFiltered | StopReason::GuardrailIntervened => return Err(withheld()),
-            StopReason::MaxTokens => Completion::Truncated,
+            .map_err(|error| error.into_error("Bedrock Converse"))?;
+        let stop_reason = output["stopReason"].as_str().unwrap_or_default();
+        let completion = match stop_reason {
+            "content_filtered" | "guardrail_intervened" => return Err(withheld()),
+            "max_tokens" => Completion::Truncated,
             _ => Completion::Complete,
         };
-        let answer = match output.output() {
-            Some(ConverseOutput::Message(reply)) => reply
-                .content()
-                .iter()
-                .filter_map(|block| match block {
-                    ContentBlock::Text(text) => Some(text.as_str()),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-                .join("")
-                .trim()
-                .to_string(),
-            _ => String::new(),
-        };
+        let answer = output["output"]["message"]["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|block| block["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("")
+            .trim()
+            .to_string();
         if answer.is_empty() {
             return Err(Error::Internal(anyhow::anyhow!(
-                "Converse returned no text (stop reason {:?})",
-                output.stop_reason()
+                "Converse returned no text (stop reason {stop_reason:?})"
             )));
         }
         Ok(Generated {

@@ -7,11 +7,7 @@
 //! [`tables`] is the one description of the tables; a test checks that
 //! template.yaml declares exactly the same keys, indexes, projections and TTL.
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
-use aws_sdk_s3vectors::types::{DataType, DistanceMetric, IndexMode, MetadataConfiguration};
+use serde_json::{json, Value};
 
 use super::errors::describe;
 use super::AwsClients;
@@ -117,27 +113,19 @@ impl TableSpec {
     }
 }
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("name and type are set")
+/// A key schema in DynamoDB's JSON: the hash key, then the range key if any.
+fn key_schema(hash: &str, range: Option<&str>) -> Value {
+    let mut schema = vec![json!({"AttributeName": hash, "KeyType": "HASH"})];
+    schema.extend(range.map(|range| json!({"AttributeName": range, "KeyType": "RANGE"})));
+    Value::Array(schema)
 }
 
-fn index(spec: &IndexSpec) -> GlobalSecondaryIndex {
-    let mut builder = GlobalSecondaryIndex::builder()
-        .index_name(spec.name)
-        .key_schema(key(spec.hash, KeyType::Hash))
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::from(spec.projection))
-                .build(),
-        );
-    if let Some(range) = spec.range {
-        builder = builder.key_schema(key(range, KeyType::Range));
-    }
-    builder.build().expect("index fields are set")
+fn index(spec: &IndexSpec) -> Value {
+    json!({
+        "IndexName": spec.name,
+        "KeySchema": key_schema(spec.hash, spec.range),
+        "Projection": {"ProjectionType": spec.projection},
+    })
 }
 
 /// What a bootstrap did, for the person running it.
@@ -153,60 +141,40 @@ async fn create_table(
     spec: &TableSpec,
     report: &mut Bootstrapped,
 ) -> anyhow::Result<()> {
-    let attributes = spec
+    let attributes: Vec<Value> = spec
         .key_attributes()
         .into_iter()
-        .map(|name| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("name and type are set")
-        })
+        .map(|name| json!({"AttributeName": name, "AttributeType": "S"}))
         .collect();
-    let mut request = clients
-        .dynamodb
-        .create_table()
-        .table_name(&spec.name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(spec.hash, KeyType::Hash))
-        .set_attribute_definitions(Some(attributes));
-    if let Some(range) = spec.range {
-        request = request.key_schema(key(range, KeyType::Range));
-    }
+    let mut request = json!({
+        "TableName": spec.name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": key_schema(spec.hash, spec.range),
+        "AttributeDefinitions": attributes,
+    });
     if !spec.indexes.is_empty() {
-        request =
-            request.set_global_secondary_indexes(Some(spec.indexes.iter().map(index).collect()));
+        request["GlobalSecondaryIndexes"] = spec.indexes.iter().map(index).collect();
     }
-    match request.send().await {
+    match clients.dynamodb.call("CreateTable", request).await {
         Ok(_) => report.created.push(format!("table {}", spec.name)),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|service| service.is_resource_in_use_exception()) =>
-        {
+        Err(error) if error.code() == Some("ResourceInUseException") => {
             report.existing.push(format!("table {}", spec.name));
             return Ok(());
         }
-        Err(error) => anyhow::bail!("creating table {}: {}", spec.name, describe(&error)),
+        Err(error) => anyhow::bail!("creating table {}: {error}", spec.name),
     }
     if let Some(attribute) = spec.ttl {
         clients
             .dynamodb
-            .update_time_to_live()
-            .table_name(&spec.name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(attribute)
-                    .enabled(true)
-                    .build()
-                    .expect("name and flag are set"),
+            .call(
+                "UpdateTimeToLive",
+                json!({
+                    "TableName": spec.name,
+                    "TimeToLiveSpecification": {"AttributeName": attribute, "Enabled": true},
+                }),
             )
-            .send()
             .await
-            .map_err(|error| {
-                anyhow::anyhow!("enabling TTL on {}: {}", spec.name, describe(&error))
-            })?;
+            .map_err(|error| anyhow::anyhow!("enabling TTL on {}: {error}", spec.name))?;
     }
     Ok(())
 }
@@ -268,87 +236,56 @@ async fn create_vector_index(
     dimension: usize,
     report: &mut Bootstrapped,
 ) -> anyhow::Result<()> {
-    match clients
-        .s3vectors
-        .create_vector_bucket()
-        .vector_bucket_name(bucket)
-        .send()
+    let s3vectors = &clients.s3vectors;
+    match s3vectors
+        .post("/CreateVectorBucket", &json!({"vectorBucketName": bucket}))
         .await
     {
         Ok(_) => report.created.push(format!("vector bucket {bucket}")),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|service| service.is_conflict_exception()) =>
-        {
+        Err(error) if error.code() == Some("ConflictException") => {
             report.existing.push(format!("vector bucket {bucket}"));
         }
-        Err(error) => anyhow::bail!("creating vector bucket {bucket}: {}", describe(&error)),
+        Err(error) => anyhow::bail!("creating vector bucket {bucket}: {error}"),
     }
-    let metadata = MetadataConfiguration::builder()
-        .set_non_filterable_metadata_keys(Some(
-            NON_FILTERABLE_METADATA
-                .iter()
-                .map(|key| key.to_string())
-                .collect(),
-        ))
-        .build()
-        .expect("keys are set");
-    match clients
-        .s3vectors
-        .create_index()
-        .vector_bucket_name(bucket)
-        .index_name(index)
-        .data_type(DataType::Float32)
-        .dimension(dimension as i32)
-        .distance_metric(DistanceMetric::Cosine)
-        .metadata_configuration(metadata)
-        .send()
-        .await
-    {
+    let index_request = json!({
+        "vectorBucketName": bucket,
+        "indexName": index,
+        "dataType": "float32",
+        "dimension": dimension,
+        "distanceMetric": "cosine",
+        "metadataConfiguration": {"nonFilterableMetadataKeys": NON_FILTERABLE_METADATA},
+    });
+    match s3vectors.post("/CreateIndex", &index_request).await {
         Ok(_) => report
             .created
             .push(format!("vector index {index} ({dimension} dimensions)")),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|service| service.is_conflict_exception()) =>
-        {
+        Err(error) if error.code() == Some("ConflictException") => {
             report.existing.push(format!("vector index {index}"));
         }
-        Err(error) => anyhow::bail!("creating vector index {index}: {}", describe(&error)),
+        Err(error) => anyhow::bail!("creating vector index {index}: {error}"),
     }
-    let existing = clients
-        .s3vectors
-        .get_index()
-        .vector_bucket_name(bucket)
-        .index_name(index)
-        .send()
+    let named = json!({"vectorBucketName": bucket, "indexName": index});
+    let existing = s3vectors
+        .post("/GetIndex", &named)
         .await
-        .map_err(|error| anyhow::anyhow!("reading vector index {index}: {}", describe(&error)))?;
-    let Some(described) = existing.index() else {
+        .map_err(|error| anyhow::anyhow!("reading vector index {index}: {error}"))?;
+    let described = &existing["index"];
+    let Some(existing_dimension) = described["dimension"].as_u64() else {
         anyhow::bail!("vector index {index} was not found after creating it");
     };
     anyhow::ensure!(
-        described.dimension() as usize == dimension,
-        "vector index {index} has {} dimensions but the embedding model makes {dimension}; \
-         use another VECTOR_INDEX or the model it was made for",
-        described.dimension()
+        existing_dimension as usize == dimension,
+        "vector index {index} has {existing_dimension} dimensions but the embedding model makes {dimension}; \
+         use another VECTOR_INDEX or the model it was made for"
     );
-    if described.index_mode() != Some(&IndexMode::Enhanced) {
-        clients
-            .s3vectors
-            .update_index_mode()
-            .vector_bucket_name(bucket)
-            .index_name(index)
-            .index_mode(IndexMode::Enhanced)
-            .send()
+    if described["indexMode"] != "ENHANCED" {
+        let mut switch = named.clone();
+        switch["indexMode"] = json!("ENHANCED");
+        s3vectors
+            .post("/UpdateIndexMode", &switch)
             .await
             .map_err(|error| {
-                anyhow::anyhow!(
-                    "switching vector index {index} to ENHANCED: {}",
-                    describe(&error)
-                )
+                anyhow::anyhow!("switching vector index {index} to ENHANCED: {error}")
             })?;
         report.changed.push(format!(
             "vector index {index}: CLASSIC → ENHANCED index mode"

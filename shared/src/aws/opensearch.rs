@@ -4,12 +4,11 @@
 //! domain exactly as the embedded index's two lists are.
 //!
 //! The data plane is plain OpenSearch REST over HTTPS, signed with SigV4 for
-//! service `aoss` (the `x-amz-content-sha256` header is required). It is sent
-//! with hyper and the rustls/aws-lc stack the AWS SDK already links, and signed
-//! with `aws-sigv4`, also already linked: no second TLS stack, nothing more
-//! to start at a cold start (the client is built on first use), and the
-//! binary grows only by this module (see docs/benchmarks.md). The `opensearch`
-//! crate would bring its own HTTP client (reqwest) and TLS.
+//! service `aoss` (the `x-amz-content-sha256` header is required), sent by
+//! the same [`SignedHttp`] client DynamoDB is spoken over: no second TLS
+//! stack, nothing more to start at a cold start, and the binary grows only by
+//! this module. The `opensearch` crate would bring its own HTTP client
+//! (reqwest) and TLS.
 //!
 //! VECTORSEARCH collections assign their own `_id` and have neither
 //! `_delete_by_query` nor `refresh`: a document's passages are deleted by
@@ -18,28 +17,16 @@
 //! `_count` shows them. A collection waking from scale-to-zero may take 10–30 s
 //! to answer its first request; the timeouts allow for it.
 
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
-use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
-};
-use aws_sigv4::sign::v4::SigningParams;
-use aws_smithy_runtime_api::client::identity::Identity;
-use http_body_util::{BodyExt as _, Full};
-use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 use serde_json::{json, Value};
 
-use crate::config::TlsRoots;
+use super::signed::{SignedHttp, Unsigned};
 use crate::error::{Error, Result};
 use crate::model::{Chunk, ScoredChunk, SearchScope};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
-
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Long enough for a collection waking from scale-to-zero.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,59 +41,17 @@ const ID_PAGE: usize = 1000;
 pub struct OpenSearchIndex {
     endpoint: String,
     index: String,
-    region: String,
-    credentials: Option<SharedCredentialsProvider>,
-    tls_roots: TlsRoots,
-    client: OnceLock<HttpClient>,
+    http: Arc<SignedHttp>,
 }
 
 impl OpenSearchIndex {
     /// `endpoint` is the collection endpoint (`https://<id>.<region>.aoss.amazonaws.com`).
-    pub fn new(
-        endpoint: &str,
-        index: &str,
-        region: &str,
-        credentials: Option<SharedCredentialsProvider>,
-        tls_roots: TlsRoots,
-    ) -> Self {
+    pub(crate) fn new(endpoint: &str, index: &str, http: Arc<SignedHttp>) -> Self {
         OpenSearchIndex {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             index: index.to_string(),
-            region: region.to_string(),
-            credentials,
-            tls_roots,
-            client: OnceLock::new(),
+            http,
         }
-    }
-
-    fn client(&self) -> Result<&HttpClient> {
-        if let Some(client) = self.client.get() {
-            return Ok(client);
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match self.tls_roots {
-            TlsRoots::System => builder
-                .with_provider_and_native_roots(provider)
-                .map_err(|error| anyhow::anyhow!("system TLS roots: {error}")),
-            TlsRoots::Amazon => rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|config| {
-                    builder.with_tls_config(
-                        config
-                            .with_root_certificates(super::tls::amazon_root_store())
-                            .with_no_client_auth(),
-                    )
-                })
-                .map_err(|error| anyhow::anyhow!("TLS configuration: {error}")),
-        };
-        let connector = builder
-            .map_err(Error::Internal)?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
-        Ok(self.client.get_or_init(|| client))
     }
 
     /// Sends one signed request; answers the status and the JSON body.
@@ -117,80 +62,30 @@ impl OpenSearchIndex {
         body: Vec<u8>,
         ndjson: bool,
     ) -> Result<(u16, Value)> {
-        let url = format!("{}{path}", self.endpoint);
-        let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default()
-            .to_string();
-        let content_type = if ndjson {
-            "application/x-ndjson"
-        } else {
-            "application/json"
-        };
-        let credentials = match &self.credentials {
-            Some(provider) => provider.provide_credentials().await.map_err(|error| {
-                Error::Unavailable(anyhow::anyhow!("AWS credentials for OpenSearch: {error}"))
-            })?,
-            None => {
-                return Err(Error::Internal(anyhow::anyhow!(
-                    "no AWS credentials to sign OpenSearch requests with"
-                )))
-            }
-        };
-        let identity: Identity = credentials.into();
-        let mut settings = SigningSettings::default();
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name("aoss")
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|error| Error::Internal(anyhow::anyhow!("SigV4 parameters: {error}")))?;
-        let headers = [("host", host.as_str()), ("content-type", content_type)];
-        let signable = SignableRequest::new(
-            method,
-            url.as_str(),
-            headers.iter().copied(),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|error| Error::Internal(anyhow::anyhow!("signing {path}: {error}")))?;
-        let (instructions, _) = sign(signable, &params.into())
-            .map_err(|error| Error::Internal(anyhow::anyhow!("signing {path}: {error}")))?
-            .into_parts();
-        let mut request = http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header("content-type", content_type)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| Error::Internal(anyhow::anyhow!("OpenSearch request: {error}")))?;
-        instructions.apply_to_request_http1x(&mut request);
-
-        let client = self.client()?;
-        let response = tokio::time::timeout(REQUEST_TIMEOUT, client.request(request))
-            .await
-            .map_err(|_| {
-                Error::Unavailable(anyhow::anyhow!("OpenSearch {method} {path}: timed out"))
-            })?
-            .map_err(|error| {
-                Error::Unavailable(anyhow::anyhow!("OpenSearch {method} {path}: {error}"))
-            })?;
-        let status = response.status().as_u16();
-        let bytes = tokio::time::timeout(REQUEST_TIMEOUT, response.into_body().collect())
-            .await
-            .map_err(|_| Error::Unavailable(anyhow::anyhow!("OpenSearch {path}: body timed out")))?
-            .map_err(|error| Error::Unavailable(anyhow::anyhow!("OpenSearch {path}: {error}")))?
-            .to_bytes();
-        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        if status == 429 || status >= 500 {
+        let reply = self
+            .http
+            .send(Unsigned {
+                service: "aoss",
+                method,
+                url: &format!("{}{path}", self.endpoint),
+                content_type: if ndjson {
+                    "application/x-ndjson"
+                } else {
+                    "application/json"
+                },
+                headers: &[],
+                body,
+                timeout: REQUEST_TIMEOUT,
+            })
+            .await?;
+        let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
+        if reply.status == 429 || reply.status >= 500 {
             return Err(Error::Unavailable(anyhow::anyhow!(
-                "OpenSearch {method} {path} answered {status}"
+                "OpenSearch {method} {path} answered {}",
+                reply.status
             )));
         }
-        Ok((status, value))
+        Ok((reply.status, value))
     }
 
     /// A request that must succeed (2xx).

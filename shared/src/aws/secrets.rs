@@ -1,20 +1,22 @@
 //! The JWT signing secret kept in Secrets Manager, read once per container
-//! on first use.
+//! on first use, over Secrets Manager's JSON protocol ([`super::json_rpc`]).
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use serde_json::json;
 
-use super::errors::sdk_error;
+use super::json_rpc::JsonClient;
 use crate::error::{Error, Result};
 use crate::ports::SigningSecret;
 
 pub struct SecretsManagerSecret {
-    client: aws_sdk_secretsmanager::Client,
+    client: JsonClient,
     arn: String,
     min_bytes: usize,
 }
 
 impl SecretsManagerSecret {
-    pub fn new(client: aws_sdk_secretsmanager::Client, arn: &str, min_bytes: usize) -> Self {
+    pub(crate) fn new(client: JsonClient, arn: &str, min_bytes: usize) -> Self {
         SecretsManagerSecret {
             client,
             arn: arn.to_string(),
@@ -28,15 +30,20 @@ impl SigningSecret for SecretsManagerSecret {
     async fn load(&self) -> Result<Vec<u8>> {
         let secret = self
             .client
-            .get_secret_value()
-            .secret_id(&self.arn)
-            .send()
+            .call("GetSecretValue", &json!({"SecretId": self.arn}))
             .await
-            .map_err(|error| sdk_error("Secrets Manager GetSecretValue (JWT secret)", error))?;
-        let value = secret
-            .secret_string()
+            .map_err(|error| error.into_error("Secrets Manager GetSecretValue (JWT secret)"))?;
+        let binary = || {
+            secret["SecretBinary"].as_str().and_then(|encoded| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .ok()
+            })
+        };
+        let value = secret["SecretString"]
+            .as_str()
             .map(|text| text.as_bytes().to_vec())
-            .or_else(|| secret.secret_binary().map(|blob| blob.as_ref().to_vec()))
+            .or_else(binary)
             .ok_or_else(|| {
                 Error::Internal(anyhow::anyhow!("the JWT secret {} has no value", self.arn))
             })?;

@@ -10,21 +10,6 @@
 //!
 //! The PEM files are Debian's ca-certificates copies (Mozilla's store).
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::runtime_components::{
-    RuntimeComponents, RuntimeComponentsBuilder,
-};
-use aws_smithy_runtime_api::shared::IntoShared;
-use aws_smithy_types::config_bag::ConfigBag;
-
-use crate::config::TlsRoots;
-
 /// Amazon Trust Services' roots, PEM encoded.
 pub(crate) const AMAZON_ROOTS: [&str; 5] = [
     include_str!("tls_roots/Amazon_Root_CA_1.pem"),
@@ -34,79 +19,101 @@ pub(crate) const AMAZON_ROOTS: [&str; 5] = [
     include_str!("tls_roots/Starfield_Services_Root_Certificate_Authority_-_G2.pem"),
 ];
 
-/// The SDK's HTTPS client (rustls on aws-lc, as the SDK's default) trusting `roots`.
-pub(crate) fn sdk_http_client(roots: TlsRoots) -> SharedHttpClient {
-    let trust_store = match roots {
-        TlsRoots::Amazon => AMAZON_ROOTS.iter().fold(TrustStore::empty(), |store, pem| {
-            store.with_pem_certificate(pem.as_bytes())
-        }),
-        TlsRoots::System => TrustStore::default(),
+#[cfg(feature = "aws-sdk")]
+pub(crate) use sdk::sdk_http_client;
+
+/// The SDK's HTTPS client, for the services spoken through an SDK client.
+#[cfg(feature = "aws-sdk")]
+mod sdk {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    use aws_smithy_runtime_api::box_error::BoxError;
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
     };
-    let context = TlsContext::builder()
-        .with_trust_store(trust_store)
-        .build()
-        .expect("a TLS context from a trust store always builds");
-    let client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(context)
-        .build_https();
-    CheckedOnce {
-        client,
-        checked: AtomicBool::new(false),
-    }
-    .into_shared()
-}
+    use aws_smithy_runtime_api::client::runtime_components::{
+        RuntimeComponents, RuntimeComponentsBuilder,
+    };
+    use aws_smithy_runtime_api::shared::IntoShared;
+    use aws_smithy_types::config_bag::ConfigBag;
 
-/// The SDK's client checks its TLS set-up as each service client is built, by
-/// building a whole connector (parsing every root certificate) and throwing it
-/// away: four times at a cold start of the query function. One check shows
-/// whether the set-up works; the connector requests use is built and cached
-/// as before.
-#[derive(Debug)]
-struct CheckedOnce {
-    client: SharedHttpClient,
-    checked: AtomicBool,
-}
+    use super::AMAZON_ROOTS;
+    use crate::config::TlsRoots;
 
-impl HttpClient for CheckedOnce {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.client.http_connector(settings, components)
-    }
-
-    fn validate_base_client_config(
-        &self,
-        runtime_components: &RuntimeComponentsBuilder,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        if self.checked.swap(true, Ordering::AcqRel) {
-            return Ok(());
+    /// The SDK's HTTPS client (rustls on aws-lc, as the SDK's default) trusting `roots`.
+    pub(crate) fn sdk_http_client(roots: TlsRoots) -> SharedHttpClient {
+        let trust_store = match roots {
+            TlsRoots::Amazon => AMAZON_ROOTS.iter().fold(TrustStore::empty(), |store, pem| {
+                store.with_pem_certificate(pem.as_bytes())
+            }),
+            TlsRoots::System => TrustStore::default(),
+        };
+        let context = TlsContext::builder()
+            .with_trust_store(trust_store)
+            .build()
+            .expect("a TLS context from a trust store always builds");
+        let client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context)
+            .build_https();
+        CheckedOnce {
+            client,
+            checked: AtomicBool::new(false),
         }
-        self.client
-            .validate_base_client_config(runtime_components, cfg)
+        .into_shared()
     }
 
-    fn validate_final_config(
-        &self,
-        runtime_components: &RuntimeComponents,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.client.validate_final_config(runtime_components, cfg)
+    /// The SDK's client checks its TLS set-up as each service client is built, by
+    /// building a whole connector (parsing every root certificate) and throwing it
+    /// away: four times at a cold start of the query function. One check shows
+    /// whether the set-up works; the connector requests use is built and cached
+    /// as before.
+    #[derive(Debug)]
+    struct CheckedOnce {
+        client: SharedHttpClient,
+        checked: AtomicBool,
     }
 
-    fn connector_metadata(
-        &self,
-    ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
-        self.client.connector_metadata()
+    impl HttpClient for CheckedOnce {
+        fn http_connector(
+            &self,
+            settings: &HttpConnectorSettings,
+            components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            self.client.http_connector(settings, components)
+        }
+
+        fn validate_base_client_config(
+            &self,
+            runtime_components: &RuntimeComponentsBuilder,
+            cfg: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            if self.checked.swap(true, Ordering::AcqRel) {
+                return Ok(());
+            }
+            self.client
+                .validate_base_client_config(runtime_components, cfg)
+        }
+
+        fn validate_final_config(
+            &self,
+            runtime_components: &RuntimeComponents,
+            cfg: &ConfigBag,
+        ) -> Result<(), BoxError> {
+            self.client.validate_final_config(runtime_components, cfg)
+        }
+
+        fn connector_metadata(
+            &self,
+        ) -> Option<aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata> {
+            self.client.connector_metadata()
+        }
     }
 }
 
-/// Amazon Trust Services' roots for a rustls client of our own (OpenSearch
-/// Serverless); `ASKDOCS_TLS_ROOTS=system` uses hyper-rustls' native roots there.
-#[cfg(feature = "aws-search")]
+/// Amazon Trust Services' roots for our own rustls client ([`super::signed`]);
+/// `ASKDOCS_TLS_ROOTS=system` uses hyper-rustls' native roots there.
 pub(crate) fn amazon_root_store() -> rustls::RootCertStore {
     use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut store = rustls::RootCertStore::empty();
@@ -120,7 +127,7 @@ pub(crate) fn amazon_root_store() -> rustls::RootCertStore {
     store
 }
 
-#[cfg(all(test, feature = "aws-search"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -3,22 +3,23 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
+use serde_json::json;
 
-use super::{malformed, n, optional_number, optional_text, s, text, Item};
-use crate::aws::errors::sdk_error;
+use super::{
+    item_in, items_in, malformed, n, optional_number, optional_text, s, text,
+    unless_condition_failed, DynamoDb, Item,
+};
 use crate::error::Result;
 use crate::model::{now, Document, DocumentStatus, ListPosition, Page, ProcessingOutcome};
 use crate::ports::DocumentStore;
-use aws_sdk_dynamodb::types::ReturnValue;
 
 pub struct DynamoDocumentStore {
-    client: Client,
+    client: DynamoDb,
     table: String,
 }
 
 impl DynamoDocumentStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
         DynamoDocumentStore {
             client,
             table: table.into(),
@@ -74,27 +75,36 @@ impl DocumentStore for DynamoDocumentStore {
             item.insert("chunks".into(), n(chunks));
         }
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(documentId)")
-            .send()
+            .call(
+                "PutItem",
+                json!({
+                    "TableName": self.table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(documentId)",
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB PutItem (documents)", error))?;
+            .map_err(|error| error.into_error("DynamoDB PutItem (documents)"))?;
         Ok(())
     }
 
     async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>> {
-        let output = self
+        let mut output = self
             .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(user_id, document_id)))
-            .consistent_read(true)
-            .send()
+            .call(
+                "GetItem",
+                json!({
+                    "TableName": self.table,
+                    "Key": Self::key(user_id, document_id),
+                    "ConsistentRead": true,
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB GetItem (documents)", error))?;
-        output.item().map(document_from_item).transpose()
+            .map_err(|error| error.into_error("DynamoDB GetItem (documents)"))?;
+        item_in(&mut output, "Item")?
+            .as_ref()
+            .map(document_from_item)
+            .transpose()
     }
 
     async fn list(
@@ -103,26 +113,25 @@ impl DocumentStore for DynamoDocumentStore {
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<Document>> {
-        let start = after.map(|position| {
-            let mut key = Self::key(user_id, &position.id);
-            key.insert("uploadDate".into(), s(&position.at));
-            key
+        let mut query = json!({
+            "TableName": self.table,
+            "IndexName": "UserUploadDateIndex",
+            "KeyConditionExpression": "userId = :user",
+            "ExpressionAttributeValues": {":user": s(user_id)},
+            "ScanIndexForward": false,
+            "Limit": limit + 1,
         });
-        let output = self
+        if let Some(position) = after {
+            let mut start = Self::key(user_id, &position.id);
+            start.insert("uploadDate".into(), s(&position.at));
+            query["ExclusiveStartKey"] = json!(start);
+        }
+        let mut output = self
             .client
-            .query()
-            .table_name(&self.table)
-            .index_name("UserUploadDateIndex")
-            .key_condition_expression("userId = :user")
-            .expression_attribute_values(":user", s(user_id))
-            .scan_index_forward(false)
-            .limit(limit as i32 + 1)
-            .set_exclusive_start_key(start)
-            .send()
+            .call("Query", query)
             .await
-            .map_err(|error| sdk_error("DynamoDB Query (UserUploadDateIndex)", error))?;
-        let items = output
-            .items()
+            .map_err(|error| error.into_error("DynamoDB Query (UserUploadDateIndex)"))?;
+        let items = items_in(&mut output)?
             .iter()
             .map(document_from_item)
             .collect::<Result<Vec<_>>>()?;
@@ -137,34 +146,35 @@ impl DocumentStore for DynamoDocumentStore {
     ) -> Result<Option<u32>> {
         let result = self
             .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(user_id, document_id)))
-            .update_expression(
-                "SET #status = :processing, updatedAt = :now REMOVE statusReason ADD attempts :one",
+            .call(
+                "UpdateItem",
+                json!({
+                    "TableName": self.table,
+                    "Key": Self::key(user_id, document_id),
+                    "UpdateExpression": "SET #status = :processing, updatedAt = :now REMOVE statusReason ADD attempts :one",
+                    "ConditionExpression": "attribute_exists(documentId) AND (#status IN (:pending, :failed) \
+                         OR (#status = :processing AND updatedAt < :stale))",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":processing": s("processing"),
+                        ":pending": s("pending"),
+                        ":failed": s("failed"),
+                        ":stale": s(stale_before),
+                        ":now": s(now()),
+                        ":one": n(1),
+                    },
+                    "ReturnValues": "UPDATED_NEW",
+                }),
             )
-            .condition_expression(
-                "attribute_exists(documentId) AND (#status IN (:pending, :failed) \
-                 OR (#status = :processing AND updatedAt < :stale))",
-            )
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":processing", s("processing"))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":failed", s("failed"))
-            .expression_attribute_values(":stale", s(stale_before))
-            .expression_attribute_values(":now", s(now()))
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
             .await;
-        let attempt = |output: &aws_sdk_dynamodb::operation::update_item::UpdateItemOutput| {
-            output
-                .attributes()
-                .and_then(|attributes| optional_number(attributes, "attempts"))
-                .unwrap_or(1)
-        };
-        Ok(applied(result, "DynamoDB UpdateItem (start processing)")?
-            .map(|output| attempt(&output)))
+        match unless_condition_failed(result, "DynamoDB UpdateItem (start processing)")? {
+            Some(mut output) => Ok(Some(
+                item_in(&mut output, "Attributes")?
+                    .and_then(|attributes| optional_number(&attributes, "attempts"))
+                    .unwrap_or(1),
+            )),
+            None => Ok(None),
+        }
     }
 
     async fn finish_processing(
@@ -173,30 +183,31 @@ impl DocumentStore for DynamoDocumentStore {
         document_id: &str,
         outcome: &ProcessingOutcome,
     ) -> Result<bool> {
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(user_id, document_id)))
-            .condition_expression("attribute_exists(documentId)")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":now", s(now()));
-        let update = match outcome {
-            ProcessingOutcome::Ready { pages, chunks } => update
-                .update_expression("SET #status = :ready, pages = :pages, chunks = :chunks, updatedAt = :now REMOVE statusReason")
-                .expression_attribute_values(":ready", s("ready"))
-                .expression_attribute_values(":pages", n(pages))
-                .expression_attribute_values(":chunks", n(chunks)),
-            ProcessingOutcome::Failed { reason } => update
-                .update_expression("SET #status = :failed, statusReason = :reason, updatedAt = :now REMOVE pages, chunks")
-                .expression_attribute_values(":failed", s("failed"))
-                .expression_attribute_values(":reason", s(reason)),
+        let (expression, values) = match outcome {
+            ProcessingOutcome::Ready { pages, chunks } => (
+                "SET #status = :ready, pages = :pages, chunks = :chunks, updatedAt = :now REMOVE statusReason",
+                json!({":ready": s("ready"), ":pages": n(pages), ":chunks": n(chunks), ":now": s(now())}),
+            ),
+            ProcessingOutcome::Failed { reason } => (
+                "SET #status = :failed, statusReason = :reason, updatedAt = :now REMOVE pages, chunks",
+                json!({":failed": s("failed"), ":reason": s(reason), ":now": s(now())}),
+            ),
         };
-        Ok(applied(
-            update.send().await,
-            "DynamoDB UpdateItem (finish processing)",
-        )?
-        .is_some())
+        let result = self
+            .client
+            .call(
+                "UpdateItem",
+                json!({
+                    "TableName": self.table,
+                    "Key": Self::key(user_id, document_id),
+                    "UpdateExpression": expression,
+                    "ConditionExpression": "attribute_exists(documentId)",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                }),
+            )
+            .await;
+        Ok(unless_condition_failed(result, "DynamoDB UpdateItem (finish processing)")?.is_some())
     }
 
     async fn in_status_since(
@@ -206,21 +217,26 @@ impl DocumentStore for DynamoDocumentStore {
         limit: usize,
     ) -> Result<Vec<Document>> {
         // StatusIndex holds keys only; each hit is then read whole.
-        let output = self
+        let mut output = self
             .client
-            .query()
-            .table_name(&self.table)
-            .index_name("StatusIndex")
-            .key_condition_expression("#status = :status AND updatedAt < :before")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":before", s(updated_before))
-            .limit(limit as i32)
-            .send()
+            .call(
+                "Query",
+                json!({
+                    "TableName": self.table,
+                    "IndexName": "StatusIndex",
+                    "KeyConditionExpression": "#status = :status AND updatedAt < :before",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":status": s(status.as_str()),
+                        ":before": s(updated_before),
+                    },
+                    "Limit": limit,
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB Query (StatusIndex)", error))?;
+            .map_err(|error| error.into_error("DynamoDB Query (StatusIndex)"))?;
         let mut documents = Vec::new();
-        for key in output.items() {
+        for key in &items_in(&mut output)? {
             let (user_id, document_id) = (text(key, "userId")?, text(key, "documentId")?);
             if let Some(document) = self.get(&user_id, &document_id).await? {
                 // The index is eventually consistent: trust only the item itself.
@@ -233,42 +249,18 @@ impl DocumentStore for DynamoDocumentStore {
     }
 
     async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
-        let output = self
+        let mut output = self
             .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(user_id, document_id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
+            .call(
+                "DeleteItem",
+                json!({
+                    "TableName": self.table,
+                    "Key": Self::key(user_id, document_id),
+                    "ReturnValues": "ALL_OLD",
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB DeleteItem (documents)", error))?;
-        Ok(output
-            .attributes()
-            .is_some_and(|attributes| !attributes.is_empty()))
-    }
-}
-
-/// The update's output when its condition held; a failed condition is an
-/// answer (`None`), not an error.
-fn applied<T>(
-    result: std::result::Result<
-        T,
-        aws_smithy_runtime_api::client::result::SdkError<
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError,
-            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-        >,
-    >,
-    context: &'static str,
-) -> Result<Option<T>> {
-    match result {
-        Ok(output) => Ok(Some(output)),
-        Err(error)
-            if error
-                .as_service_error()
-                .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(error) => Err(sdk_error(context, error)),
+            .map_err(|error| error.into_error("DynamoDB DeleteItem (documents)"))?;
+        Ok(item_in(&mut output, "Attributes")?.is_some_and(|attributes| !attributes.is_empty()))
     }
 }

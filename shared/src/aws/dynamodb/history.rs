@@ -3,21 +3,20 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
+use serde_json::json;
 
-use super::{malformed, s, text, Item};
-use crate::aws::errors::sdk_error;
+use super::{items_in, malformed, s, text, DynamoDb, Item};
 use crate::error::{Error, Result};
 use crate::model::{HistoryEntry, ListPosition, Page};
 use crate::ports::HistoryStore;
 
 pub struct DynamoHistoryStore {
-    client: Client,
+    client: DynamoDb,
     table: String,
 }
 
 impl DynamoHistoryStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
         DynamoHistoryStore {
             client,
             table: table.into(),
@@ -72,12 +71,9 @@ impl HistoryStore for DynamoHistoryStore {
             ("createdAt".into(), s(&entry.created_at)),
         ]);
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
+            .call("PutItem", json!({"TableName": self.table, "Item": item}))
             .await
-            .map_err(|error| sdk_error("DynamoDB PutItem (history)", error))?;
+            .map_err(|error| error.into_error("DynamoDB PutItem (history)"))?;
         Ok(())
     }
 
@@ -88,40 +84,41 @@ impl HistoryStore for DynamoHistoryStore {
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<HistoryEntry>> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .scan_index_forward(false)
-            .limit(limit as i32 + 1);
+        let mut query = json!({
+            "TableName": self.table,
+            "ScanIndexForward": false,
+            "Limit": limit + 1,
+        });
         let mut start: Option<Item> = after.map(|position| {
             HashMap::from([
                 ("userId".into(), s(user_id)),
                 ("queryKey".into(), s(query_key(&position.at, &position.id))),
             ])
         });
-        query = match conversation_id {
+        match conversation_id {
             Some(conversation_id) => {
                 let key = conversation_key(user_id, conversation_id);
                 if let Some(start) = start.as_mut() {
                     start.insert("conversationKey".into(), s(&key));
                 }
-                query
-                    .index_name("ConversationIndex")
-                    .key_condition_expression("conversationKey = :conversation")
-                    .expression_attribute_values(":conversation", s(key))
+                query["IndexName"] = json!("ConversationIndex");
+                query["KeyConditionExpression"] = json!("conversationKey = :conversation");
+                query["ExpressionAttributeValues"] = json!({":conversation": s(key)});
             }
-            None => query
-                .key_condition_expression("userId = :user")
-                .expression_attribute_values(":user", s(user_id)),
-        };
-        let output = query
-            .set_exclusive_start_key(start)
-            .send()
+            None => {
+                query["KeyConditionExpression"] = json!("userId = :user");
+                query["ExpressionAttributeValues"] = json!({":user": s(user_id)});
+            }
+        }
+        if let Some(start) = start {
+            query["ExclusiveStartKey"] = json!(start);
+        }
+        let mut output = self
+            .client
+            .call("Query", query)
             .await
-            .map_err(|error| sdk_error("DynamoDB Query (history)", error))?;
-        let items = output
-            .items()
+            .map_err(|error| error.into_error("DynamoDB Query (history)"))?;
+        let items = items_in(&mut output)?
             .iter()
             .map(history_from_item)
             .collect::<Result<Vec<_>>>()?;

@@ -3,6 +3,9 @@
 //! by status through `StatusIndex`) and question history (by conversation
 //! through `ConversationIndex`). Table layouts: template.yaml and
 //! [`super::bootstrap`], kept in step by a test.
+//!
+//! Spoken directly over DynamoDB's JSON protocol ([`super::json_rpc`]), not
+//! through the SDK: see [`super::signed`] for why.
 
 mod documents;
 mod history;
@@ -11,8 +14,10 @@ mod users;
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use super::json_rpc::{CallError, JsonClient};
 use crate::error::{Error, Result};
 
 pub use documents::DynamoDocumentStore;
@@ -20,7 +25,76 @@ pub use history::DynamoHistoryStore;
 pub use tokens::DynamoTokenStore;
 pub use users::DynamoUserStore;
 
-type Item = HashMap<String, AttributeValue>;
+/// A DynamoDB value in the wire format's own shape: `{"S": "text"}`,
+/// `{"N": "42"}`, … (serde's externally tagged enums are exactly that).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) enum AttributeValue {
+    S(String),
+    N(String),
+    /// Base64, as sent on the wire.
+    B(String),
+    #[serde(rename = "BOOL")]
+    Bool(bool),
+    #[serde(rename = "NULL")]
+    Null(bool),
+    #[serde(rename = "SS")]
+    StringSet(Vec<String>),
+    #[serde(rename = "NS")]
+    NumberSet(Vec<String>),
+    #[serde(rename = "BS")]
+    BinarySet(Vec<String>),
+    L(Vec<AttributeValue>),
+    M(HashMap<String, AttributeValue>),
+}
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB's client: each call takes and answers the operation's JSON.
+#[derive(Clone)]
+pub(crate) struct DynamoDb(pub(crate) JsonClient);
+
+impl DynamoDb {
+    pub async fn call(
+        &self,
+        operation: &str,
+        input: Value,
+    ) -> std::result::Result<Value, CallError> {
+        self.0.call(operation, &input).await
+    }
+}
+
+/// The item under `field` of an output (`Item`, `Attributes`), if any.
+pub(super) fn item_in(output: &mut Value, field: &str) -> Result<Option<Item>> {
+    match output.get_mut(field).map(Value::take) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|error| malformed(&format!("{field}: {error}"))),
+    }
+}
+
+/// The items of a Query's output.
+pub(super) fn items_in(output: &mut Value) -> Result<Vec<Item>> {
+    match output.get_mut("Items").map(Value::take) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(value) => {
+            serde_json::from_value(value).map_err(|error| malformed(&format!("Items: {error}")))
+        }
+    }
+}
+
+/// A call whose condition may fail: a failed condition is an answer
+/// (`None`), not an error.
+pub(super) fn unless_condition_failed(
+    result: std::result::Result<Value, CallError>,
+    context: &str,
+) -> Result<Option<Value>> {
+    match result {
+        Ok(output) => Ok(Some(output)),
+        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(error) => Err(error.into_error(context)),
+    }
+}
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())

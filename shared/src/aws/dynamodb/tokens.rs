@@ -1,20 +1,19 @@
 //! Revoked tokens, forgotten by TTL once they would have expired anyway.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
+use serde_json::json;
 
-use super::{n, s};
-use crate::aws::errors::sdk_error;
+use super::{n, s, DynamoDb};
 use crate::error::Result;
 use crate::ports::TokenStore;
 
 pub struct DynamoTokenStore {
-    client: Client,
+    client: DynamoDb,
     table: String,
 }
 
 impl DynamoTokenStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
         DynamoTokenStore {
             client,
             table: table.into(),
@@ -28,26 +27,31 @@ impl TokenStore for DynamoTokenStore {
         // `expiresAt` is the table's TTL attribute: DynamoDB forgets the entry
         // once the token would have expired anyway.
         self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("tokenId", s(token_id))
-            .item("expiresAt", n(expires_at))
-            .send()
+            .call(
+                "PutItem",
+                json!({
+                    "TableName": self.table,
+                    "Item": {"tokenId": s(token_id), "expiresAt": n(expires_at)},
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB PutItem (revoked tokens)", error))?;
+            .map_err(|error| error.into_error("DynamoDB PutItem (revoked tokens)"))?;
         Ok(())
     }
 
     async fn is_revoked(&self, token_id: &str) -> Result<bool> {
         let output = self
             .client
-            .get_item()
-            .table_name(&self.table)
-            .key("tokenId", s(token_id))
-            .consistent_read(true)
-            .send()
+            .call(
+                "GetItem",
+                json!({
+                    "TableName": self.table,
+                    "Key": {"tokenId": s(token_id)},
+                    "ConsistentRead": true,
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB GetItem (revoked tokens)", error))?;
-        Ok(output.item().is_some())
+            .map_err(|error| error.into_error("DynamoDB GetItem (revoked tokens)"))?;
+        Ok(output.get("Item").is_some_and(|item| !item.is_null()))
     }
 }

@@ -3,23 +3,20 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::Client;
+use serde_json::json;
 
-use super::{optional_text, s, text, Item};
-use crate::aws::errors::sdk_error;
+use super::{item_in, items_in, optional_text, s, text, DynamoDb, Item};
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::ports::UserStore;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
 pub struct DynamoUserStore {
-    client: Client,
+    client: DynamoDb,
     table: String,
 }
 
 impl DynamoUserStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
         DynamoUserStore {
             client,
             table: table.into(),
@@ -59,42 +56,34 @@ impl UserStore for DynamoUserStore {
             ("userId".into(), s(email_claim_key(&user.email))),
             ("owner".into(), s(&user.user_id)),
         ]);
-        let put = |item: Item| -> Result<TransactWriteItem> {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(userId)")
-                .build()
-                .map_err(|error| Error::Internal(error.into()))?;
-            Ok(TransactWriteItem::builder().put(put).build())
+        let put = |item: Item| {
+            json!({"Put": {
+                "TableName": self.table,
+                "Item": item,
+                "ConditionExpression": "attribute_not_exists(userId)",
+            }})
         };
         // Both or neither: the account and the claim on its email.
         let result = self
             .client
-            .transact_write_items()
-            .transact_items(put(claim)?)
-            .transact_items(put(item)?)
-            .send()
+            .call(
+                "TransactWriteItems",
+                json!({"TransactItems": [put(claim), put(item)]}),
+            )
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(error) => {
                 // The claim is the transaction's first item: its condition failing
                 // means the email is taken (the user id, a fresh UUID, never is).
-                let taken = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                        cancelled
-                            .cancellation_reasons()
-                            .first()
-                            .and_then(|reason| reason.code())
-                            == Some("ConditionalCheckFailed")
-                    }
-                    _ => false,
-                };
+                let taken = error.code() == Some("TransactionCanceledException")
+                    && error.body().is_some_and(|body| {
+                        body["CancellationReasons"][0]["Code"] == "ConditionalCheckFailed"
+                    });
                 if taken {
                     Err(Error::email_taken())
                 } else {
-                    Err(sdk_error("DynamoDB TransactWriteItems (users)", error))
+                    Err(error.into_error("DynamoDB TransactWriteItems (users)"))
                 }
             }
         }
@@ -104,29 +93,38 @@ impl UserStore for DynamoUserStore {
         if user_id.starts_with("email#") {
             return Ok(None);
         }
-        let output = self
+        let mut output = self
             .client
-            .get_item()
-            .table_name(&self.table)
-            .key("userId", s(user_id))
-            .send()
+            .call(
+                "GetItem",
+                json!({"TableName": self.table, "Key": {"userId": s(user_id)}}),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB GetItem (users)", error))?;
-        output.item().map(user_from_item).transpose()
+            .map_err(|error| error.into_error("DynamoDB GetItem (users)"))?;
+        item_in(&mut output, "Item")?
+            .as_ref()
+            .map(user_from_item)
+            .transpose()
     }
 
     async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
-        let output = self
+        let mut output = self
             .client
-            .query()
-            .table_name(&self.table)
-            .index_name("EmailIndex")
-            .key_condition_expression("email = :email")
-            .expression_attribute_values(":email", s(email))
-            .limit(1)
-            .send()
+            .call(
+                "Query",
+                json!({
+                    "TableName": self.table,
+                    "IndexName": "EmailIndex",
+                    "KeyConditionExpression": "email = :email",
+                    "ExpressionAttributeValues": {":email": s(email)},
+                    "Limit": 1,
+                }),
+            )
             .await
-            .map_err(|error| sdk_error("DynamoDB Query (EmailIndex)", error))?;
-        output.items().first().map(user_from_item).transpose()
+            .map_err(|error| error.into_error("DynamoDB Query (EmailIndex)"))?;
+        items_in(&mut output)?
+            .first()
+            .map(user_from_item)
+            .transpose()
     }
 }
