@@ -9,7 +9,6 @@
 
 use serde_json::{json, Value};
 
-use super::errors::describe;
 use super::AwsClients;
 use crate::config::{AwsSettings, VectorStoreSettings};
 
@@ -184,43 +183,63 @@ async fn create_bucket(
     bucket: &str,
     report: &mut Bootstrapped,
 ) -> anyhow::Result<()> {
-    let mut request = clients.s3.create_bucket().bucket(bucket);
+    const NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+    let s3 = &clients.s3;
+    let url = s3.bucket_url(bucket);
     // Outside us-east-1, S3 wants the bucket's region named.
-    if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_string()) {
-        if region != "us-east-1" {
-            request = request.create_bucket_configuration(
-                aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
-                        region.as_str(),
-                    ))
-                    .build(),
-            );
-        }
-    }
-    match request.send().await {
+    let region = s3.region();
+    let (content_type, configuration) = if region == "us-east-1" {
+        ("", String::new())
+    } else {
+        (
+            "application/xml",
+            format!(
+                r#"<CreateBucketConfiguration xmlns="{NAMESPACE}"><LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"#
+            ),
+        )
+    };
+    match s3
+        .send(
+            "PUT",
+            &url,
+            content_type,
+            &[],
+            configuration.into_bytes(),
+            false,
+        )
+        .await
+    {
         Ok(_) => report.created.push(format!("bucket {bucket}")),
         Err(error)
-            if error.as_service_error().is_some_and(|service| {
-                service.is_bucket_already_owned_by_you() || service.is_bucket_already_exists()
-            }) =>
+            if matches!(
+                error.code(),
+                Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")
+            ) =>
         {
             report.existing.push(format!("bucket {bucket}"));
         }
-        Err(error) => anyhow::bail!("creating bucket {bucket}: {}", describe(&error)),
+        Err(error) => anyhow::bail!("creating bucket {bucket}: {error}"),
     }
     // Versioned, as the template declares it: deletes must remove every version.
-    clients
-        .s3
-        .put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|error| anyhow::anyhow!("versioning bucket {bucket}: {}", describe(&error)))?;
+    // S3 wants this body's MD5.
+    let versioning = format!(
+        r#"<VersioningConfiguration xmlns="{NAMESPACE}"><Status>Enabled</Status></VersioningConfiguration>"#
+    );
+    let digest = {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(versioning.as_bytes()))
+    };
+    s3.send(
+        "PUT",
+        &format!("{url}/?versioning"),
+        "application/xml",
+        &[("content-md5", &digest)],
+        versioning.into_bytes(),
+        false,
+    )
+    .await
+    .map_err(|error| anyhow::anyhow!("versioning bucket {bucket}: {error}"))?;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::errors::{retryable_code, retryable_status};
-use super::signed::{SignedHttp, Unsigned};
+use super::signed::{Rules, SignedHttp, Unsigned};
 use crate::error::Error;
 
 /// What a failed call was: the service's own answer, or no answer at all.
@@ -98,7 +98,10 @@ pub(crate) enum Protocol {
         content_type: &'static str,
     },
     /// Operations at their own paths, content type `application/json`.
-    #[cfg_attr(not(any(feature = "aws-search", feature = "aws-bedrock")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "aws-search", feature = "aws-bedrock")),
+        allow(dead_code)
+    )]
     RestJson,
 }
 
@@ -153,8 +156,41 @@ pub(crate) enum Domain {
     ApiAws,
 }
 
+/// Runs `attempt` (given the time it may take) until it succeeds, fails in a
+/// way a retry cannot fix, has been tried `max_attempts` times, or the next
+/// try would end past `operation_timeout`.
+pub(crate) async fn with_retries<T, Attempt, Reply>(
+    max_attempts: u32,
+    operation_timeout: Duration,
+    attempt_timeout: Duration,
+    label: &str,
+    mut attempt: Attempt,
+) -> Result<T, CallError>
+where
+    Attempt: FnMut(Duration) -> Reply,
+    Reply: std::future::Future<Output = Result<T, CallError>>,
+{
+    let deadline = Instant::now() + operation_timeout;
+    let mut tries = 1;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match attempt(left.min(attempt_timeout)).await {
+            Err(error) if error.retryable() && tries < max_attempts => {
+                let pause = backoff(tries - 1);
+                if Instant::now() + pause >= deadline {
+                    return Err(error);
+                }
+                tracing::debug!(%error, tries, label, "retrying an AWS call");
+                tokio::time::sleep(pause).await;
+                tries += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
 /// `AWS_MAX_ATTEMPTS`, as the SDK reads it (3 when unset or not a number ≥ 1).
-fn max_attempts() -> u32 {
+pub(crate) fn max_attempts() -> u32 {
     std::env::var("AWS_MAX_ATTEMPTS")
         .ok()
         .and_then(|value| value.trim().parse().ok())
@@ -195,7 +231,10 @@ impl JsonClient {
     }
 
     /// POSTs `input` to `path` (already percent-encoded) of a "restJson" service.
-    #[cfg_attr(not(any(feature = "aws-search", feature = "aws-bedrock")), allow(dead_code))]
+    #[cfg_attr(
+        not(any(feature = "aws-search", feature = "aws-bedrock")),
+        allow(dead_code)
+    )]
     pub async fn post(&self, path: &str, input: &Value) -> Result<Value, CallError> {
         self.send(
             path,
@@ -215,32 +254,25 @@ impl JsonClient {
     ) -> Result<Value, CallError> {
         let body = serde_json::to_vec(input).expect("a JSON value serialises");
         let url = format!("{}{path}", self.endpoint);
-        let deadline = Instant::now() + self.service.operation_timeout;
-        let mut attempt = 1;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let request = Unsigned {
-                service: self.service.signing_name,
-                method: "POST",
-                url: &url,
-                content_type,
-                headers,
-                body: body.clone(),
-                timeout: left.min(self.service.attempt_timeout),
-            };
-            match self.attempt(request).await {
-                Err(error) if error.retryable() && attempt < self.max_attempts => {
-                    let pause = backoff(attempt - 1);
-                    if Instant::now() + pause >= deadline {
-                        return Err(error);
-                    }
-                    tracing::debug!(%error, attempt, path, "retrying an AWS call");
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                result => return result,
-            }
-        }
+        with_retries(
+            self.max_attempts,
+            self.service.operation_timeout,
+            self.service.attempt_timeout,
+            path,
+            |timeout| {
+                self.attempt(Unsigned {
+                    service: self.service.signing_name,
+                    method: "POST",
+                    url: &url,
+                    content_type,
+                    headers,
+                    body: body.clone(),
+                    timeout,
+                    rules: Rules::Standard,
+                })
+            },
+        )
+        .await
     }
 
     async fn attempt(&self, request: Unsigned<'_>) -> Result<Value, CallError> {

@@ -28,11 +28,6 @@ mod tls;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[cfg(feature = "aws-sdk")]
-use aws_config::timeout::TimeoutConfig;
-#[cfg(feature = "aws-sdk")]
-use aws_config::BehaviorVersion;
-
 use crate::config::TlsRoots;
 use dynamodb::DynamoDb;
 use json_rpc::{Domain, JsonClient, JsonService, Protocol};
@@ -50,13 +45,13 @@ pub use s3vectors::S3VectorIndex;
 pub use secrets::SecretsManagerSecret;
 
 /// The clients, built once per cold start and shared by every adapter; a
-/// build has those of the `aws-*` features it was compiled with. S3 goes
-/// through the SDK's client (presigned URLs, XML); every other service is
-/// spoken over [`SignedHttp`] (see its module for why).
+/// build has those of the `aws-*` features it was compiled with. Every
+/// service is spoken over one [`SignedHttp`] (see its module for why not
+/// through the SDK's clients).
 #[derive(Clone)]
 pub struct AwsClients {
     #[cfg(feature = "aws-files")]
-    s3: aws_sdk_s3::Client,
+    s3: s3::S3Client,
     dynamodb: DynamoDb,
     #[cfg(feature = "aws-bedrock")]
     bedrock: JsonClient,
@@ -67,25 +62,12 @@ pub struct AwsClients {
     signed: Arc<SignedHttp>,
 }
 
-#[cfg(feature = "aws-sdk")]
-fn timeouts(attempt: Duration, operation: Duration) -> TimeoutConfig {
-    TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(attempt)
-        .operation_timeout(operation)
-        .build()
-}
-
 /// The region Lambda (or the shell) names: `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-#[cfg_attr(feature = "aws-sdk", allow(dead_code))]
-fn region_from(variable: impl Fn(&str) -> Option<String>) -> String {
-    variable("AWS_REGION")
-        .or_else(|| variable("AWS_DEFAULT_REGION"))
-        .unwrap_or_else(|| "us-east-1".to_string())
+fn region_from(variable: impl Fn(&str) -> Option<String>) -> Option<String> {
+    variable("AWS_REGION").or_else(|| variable("AWS_DEFAULT_REGION"))
 }
 
 /// The credentials Lambda gives each function in its environment.
-#[cfg_attr(feature = "aws-sdk", allow(dead_code))]
 fn credentials_from(
     variable: impl Fn(&str) -> Option<String>,
 ) -> Option<aws_credential_types::Credentials> {
@@ -98,7 +80,6 @@ fn credentials_from(
     ))
 }
 
-#[cfg_attr(feature = "aws-sdk", allow(dead_code))]
 fn environment_variable(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
@@ -108,59 +89,48 @@ impl AwsClients {
     /// (an emulator) also switches S3 to path-style addressing, which real S3
     /// does not need; `tls_roots` are the certificate authorities HTTPS
     /// endpoints are checked against.
+    ///
+    /// Lambda names the region and the role's credentials in the environment,
+    /// the only source a function reads. The `askdocs` command, run by a
+    /// person, also falls back on the SDK's chains (profiles, SSO, instance
+    /// roles) when the environment has no key pair or no region.
     pub async fn from_environment(endpoint_url: Option<&str>, tls_roots: TlsRoots) -> Self {
-        #[cfg(feature = "aws-sdk")]
-        {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                .http_client(tls::sdk_http_client(tls_roots));
-            // Lambda gives every function its role's credentials and its region in
-            // the environment, which the default chains would pick first anyway;
-            // naming those providers spares each cold start from building the
-            // chains' other sources (STS for web identity, SSO, profile files, the
-            // instance metadata client). Elsewhere the full chains apply.
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-                loader = loader.credentials_provider(
-                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-                );
-            }
-            if std::env::var_os("AWS_REGION").is_some()
-                || std::env::var_os("AWS_DEFAULT_REGION").is_some()
-            {
-                loader = loader
-                    .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
-            }
-            if let Some(endpoint) = endpoint_url {
-                loader = loader.endpoint_url(endpoint);
-            }
-            Self::from_sdk_config(&loader.load().await, endpoint_url, tls_roots)
-        }
-        // Without an SDK client (the auth function), Lambda's environment is
-        // the only source: it names the region and the role's credentials.
-        #[cfg(not(feature = "aws-sdk"))]
-        {
-            let signed = SignedHttp::new(
-                &region_from(environment_variable),
-                credentials_from(environment_variable)
-                    .map(aws_credential_types::provider::SharedCredentialsProvider::new),
-                tls_roots,
-            );
-            Self::from_signed(Arc::new(signed), endpoint_url)
-        }
+        let region = region_from(environment_variable);
+        let credentials = credentials_from(environment_variable)
+            .map(aws_credential_types::provider::SharedCredentialsProvider::new);
+        #[cfg(feature = "aws-credential-chain")]
+        let (region, credentials) = if region.is_none() || credentials.is_none() {
+            let chains = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            (
+                region.or_else(|| chains.region().map(|region| region.to_string())),
+                credentials.or_else(|| chains.credentials_provider()),
+            )
+        } else {
+            (region, credentials)
+        };
+        let region = region.unwrap_or_else(|| "us-east-1".to_string());
+        let signed = SignedHttp::new(&region, credentials, tls_roots);
+        Self::assemble(Arc::new(signed), endpoint_url)
     }
 
-    /// The clients spoken over signed HTTPS, with every SDK client left out.
-    #[cfg(not(feature = "aws-sdk"))]
-    fn from_signed(signed: Arc<SignedHttp>, endpoint_url: Option<&str>) -> Self {
-        Self::assemble(signed, endpoint_url)
+    /// Clients for a local emulator (moto) at `endpoint`, with throwaway credentials.
+    #[cfg(feature = "testing")]
+    pub async fn for_emulator(endpoint: &str) -> Self {
+        let credentials =
+            aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
+        let signed = SignedHttp::new(
+            "eu-west-1",
+            Some(aws_credential_types::provider::SharedCredentialsProvider::new(credentials)),
+            TlsRoots::Amazon,
+        );
+        Self::assemble(Arc::new(signed), Some(endpoint))
     }
 
     /// Every client spoken over `signed` (and S3's SDK client, when linked):
     /// endpoints are resolved now, nothing is connected until the first call.
-    fn assemble(
-        signed: Arc<SignedHttp>,
-        endpoint_url: Option<&str>,
-        #[cfg(feature = "aws-files")] s3: aws_sdk_s3::Client,
-    ) -> Self {
+    fn assemble(signed: Arc<SignedHttp>, endpoint_url: Option<&str>) -> Self {
         let region = signed.region().to_string();
         let client = |environment_key, host_prefix, domain, service| {
             let endpoint =
@@ -221,6 +191,11 @@ impl AwsClients {
                 operation_timeout: Duration::from_secs(25),
             },
         );
+        #[cfg(feature = "aws-files")]
+        let s3 = s3::S3Client::new(
+            signed.clone(),
+            s3::BucketAddress::resolve(endpoint_url, &region),
+        );
         AwsClients {
             #[cfg(feature = "aws-files")]
             s3,
@@ -231,61 +206,6 @@ impl AwsClients {
             s3vectors,
             secrets,
             signed,
-        }
-    }
-
-    #[cfg(feature = "aws-sdk")]
-    fn from_sdk_config(
-        sdk: &aws_config::SdkConfig,
-        endpoint_url: Option<&str>,
-        tls_roots: TlsRoots,
-    ) -> Self {
-        let region = sdk
-            .region()
-            .map(|region| region.as_ref().to_string())
-            .unwrap_or_else(|| "us-east-1".to_string());
-        let signed = Arc::new(SignedHttp::new(
-            &region,
-            sdk.credentials_provider(),
-            tls_roots,
-        ));
-        // A 50 MB file takes its time.
-        #[cfg(feature = "aws-files")]
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .timeout_config(timeouts(Duration::from_secs(120), Duration::from_secs(300)))
-            .force_path_style(endpoint_url.is_some())
-            .build();
-        Self::assemble(
-            signed,
-            endpoint_url,
-            #[cfg(feature = "aws-files")]
-            aws_sdk_s3::Client::from_conf(s3),
-        )
-    }
-
-    /// Clients for a local emulator (moto) at `endpoint`, with throwaway credentials.
-    #[cfg(feature = "testing")]
-    pub async fn for_emulator(endpoint: &str) -> Self {
-        let credentials =
-            aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
-        #[cfg(feature = "aws-sdk")]
-        {
-            let sdk = aws_config::defaults(BehaviorVersion::latest())
-                .endpoint_url(endpoint)
-                .region(aws_config::Region::new("eu-west-1"))
-                .credentials_provider(credentials)
-                .load()
-                .await;
-            Self::from_sdk_config(&sdk, Some(endpoint), TlsRoots::Amazon)
-        }
-        #[cfg(not(feature = "aws-sdk"))]
-        {
-            let signed = SignedHttp::new(
-                "eu-west-1",
-                Some(aws_credential_types::provider::SharedCredentialsProvider::new(credentials)),
-                TlsRoots::Amazon,
-            );
-            Self::from_signed(Arc::new(signed), Some(endpoint))
         }
     }
 
@@ -308,25 +228,15 @@ impl AwsClients {
     /// tests check a delete against.
     #[cfg(all(feature = "testing", feature = "aws-files"))]
     pub async fn object_versions(&self, bucket: &str, key: &str) -> usize {
-        let listing = self
+        let page = self
             .s3
-            .list_object_versions()
-            .bucket(bucket)
-            .prefix(key)
-            .send()
+            .list_versions(bucket, key, None)
             .await
             .expect("listing object versions");
-        let versions = listing
-            .versions()
+        page.versions
             .iter()
-            .filter(|v| v.key() == Some(key))
-            .count();
-        let markers = listing
-            .delete_markers()
-            .iter()
-            .filter(|m| m.key() == Some(key))
-            .count();
-        versions + markers
+            .filter(|version| version.key == key)
+            .count()
     }
 
     #[cfg(feature = "aws-files")]
@@ -408,7 +318,7 @@ mod tests {
             ("AWS_SESSION_TOKEN", "session"),
         ]);
         // WHEN the region and credentials are read from them
-        let region = region_from(&lambda);
+        let region = region_from(&lambda).unwrap();
         let credentials = SharedCredentialsProvider::new(credentials_from(&lambda).unwrap())
             .provide_credentials()
             .await
@@ -421,13 +331,13 @@ mod tests {
     }
 
     #[test]
-    fn without_a_key_pair_there_are_no_credentials_and_the_region_defaults() {
+    fn without_a_key_pair_there_are_no_credentials() {
         let shell = lookup(&[
             ("AWS_DEFAULT_REGION", "ap-south-1"),
             ("AWS_ACCESS_KEY_ID", "AKIA"),
         ]);
         assert!(credentials_from(&shell).is_none());
-        assert_eq!(region_from(&shell), "ap-south-1");
-        assert_eq!(region_from(lookup(&[])), "us-east-1");
+        assert_eq!(region_from(&shell).as_deref(), Some("ap-south-1"));
+        assert_eq!(region_from(lookup(&[])), None);
     }
 }

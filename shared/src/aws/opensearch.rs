@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::signed::{SignedHttp, Unsigned};
+use super::signed::{Rules, SignedHttp, Unsigned};
 use crate::error::{Error, Result};
 use crate::model::{Chunk, ScoredChunk, SearchScope};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
@@ -76,6 +76,7 @@ impl OpenSearchIndex {
                 headers: &[],
                 body,
                 timeout: REQUEST_TIMEOUT,
+                rules: Rules::Standard,
             })
             .await?;
         let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);

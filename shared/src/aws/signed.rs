@@ -11,17 +11,19 @@
 //! The protocol is small and stable: a POST of JSON to `/`, the operation in
 //! `X-Amz-Target`, SigV4 from `aws-sigv4` (the SDK's own signer).
 //!
-//! The HTTPS client (hyper and rustls, trusting Amazon's roots) is built on
-//! the first request, so a cold start does no TLS set-up it may not need. Its
-//! cryptography is aws-lc where an SDK client already links it, and ring
-//! where none does (the auth function): a third of aws-lc's size.
+//! The HTTPS client (hyper and rustls on ring, trusting Amazon's roots) is
+//! built on the first request, so a cold start does no TLS set-up it may not
+//! need. ring rather than aws-lc (the SDK's choice): a third of its size.
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
+#[cfg(feature = "aws-files")]
+use aws_sigv4::http_request::SignatureLocation;
 use aws_sigv4::http_request::{
-    sign, PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings,
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
 };
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity;
@@ -48,12 +50,40 @@ pub(crate) struct Unsigned<'a> {
     pub service: &'a str,
     pub method: &'a str,
     pub url: &'a str,
+    /// Empty for a request without a body.
     pub content_type: &'a str,
     /// Signed as well, e.g. `x-amz-target`.
     pub headers: &'a [(&'a str, &'a str)],
     pub body: Vec<u8>,
     /// For the whole exchange, the body read included.
     pub timeout: Duration,
+    pub rules: Rules,
+}
+
+/// How a service wants its requests signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// The path encoded twice and normalised, the payload hashed.
+    Standard,
+    /// S3's: the path as given (already encoded once, never normalised: keys
+    /// may hold `//` or `..`), and the payload unsigned (`UNSIGNED-PAYLOAD`,
+    /// as S3 allows: TLS protects the body and a 50 MB file is not hashed twice).
+    #[cfg_attr(not(feature = "aws-files"), allow(dead_code))]
+    S3,
+}
+
+impl Rules {
+    fn settings(self) -> SigningSettings {
+        let mut settings = SigningSettings::default();
+        // OpenSearch Serverless requires the payload hash as a header; the
+        // other services accept it.
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        if self == Rules::S3 {
+            settings.percent_encoding_mode = PercentEncodingMode::Single;
+            settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        }
+        settings
+    }
 }
 
 /// Region, credentials and one pooled HTTPS client, shared by every service
@@ -83,15 +113,59 @@ impl SignedHttp {
         &self.region
     }
 
+    async fn identity(&self, service: &str) -> Result<Identity> {
+        match &self.credentials {
+            Some(provider) => Ok(provider
+                .provide_credentials()
+                .await
+                .map_err(|error| {
+                    Error::Unavailable(anyhow::anyhow!("AWS credentials for {service}: {error}"))
+                })?
+                .into()),
+            None => Err(Error::Unavailable(anyhow::anyhow!(
+                "no AWS credentials to sign {service} requests with"
+            ))),
+        }
+    }
+
+    /// A presigned URL for `method` on `url` (S3's rules), valid for
+    /// `expires_in`; `headers` are signed into it, so whoever uses the URL
+    /// must send exactly those.
+    #[cfg(feature = "aws-files")]
+    pub async fn presign(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        expires_in: Duration,
+    ) -> Result<String> {
+        let identity = self.identity("s3").await?;
+        let mut settings = Rules::S3.settings();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires_in);
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        let request = signed_request(
+            Signing {
+                identity: &identity,
+                region: &self.region,
+                service: "s3",
+                settings,
+                time: SystemTime::now(),
+            },
+            method,
+            url,
+            headers,
+            SignableBody::UnsignedPayload,
+            (),
+        )?;
+        Ok(request.uri().to_string())
+    }
+
     fn client(&self) -> Result<&HttpClient> {
         if let Some(client) = self.client.get() {
             return Ok(client);
         }
-        #[cfg(feature = "aws-sdk")]
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        #[cfg(not(feature = "aws-sdk"))]
-        let provider = rustls::crypto::ring::default_provider();
-        let provider = std::sync::Arc::new(provider);
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
         let builder = hyper_rustls::HttpsConnectorBuilder::new();
         let builder = match self.tls_roots {
             TlsRoots::System => builder
@@ -129,62 +203,32 @@ impl SignedHttp {
             headers: extra_headers,
             body,
             timeout,
+            rules,
         } = request;
-        let host = url
-            .split("://")
-            .nth(1)
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or_default();
-        let credentials = match &self.credentials {
-            Some(provider) => provider.provide_credentials().await.map_err(|error| {
-                Error::Unavailable(anyhow::anyhow!("AWS credentials for {service}: {error}"))
-            })?,
-            None => {
-                return Err(Error::Unavailable(anyhow::anyhow!(
-                    "no AWS credentials to sign {service} requests with"
-                )))
-            }
+        let identity = self.identity(service).await?;
+        let mut headers = Vec::with_capacity(extra_headers.len() + 1);
+        if !content_type.is_empty() {
+            headers.push(("content-type", content_type));
+        }
+        headers.extend_from_slice(extra_headers);
+        let payload = match rules {
+            Rules::Standard => SignableBody::Bytes(&body),
+            Rules::S3 => SignableBody::UnsignedPayload,
         };
-        let identity: Identity = credentials.into();
-        let mut settings = SigningSettings::default();
-        // OpenSearch Serverless requires the payload hash as a header; the
-        // other services accept it.
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
-        let params = SigningParams::builder()
-            .identity(&identity)
-            .region(&self.region)
-            .name(service)
-            .time(SystemTime::now())
-            .settings(settings)
-            .build()
-            .map_err(|error| Error::Internal(anyhow::anyhow!("SigV4 parameters: {error}")))?;
-        let mut signed_headers = vec![("host", host), ("content-type", content_type)];
-        signed_headers.extend_from_slice(extra_headers);
-        let signable = SignableRequest::new(
+        let http_request = signed_request(
+            Signing {
+                identity: &identity,
+                region: &self.region,
+                service,
+                settings: rules.settings(),
+                time: SystemTime::now(),
+            },
             method,
             url,
-            signed_headers.iter().copied(),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|error| {
-            Error::Internal(anyhow::anyhow!("signing a {service} request: {error}"))
-        })?;
-        let (instructions, _) = sign(signable, &params.into())
-            .map_err(|error| {
-                Error::Internal(anyhow::anyhow!("signing a {service} request: {error}"))
-            })?
-            .into_parts();
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(url)
-            .header("content-type", content_type);
-        for (name, value) in extra_headers {
-            builder = builder.header(*name, *value);
-        }
-        let mut http_request = builder
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| Error::Internal(anyhow::anyhow!("a {service} request: {error}")))?;
-        instructions.apply_to_request_http1x(&mut http_request);
+            &headers,
+            payload,
+            Full::new(Bytes::from(body.clone())),
+        )?;
 
         let client = self.client()?;
         let exchange = async {
@@ -210,5 +254,171 @@ impl SignedHttp {
                 "{service} {method} {url}: no answer within {timeout:?}"
             ))
         })?
+    }
+}
+
+/// Who signs, where, for which service, how and when.
+struct Signing<'a> {
+    identity: &'a Identity,
+    region: &'a str,
+    service: &'a str,
+    settings: SigningSettings,
+    time: SystemTime,
+}
+
+/// The request `method url` with `headers` and `http_body`, signed as
+/// `signing` says (in headers, or in the query string for a presigned URL).
+fn signed_request<B>(
+    signing: Signing<'_>,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    payload: SignableBody<'_>,
+    http_body: B,
+) -> Result<http::Request<B>> {
+    let service = signing.service;
+    let failed = |error: &dyn std::fmt::Display| {
+        Error::Internal(anyhow::anyhow!("signing {service} {url}: {error}"))
+    };
+    let params = SigningParams::builder()
+        .identity(signing.identity)
+        .region(signing.region)
+        .name(service)
+        .time(signing.time)
+        .settings(signing.settings)
+        .build()
+        .map_err(|error| failed(&error))?;
+    let mut signed_headers = vec![("host", host_of(url))];
+    signed_headers.extend_from_slice(headers);
+    let signable = SignableRequest::new(method, url, signed_headers.iter().copied(), payload)
+        .map_err(|error| failed(&error))?;
+    let (instructions, _) = sign(signable, &params.into())
+        .map_err(|error| failed(&error))?
+        .into_parts();
+    let mut builder = http::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let mut request = builder.body(http_body).map_err(|error| failed(&error))?;
+    instructions.apply_to_request_http1x(&mut request);
+    Ok(request)
+}
+
+/// The `host[:port]` of a URL, as the `Host` header will carry it.
+fn host_of(url: &str) -> &str {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use super::*;
+
+    /// 2026-01-01T00:00:00Z.
+    fn new_year() -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_767_225_600)
+    }
+
+    fn identity() -> Identity {
+        aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            None,
+            None,
+            "test",
+        )
+        .into()
+    }
+
+    const OBJECT: &str = "https://askdocs-docs.s3.eu-west-1.amazonaws.com/documents/u1/d1/Annual%20report%20%28v2%29.pdf";
+
+    // The expected signatures were made by botocore 1.43 (the AWS CLI's
+    // signer) from the same inputs: S3SigV4QueryAuth for the presigned PUT,
+    // S3SigV4Auth told not to hash the payload for the GET.
+
+    #[test]
+    #[cfg(feature = "aws-files")]
+    fn an_upload_url_is_signed_as_s3_expects() {
+        let identity = identity();
+        let mut settings = Rules::S3.settings();
+        settings.signature_location = SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(900));
+        settings.payload_checksum_kind = PayloadChecksumKind::NoHeader;
+        let request = signed_request(
+            Signing {
+                identity: &identity,
+                region: "eu-west-1",
+                service: "s3",
+                settings,
+                time: new_year(),
+            },
+            "PUT",
+            OBJECT,
+            &[
+                ("content-type", "application/pdf"),
+                ("content-length", "9"),
+                ("if-none-match", "*"),
+            ],
+            SignableBody::UnsignedPayload,
+            (),
+        )
+        .unwrap();
+        let url = request.uri().to_string();
+        assert!(url.starts_with(OBJECT), "{url}");
+        assert!(url
+            .contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match"));
+        assert!(
+            url.contains(
+                "X-Amz-Signature=7c42b4b5eb24ce5b992deaa8503675bf577500a1c43688f688abf62426479b04"
+            ),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn an_s3_request_is_signed_with_its_path_as_given_and_an_unsigned_payload() {
+        let identity = identity();
+        let request = signed_request(
+            Signing {
+                identity: &identity,
+                region: "eu-west-1",
+                service: "s3",
+                settings: Rules::S3.settings(),
+                time: new_year(),
+            },
+            "GET",
+            OBJECT,
+            &[],
+            SignableBody::UnsignedPayload,
+            (),
+        )
+        .unwrap();
+        assert_eq!(
+            request.headers()["authorization"],
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/s3/aws4_request, \
+             SignedHeaders=host;x-amz-content-sha256;x-amz-date, \
+             Signature=96d58cf15ce849f8461e2b0a1a871d57a3fbf6ec86321a19d840888768afce95"
+        );
+        assert_eq!(
+            request.headers()["x-amz-content-sha256"],
+            "UNSIGNED-PAYLOAD"
+        );
+    }
+
+    #[test]
+    fn hosts_are_read_with_their_port() {
+        assert_eq!(
+            host_of("http://127.0.0.1:5055/bucket/key?versions"),
+            "127.0.0.1:5055"
+        );
+        assert_eq!(
+            host_of("https://dynamodb.eu-west-1.amazonaws.com/"),
+            "dynamodb.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(host_of("http://127.0.0.1:5055?x"), "127.0.0.1:5055");
     }
 }
