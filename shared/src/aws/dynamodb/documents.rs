@@ -9,6 +9,7 @@ use super::{
     item_in, items_in, malformed, n, optional_number, optional_text, s, text,
     unless_condition_failed, DynamoDb, Item,
 };
+use crate::aws::json_rpc::CallError;
 use crate::error::Result;
 use crate::model::{now, Document, DocumentStatus, ListPosition, Page, ProcessingOutcome};
 use crate::ports::DocumentStore;
@@ -24,6 +25,34 @@ impl DynamoDocumentStore {
             client,
             table: table.into(),
         }
+    }
+
+    /// An UpdateItem of a document (`#status` naming its status) that applies
+    /// only while `condition` holds: `None` when it did not.
+    async fn update_status(
+        &self,
+        (user_id, document_id): (&str, &str),
+        update: &str,
+        condition: &str,
+        values: serde_json::Value,
+        return_values: &str,
+    ) -> std::result::Result<Option<serde_json::Value>, CallError> {
+        let result = self
+            .client
+            .call(
+                "UpdateItem",
+                json!({
+                    "TableName": self.table,
+                    "Key": Self::key(user_id, document_id),
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": values,
+                    "ReturnValues": return_values,
+                }),
+            )
+            .await;
+        unless_condition_failed(result)
     }
 
     fn key(user_id: &str, document_id: &str) -> Item {
@@ -144,30 +173,25 @@ impl DocumentStore for DynamoDocumentStore {
         document_id: &str,
         stale_before: &str,
     ) -> Result<Option<u32>> {
-        let result = self
-            .client
-            .call(
-                "UpdateItem",
+        let started = self
+            .update_status(
+                (user_id, document_id),
+                "SET #status = :processing, updatedAt = :now REMOVE statusReason ADD attempts :one",
+                "attribute_exists(documentId) AND (#status IN (:pending, :failed) \
+                 OR (#status = :processing AND updatedAt < :stale))",
                 json!({
-                    "TableName": self.table,
-                    "Key": Self::key(user_id, document_id),
-                    "UpdateExpression": "SET #status = :processing, updatedAt = :now REMOVE statusReason ADD attempts :one",
-                    "ConditionExpression": "attribute_exists(documentId) AND (#status IN (:pending, :failed) \
-                         OR (#status = :processing AND updatedAt < :stale))",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":processing": s("processing"),
-                        ":pending": s("pending"),
-                        ":failed": s("failed"),
-                        ":stale": s(stale_before),
-                        ":now": s(now()),
-                        ":one": n(1),
-                    },
-                    "ReturnValues": "UPDATED_NEW",
+                    ":processing": s("processing"),
+                    ":pending": s("pending"),
+                    ":failed": s("failed"),
+                    ":stale": s(stale_before),
+                    ":now": s(now()),
+                    ":one": n(1),
                 }),
+                "UPDATED_NEW",
             )
-            .await;
-        match unless_condition_failed(result, "DynamoDB UpdateItem (start processing)")? {
+            .await
+            .map_err(|error| error.into_error("DynamoDB UpdateItem (start processing)"))?;
+        match started {
             Some(mut output) => Ok(Some(
                 item_in(&mut output, "Attributes")?
                     .and_then(|attributes| optional_number(&attributes, "attempts"))
@@ -193,21 +217,17 @@ impl DocumentStore for DynamoDocumentStore {
                 json!({":failed": s("failed"), ":reason": s(reason), ":now": s(now())}),
             ),
         };
-        let result = self
-            .client
-            .call(
-                "UpdateItem",
-                json!({
-                    "TableName": self.table,
-                    "Key": Self::key(user_id, document_id),
-                    "UpdateExpression": expression,
-                    "ConditionExpression": "attribute_exists(documentId)",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": values,
-                }),
+        let finished = self
+            .update_status(
+                (user_id, document_id),
+                expression,
+                "attribute_exists(documentId)",
+                values,
+                "NONE",
             )
-            .await;
-        Ok(unless_condition_failed(result, "DynamoDB UpdateItem (finish processing)")?.is_some())
+            .await
+            .map_err(|error| error.into_error("DynamoDB UpdateItem (finish processing)"))?;
+        Ok(finished.is_some())
     }
 
     async fn in_status_since(

@@ -87,12 +87,11 @@ pub(super) fn items_in(output: &mut Value) -> Result<Vec<Item>> {
 /// (`None`), not an error.
 pub(super) fn unless_condition_failed(
     result: std::result::Result<Value, CallError>,
-    context: &str,
-) -> Result<Option<Value>> {
+) -> std::result::Result<Option<Value>, CallError> {
     match result {
         Ok(output) => Ok(Some(output)),
         Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
-        Err(error) => Err(error.into_error(context)),
+        Err(error) => Err(error),
     }
 }
 
