@@ -16,7 +16,7 @@ use rusqlite::params;
 
 use super::library::Library;
 use super::sqlite::{internal, SqliteDb};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{Chunk, ScoredChunk, SearchScope};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
 
@@ -38,10 +38,20 @@ impl SqliteVectorIndex {
     }
 }
 
+/// How much memory passages read back for searches may keep (text, vector
+/// and sentence vectors: ~16 KB each, so a few thousand passages).
+const PASSAGE_CACHE_BYTES: usize = 64 << 20;
+
 /// Each searched owner's library, in memory.
 #[derive(Default)]
 struct LibraryCache {
     owners: RwLock<HashMap<String, Arc<RwLock<Library>>>>,
+    /// Passages as searches read them back, by row id: filled as an owner's
+    /// library loads (up to half the budget) and by searches, so an ask finds
+    /// its candidates in memory; reading ~30 rows with their vectors was a
+    /// third of an ask's own time. Emptied by every write (row ids can be
+    /// reused) and when another process writes.
+    passages: std::sync::Mutex<PassageCache>,
     /// SQLite's `data_version` when the cache was last known current: it
     /// changes when another process (`askdocs ingest` beside `askdocs serve`)
     /// commits, and then every loaded owner is read again.
@@ -50,6 +60,85 @@ struct LibraryCache {
     /// cache: a load that saw it change may have read around that write,
     /// so it is not kept.
     writes: AtomicU64,
+}
+
+/// A passage as searches need it: the chunk (score unset), its stored vector.
+struct CachedPassage {
+    chunk: ScoredChunk,
+    vector: Vec<f32>,
+}
+
+impl CachedPassage {
+    fn bytes(&self) -> usize {
+        let sentences: usize = self.chunk.sentence_vectors.iter().map(Vec::len).sum();
+        self.chunk.text.len()
+            + self.chunk.document_id.len()
+            + (self.vector.len() + sentences) * std::mem::size_of::<f32>()
+            + 96
+    }
+}
+
+#[derive(Default)]
+struct PassageCache {
+    entries: HashMap<i64, Arc<CachedPassage>>,
+    bytes: usize,
+}
+
+impl PassageCache {
+    fn insert(&mut self, id: i64, passage: Arc<CachedPassage>) {
+        let bytes = passage.bytes();
+        if self.bytes + bytes > PASSAGE_CACHE_BYTES {
+            // Start over rather than track recency: a library too large to
+            // keep is searched from SQLite as before.
+            self.clear();
+        }
+        self.bytes += bytes;
+        if let Some(replaced) = self.entries.insert(id, passage) {
+            self.bytes -= replaced.bytes();
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bytes = 0;
+    }
+}
+
+impl LibraryCache {
+    /// Marks a committed write: loads and passage reads in flight are not
+    /// kept, and passages read before it are forgotten.
+    fn written(&self) {
+        self.writes.fetch_add(1, SeqCst);
+        self.passages.lock().expect("passage cache lock").clear();
+    }
+
+    /// The passage at row `id`: from memory, or read from SQLite (and kept,
+    /// unless a write landed since `writes_before`). `None` if the row is gone.
+    fn passage(
+        &self,
+        connection: &rusqlite::Connection,
+        id: i64,
+        writes_before: u64,
+    ) -> Result<Option<Arc<CachedPassage>>> {
+        if let Some(passage) = self
+            .passages
+            .lock()
+            .expect("passage cache lock")
+            .entries
+            .get(&id)
+        {
+            return Ok(Some(passage.clone()));
+        }
+        let Some(passage) = read_passage(connection, id)? else {
+            return Ok(None);
+        };
+        let passage = Arc::new(passage);
+        let mut cache = self.passages.lock().expect("passage cache lock");
+        if self.writes.load(SeqCst) == writes_before {
+            cache.insert(id, passage.clone());
+        }
+        Ok(Some(passage))
+    }
 }
 
 /// The dot product, eight lanes at a time (AVX2 with FMA when the CPU has it).
@@ -157,6 +246,7 @@ impl SqliteVectorIndex {
         let mut known = self.libraries.version.lock().expect("version lock");
         if known.is_some_and(|known| known != version) {
             self.libraries.owners.write().expect("cache lock").clear();
+            self.libraries.written();
         }
         *known = Some(version);
         Ok(())
@@ -170,12 +260,17 @@ impl SqliteVectorIndex {
                 return Ok(library);
             }
             let writes_before = self.libraries.writes.load(SeqCst);
-            let loaded = self.load_library(user_id).await?;
+            let (loaded, passages) = self.load_library(user_id).await?;
             let mut owners = self.libraries.owners.write().expect("cache lock");
             if self.libraries.writes.load(SeqCst) != writes_before {
                 // A write landed while loading; read again so it is not missed.
                 continue;
             }
+            let mut cache = self.libraries.passages.lock().expect("passage cache lock");
+            for (id, passage) in passages {
+                cache.insert(id, Arc::new(passage));
+            }
+            drop(cache);
             return Ok(owners
                 .entry(user_id.to_string())
                 .or_insert_with(|| Arc::new(RwLock::new(loaded)))
@@ -183,36 +278,40 @@ impl SqliteVectorIndex {
         }
     }
 
-    async fn load_library(&self, user_id: &str) -> Result<Library> {
+    /// The owner's library, and their passages as searches read them back
+    /// (as many as the passage cache has room for).
+    async fn load_library(&self, user_id: &str) -> Result<(Library, Vec<(i64, CachedPassage)>)> {
         let user = user_id.to_string();
         self.db
             .read(move |connection| {
                 let mut statement = connection
                     .prepare(
-                        "SELECT id, document_id, text, embedding FROM chunks WHERE user_id = ?1",
+                        "SELECT id, document_id, ordinal, page, text, embedding, sentence_vectors \
+                         FROM chunks WHERE user_id = ?1",
                     )
                     .map_err(internal("loading passages"))?;
                 let mut rows = statement
                     .query([user])
                     .map_err(internal("loading passages"))?;
                 let mut library = Library::default();
+                let mut passages = Vec::new();
+                let mut room = PASSAGE_CACHE_BYTES / 2;
                 while let Some(row) = rows.next().map_err(internal("loading passages"))? {
                     let id: i64 = row.get(0).map_err(internal("loading passages"))?;
-                    let document = row
-                        .get_ref(1)
-                        .and_then(|value| Ok(value.as_str()?.to_owned()));
-                    let document = document.map_err(internal("loading passages"))?;
-                    let text = row
-                        .get_ref(2)
-                        .and_then(|value| Ok(value.as_str()?.to_owned()));
-                    let text = text.map_err(internal("loading passages"))?;
-                    let blob = row.get_ref(3).map_err(internal("loading passages"))?;
-                    let blob = blob
-                        .as_blob()
-                        .map_err(|error| Error::Internal(error.into()))?;
-                    library.put(id, &document, &text, &from_blob(blob))?;
+                    let passage = passage_from_row(row, 1).map_err(internal("loading passages"))?;
+                    library.put(
+                        id,
+                        &passage.chunk.document_id,
+                        &passage.chunk.text,
+                        &passage.vector,
+                    )?;
+                    let bytes = passage.bytes();
+                    if bytes <= room {
+                        room -= bytes;
+                        passages.push((id, passage));
+                    }
                 }
-                Ok(library)
+                Ok((library, passages))
             })
             .await
     }
@@ -232,7 +331,7 @@ impl SqliteVectorIndex {
         user_id: &str,
         change: impl FnOnce(&mut Library) -> Result<()>,
     ) -> Result<()> {
-        self.libraries.writes.fetch_add(1, SeqCst);
+        self.libraries.written();
         match self.loaded_library(user_id) {
             Some(library) => change(&mut library.write().expect("library lock")),
             None => Ok(()),
@@ -240,64 +339,36 @@ impl SqliteVectorIndex {
     }
 }
 
-/// The sentence vectors stored with chunk `id` (none for chunks indexed
-/// before they were kept, or deleted since).
-fn sentence_vectors(connection: &rusqlite::Connection, id: i64) -> Result<Vec<Vec<f32>>> {
-    let mut fetch = connection
-        .prepare_cached("SELECT sentence_vectors FROM chunks WHERE id = ?1")
-        .map_err(internal("reading sentence vectors"))?;
-    match fetch.query_row([id], |row| {
-        Ok(sentences_from_blob(row.get_ref(0)?.as_blob_or_null()?))
-    }) {
-        Ok(vectors) => Ok(vectors),
-        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(Vec::new()),
-        Err(error) => Err(internal("reading sentence vectors")(error)),
-    }
+/// A passage from the columns `document_id, ordinal, page, text, embedding,
+/// sentence_vectors` of `row`, starting at column `first`.
+fn passage_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<CachedPassage> {
+    Ok(CachedPassage {
+        chunk: ScoredChunk {
+            document_id: row.get(first)?,
+            ordinal: row.get(first + 1)?,
+            page: row.get(first + 2)?,
+            text: row.get(first + 3)?,
+            score: 0.0,
+            // None for chunks indexed before sentence vectors were kept.
+            sentence_vectors: sentences_from_blob(row.get_ref(first + 5)?.as_blob_or_null()?),
+        },
+        vector: from_blob(row.get_ref(first + 4)?.as_blob()?),
+    })
 }
 
-/// A passage read back: the chunk, its stored vector when asked for, its row id.
-type Passage = (ScoredChunk, Option<Vec<f32>>, i64);
-
-/// Reads the passages behind `rows`, in the order given; a row deleted since
-/// the search is left out.
-fn passages(
-    connection: &rusqlite::Connection,
-    rows: &[(i64, f32)],
-    with_vector: bool,
-) -> Result<Vec<Passage>> {
+/// The passage at row `id`; `None` if the row is gone.
+fn read_passage(connection: &rusqlite::Connection, id: i64) -> Result<Option<CachedPassage>> {
     let mut fetch = connection
         .prepare_cached(
-            "SELECT document_id, ordinal, page, text, embedding FROM chunks WHERE id = ?1",
+            "SELECT document_id, ordinal, page, text, embedding, sentence_vectors \
+             FROM chunks WHERE id = ?1",
         )
         .map_err(internal("reading passages"))?;
-    let mut found = Vec::with_capacity(rows.len());
-    for &(id, score) in rows {
-        let passage = fetch.query_row([id], |row| {
-            let vector = if with_vector {
-                Some(from_blob(row.get_ref(4)?.as_blob()?))
-            } else {
-                None
-            };
-            Ok((
-                ScoredChunk {
-                    document_id: row.get(0)?,
-                    ordinal: row.get(1)?,
-                    page: row.get(2)?,
-                    text: row.get(3)?,
-                    score,
-                    sentence_vectors: Vec::new(),
-                },
-                vector,
-                id,
-            ))
-        });
-        match passage {
-            Ok(passage) => found.push(passage),
-            Err(rusqlite::Error::QueryReturnedNoRows) => {}
-            Err(error) => return Err(internal("reading passages")(error)),
-        }
+    match fetch.query_row([id], |row| passage_from_row(row, 0)) {
+        Ok(passage) => Ok(Some(passage)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(error) => Err(internal("reading passages")(error)),
     }
-    Ok(found)
 }
 
 #[async_trait]
@@ -345,7 +416,7 @@ impl VectorIndex for SqliteVectorIndex {
                 .await?
         };
         // Owners already in memory see the new passages at once.
-        self.libraries.writes.fetch_add(1, SeqCst);
+        self.libraries.written();
         for (chunk, row) in chunks.iter().zip(rows) {
             if let Some(library) = self.loaded_library(&chunk.user_id) {
                 library.write().expect("library lock").put(
@@ -387,6 +458,8 @@ impl VectorIndex for SqliteVectorIndex {
         let library = self.library(&scope.user_id).await?;
         let (vector, text) = (query.vector.to_vec(), query.text.to_string());
         let document_ids = scope.document_ids.clone();
+        let libraries = self.libraries.clone();
+        let writes_before = libraries.writes.load(SeqCst);
         // One blocking task for the in-memory search and the reads after it.
         self.db
             .read(move |connection| {
@@ -398,54 +471,50 @@ impl VectorIndex for SqliteVectorIndex {
                     let by_words = library.keyword(&text, limit, allowed.as_ref());
                     (candidates, by_words)
                 };
-                let mut by_meaning: Vec<(ScoredChunk, i64)> =
-                    passages(connection, &candidates, true)?
-                        .into_iter()
-                        .map(|(mut chunk, stored, id)| {
-                            if let Some(stored) = stored {
-                                chunk.score = dot(&vector, &stored);
-                            }
-                            (chunk, id)
-                        })
-                        .collect();
-                by_meaning.sort_by(|(a, _), (b, _)| {
-                    b.score
-                        .total_cmp(&a.score)
-                        .then_with(|| (&a.document_id, a.ordinal).cmp(&(&b.document_id, b.ordinal)))
+                // Each passage is read once (most found by words are also
+                // found by meaning) and kept for the next ask.
+                let mut read: HashMap<i64, Arc<CachedPassage>> = HashMap::new();
+                let mut passage = |id: i64| -> Result<Option<Arc<CachedPassage>>> {
+                    if let Some(found) = read.get(&id) {
+                        return Ok(Some(found.clone()));
+                    }
+                    let found = libraries.passage(connection, id, writes_before)?;
+                    if let Some(found) = &found {
+                        read.insert(id, found.clone());
+                    }
+                    Ok(found)
+                };
+                let mut by_meaning: Vec<(f32, Arc<CachedPassage>)> = Vec::new();
+                for &(id, _) in &candidates {
+                    if let Some(found) = passage(id)? {
+                        // Rescored exactly: the library's int8 estimate only chose them.
+                        by_meaning.push((dot(&vector, &found.vector), found));
+                    }
+                }
+                by_meaning.sort_by(|(a_score, a), (b_score, b)| {
+                    b_score.total_cmp(a_score).then_with(|| {
+                        (&a.chunk.document_id, a.chunk.ordinal)
+                            .cmp(&(&b.chunk.document_id, b.chunk.ordinal))
+                    })
                 });
                 by_meaning.truncate(limit);
-                // Most passages found by words were found by meaning too: each
-                // row is read, and its sentence vectors fetched, once.
-                let mut found_by_meaning: HashMap<i64, usize> = HashMap::new();
-                for (at, (chunk, id)) in by_meaning.iter_mut().enumerate() {
-                    chunk.sentence_vectors = sentence_vectors(connection, *id)?;
-                    found_by_meaning.insert(*id, at);
-                }
-                let unread: Vec<(i64, f32)> = by_words
+                let scored = |passage: &CachedPassage, score: f32| ScoredChunk {
+                    score,
+                    ..passage.chunk.clone()
+                };
+                let by_meaning = by_meaning
                     .iter()
-                    .filter(|(id, _)| !found_by_meaning.contains_key(id))
-                    .copied()
+                    .map(|(score, found)| scored(found, *score))
                     .collect();
-                let mut read_now: HashMap<i64, ScoredChunk> = HashMap::new();
-                for (mut chunk, _, id) in passages(connection, &unread, false)? {
-                    chunk.sentence_vectors = sentence_vectors(connection, id)?;
-                    read_now.insert(id, chunk);
+                let mut words = Vec::with_capacity(by_words.len());
+                for &(id, score) in &by_words {
+                    if let Some(found) = passage(id)? {
+                        words.push(scored(&found, score));
+                    }
                 }
-                let by_words: Vec<ScoredChunk> = by_words
-                    .iter()
-                    .filter_map(|(id, score)| {
-                        let mut chunk = match found_by_meaning.get(id) {
-                            Some(&at) => by_meaning[at].0.clone(),
-                            None => read_now.remove(id)?,
-                        };
-                        chunk.score = *score;
-                        Some(chunk)
-                    })
-                    .collect();
-                let by_meaning = by_meaning.into_iter().map(|(chunk, _)| chunk).collect();
                 Ok(SearchHits {
                     by_meaning,
-                    by_words,
+                    by_words: words,
                 })
             })
             .await
@@ -471,6 +540,98 @@ impl VectorIndex for SqliteVectorIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunk(document_id: &str, ordinal: u32, text: &str, axis: usize) -> Chunk {
+        let mut embedding = vec![0.0; 8];
+        embedding[axis] = 1.0;
+        Chunk {
+            user_id: "ada".into(),
+            document_id: document_id.into(),
+            ordinal,
+            page: 1,
+            text: text.into(),
+            embedding,
+            sentence_vectors: vec![vec![0.5; 8]],
+        }
+    }
+
+    async fn texts_found(index: &SqliteVectorIndex, words: &str) -> Vec<String> {
+        let scope = SearchScope {
+            user_id: "ada".into(),
+            document_ids: None,
+        };
+        let mut probe = vec![0.0; 8];
+        probe[0] = 1.0;
+        let hits = index
+            .search(
+                &scope,
+                SearchQuery {
+                    vector: &probe,
+                    text: words,
+                },
+                5,
+            )
+            .await
+            .unwrap();
+        hits.by_meaning
+            .into_iter()
+            .map(|chunk| chunk.text)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn passages_kept_in_memory_never_outlive_a_write() {
+        // GIVEN a passage that a search has read (and kept in memory)
+        let index = SqliteVectorIndex::new(SqliteDb::in_memory().unwrap());
+        index
+            .upsert(&[chunk("d1", 0, "The pump runs at night.", 0)])
+            .await
+            .unwrap();
+        assert_eq!(
+            texts_found(&index, "pump").await,
+            ["The pump runs at night."]
+        );
+        // WHEN its document is processed again with new text (same row)
+        index
+            .upsert(&[chunk("d1", 0, "The pump runs at noon.", 0)])
+            .await
+            .unwrap();
+        // THEN searches see the new text, with its sentence vectors
+        assert_eq!(
+            texts_found(&index, "pump").await,
+            ["The pump runs at noon."]
+        );
+        // WHEN it is deleted and another document takes its place (row ids are reused)
+        index.delete_document("ada", "d1").await.unwrap();
+        assert!(texts_found(&index, "pump").await.is_empty());
+        index
+            .upsert(&[chunk("d2", 0, "Valves open at dawn.", 0)])
+            .await
+            .unwrap();
+        // THEN only the new passage is found
+        let scope = SearchScope {
+            user_id: "ada".into(),
+            document_ids: None,
+        };
+        let mut probe = vec![0.0; 8];
+        probe[0] = 1.0;
+        let hits = index
+            .search(
+                &scope,
+                SearchQuery {
+                    vector: &probe,
+                    text: "valves",
+                },
+                5,
+            )
+            .await
+            .unwrap();
+        assert_eq!(hits.by_meaning.len(), 1);
+        assert_eq!(hits.by_meaning[0].document_id, "d2");
+        assert_eq!(hits.by_meaning[0].text, "Valves open at dawn.");
+        assert_eq!(hits.by_meaning[0].sentence_vectors, vec![vec![0.5; 8]]);
+        assert_eq!(hits.by_words[0].text, "Valves open at dawn.");
+    }
 
     #[test]
     fn the_simd_dot_product_agrees_with_the_plain_one() {
