@@ -63,12 +63,17 @@ impl UserStore for DynamoUserStore {
                 "ConditionExpression": "attribute_not_exists(userId)",
             }})
         };
-        // Both or neither: the account and the claim on its email.
+        // Both or neither: the account and the claim on its email. The token
+        // makes a retry of a transaction that did land (its answer lost) a
+        // success rather than "email taken", as the SDK's generated one did.
         let result = self
             .client
             .call(
                 "TransactWriteItems",
-                json!({"TransactItems": [put(claim), put(item)]}),
+                json!({
+                    "TransactItems": [put(claim), put(item)],
+                    "ClientRequestToken": uuid::Uuid::new_v4().to_string(),
+                }),
             )
             .await;
         match result {
