@@ -16,10 +16,17 @@ use crate::ports::{Embedder, Generator};
 /// Titan embeds one text per call; this many calls run at once.
 const PARALLEL_EMBEDDINGS: usize = 8;
 
+/// What a path label leaves unencoded, as the SDK encodes it: RFC 3986's
+/// unreserved characters.
+const LABEL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// `/model/{modelId}/{action}`, the id percent-encoded (it may be an ARN).
 fn model_path(model_id: &str, action: &str) -> String {
-    let encoded =
-        percent_encoding::utf8_percent_encode(model_id, percent_encoding::NON_ALPHANUMERIC);
+    let encoded = percent_encoding::utf8_percent_encode(model_id, LABEL);
     format!("/model/{encoded}/{action}")
 }
 
@@ -175,5 +182,25 @@ impl Generator for ClaudeGenerator {
 
     fn model_id(&self) -> &str {
         &self.model_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_ids_and_arns_are_encoded_as_the_sdk_encodes_them() {
+        assert_eq!(
+            model_path("amazon.titan-embed-text-v2:0", "invoke"),
+            "/model/amazon.titan-embed-text-v2%3A0/invoke"
+        );
+        assert_eq!(
+            model_path(
+                "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude",
+                "converse"
+            ),
+            "/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A123456789012%3Ainference-profile%2Feu.anthropic.claude/converse"
+        );
     }
 }

@@ -1,7 +1,8 @@
 //! Which AWS failures a retry may fix (they become `Unavailable`; the rest
 //! `Internal`): see [`super::json_rpc::CallError::into_error`].
 
-/// Error codes AWS services use for "slow down" and "try again".
+/// Error codes AWS services use for "slow down" and "try again" (the SDK's
+/// standard retry classifier's list, plus the services' own).
 const RETRYABLE_CODES: &[&str] = &[
     "ThrottlingException",
     "Throttling",
@@ -17,6 +18,13 @@ const RETRYABLE_CODES: &[&str] = &[
     "RequestTimeout",
     "RequestTimeoutException",
     "TransactionConflictException",
+    "TransactionInProgressException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "RequestThrottled",
+    "LimitExceededException",
+    "BandwidthLimitExceeded",
+    "PriorRequestNotComplete",
     "ModelTimeoutException",
     "ModelNotReadyException",
 ];

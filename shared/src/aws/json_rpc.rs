@@ -198,12 +198,17 @@ pub(crate) fn max_attempts() -> u32 {
         .unwrap_or(3)
 }
 
-/// Full-jitter exponential back-off: up to 50 ms × 2^retry, at most 2 s.
+/// The SDK's standard back-off: full jitter over 1 s × 2^retry, at most 20 s
+/// (the operation's deadline cuts it shorter).
 fn backoff(retry: u32) -> Duration {
-    let ceiling = Duration::from_millis(50 * (1u64 << retry.min(5))).min(Duration::from_secs(2));
+    let ceiling = backoff_ceiling(retry);
     // Random enough for jitter, without a random-number crate.
     let jitter = f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 255.0;
     ceiling.mul_f64(jitter)
+}
+
+fn backoff_ceiling(retry: u32) -> Duration {
+    Duration::from_secs(1u64 << retry.min(5)).min(Duration::from_secs(20))
 }
 
 impl JsonClient {
@@ -361,10 +366,11 @@ mod tests {
 
     #[test]
     fn back_off_grows_and_stays_bounded() {
+        assert_eq!(backoff_ceiling(0), Duration::from_secs(1));
+        assert_eq!(backoff_ceiling(1), Duration::from_secs(2));
+        assert_eq!(backoff_ceiling(9), Duration::from_secs(20));
         for retry in 0..10 {
-            let ceiling =
-                Duration::from_millis(50 * (1u64 << retry.min(5))).min(Duration::from_secs(2));
-            assert!(backoff(retry) <= ceiling);
+            assert!(backoff(retry) <= backoff_ceiling(retry));
         }
     }
 
@@ -378,6 +384,7 @@ mod tests {
         };
         assert!(service("ProvisionedThroughputExceededException", 400).retryable());
         assert!(service("InternalServerError", 500).retryable());
+        assert!(service("TransactionInProgressException", 400).retryable());
         assert!(!service("ConditionalCheckFailedException", 400).retryable());
         assert!(matches!(
             service("ConditionalCheckFailedException", 400).into_error("PutItem"),

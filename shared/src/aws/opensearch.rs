@@ -76,7 +76,7 @@ impl OpenSearchIndex {
                 headers: &[],
                 body,
                 timeout: REQUEST_TIMEOUT,
-                rules: Rules::Standard,
+                rules: Rules::PayloadHashHeader,
             })
             .await?;
         let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);

@@ -66,7 +66,13 @@ impl BucketAddress {
                 } else {
                     "amazonaws.com"
                 };
-                format!("https://{bucket}.s3.{region}.{domain}")
+                if bucket.contains('.') {
+                    // S3's certificate (*.s3.<region>…) cannot cover a dotted
+                    // bucket's host name: address it by path, as the SDK does.
+                    format!("https://s3.{region}.{domain}/{bucket}")
+                } else {
+                    format!("https://{bucket}.s3.{region}.{domain}")
+                }
             }
             BucketAddress::PathStyle { endpoint } => format!("{endpoint}/{bucket}"),
         }
@@ -479,6 +485,10 @@ mod tests {
             "https://docs.s3.eu-west-1.amazonaws.com/documents/u/d/Annual%20report%20%28v2%29%C3%A9.pdf"
         );
         assert_eq!(emulator.bucket_url("docs"), "http://127.0.0.1:5055/docs");
+        assert_eq!(
+            virtual_hosted.bucket_url("docs.example.com"),
+            "https://s3.eu-west-1.amazonaws.com/docs.example.com"
+        );
     }
 
     #[test]

@@ -63,8 +63,13 @@ pub(crate) struct Unsigned<'a> {
 /// How a service wants its requests signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rules {
-    /// The path encoded twice and normalised, the payload hashed.
+    /// The path encoded twice and normalised, the payload hashed into the
+    /// signature (DynamoDB, Secrets Manager, S3 Vectors, Bedrock).
     Standard,
+    /// As `Standard`, with the payload's hash also sent as
+    /// `x-amz-content-sha256`, which OpenSearch Serverless requires.
+    #[cfg_attr(not(feature = "aws-search"), allow(dead_code))]
+    PayloadHashHeader,
     /// S3's: the path as given (already encoded once, never normalised: keys
     /// may hold `//` or `..`), and the payload unsigned (`UNSIGNED-PAYLOAD`,
     /// as S3 allows: TLS protects the body and a 50 MB file is not hashed twice).
@@ -75,9 +80,10 @@ pub(crate) enum Rules {
 impl Rules {
     fn settings(self) -> SigningSettings {
         let mut settings = SigningSettings::default();
-        // OpenSearch Serverless requires the payload hash as a header; the
-        // other services accept it.
-        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.payload_checksum_kind = match self {
+            Rules::Standard => PayloadChecksumKind::NoHeader,
+            Rules::PayloadHashHeader | Rules::S3 => PayloadChecksumKind::XAmzSha256,
+        };
         if self == Rules::S3 {
             settings.percent_encoding_mode = PercentEncodingMode::Single;
             settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
@@ -212,10 +218,10 @@ impl SignedHttp {
         }
         headers.extend_from_slice(extra_headers);
         let payload = match rules {
-            Rules::Standard => SignableBody::Bytes(&body),
+            Rules::Standard | Rules::PayloadHashHeader => SignableBody::Bytes(&body),
             Rules::S3 => SignableBody::UnsignedPayload,
         };
-        let http_request = signed_request(
+        let mut http_request = signed_request(
             Signing {
                 identity: &identity,
                 region: &self.region,
@@ -229,6 +235,14 @@ impl SignedHttp {
             payload,
             Full::new(Bytes::from(body.clone())),
         )?;
+        // hyper leaves Content-Length out of a request with an empty body;
+        // S3 wants it on every PUT (a CreateBucket without configuration).
+        if matches!(method, "PUT" | "POST") {
+            http_request.headers_mut().insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(body.len()),
+            );
+        }
 
         let client = self.client()?;
         let exchange = async {
@@ -406,6 +420,75 @@ mod tests {
         assert_eq!(
             request.headers()["x-amz-content-sha256"],
             "UNSIGNED-PAYLOAD"
+        );
+    }
+
+    fn signed_post(service: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> String {
+        let identity: Identity = aws_credential_types::Credentials::new(
+            "AKIDEXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            Some("session-token".into()),
+            None,
+            "test",
+        )
+        .into();
+        let request = signed_request(
+            Signing {
+                identity: &identity,
+                region: "eu-west-1",
+                service,
+                settings: Rules::Standard.settings(),
+                time: new_year(),
+            },
+            "POST",
+            url,
+            headers,
+            SignableBody::Bytes(body),
+            (),
+        )
+        .unwrap();
+        assert!(!request.headers().contains_key("x-amz-content-sha256"));
+        assert_eq!(request.headers()["x-amz-security-token"], "session-token");
+        request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    // Expected values from botocore 1.43's SigV4Auth, same inputs.
+
+    #[test]
+    fn a_dynamodb_call_is_signed_as_the_aws_cli_signs_it() {
+        let authorization = signed_post(
+            "dynamodb",
+            "https://dynamodb.eu-west-1.amazonaws.com/",
+            &[
+                ("content-type", "application/x-amz-json-1.0"),
+                ("x-amz-target", "DynamoDB_20120810.GetItem"),
+            ],
+            br#"{"TableName":"askdocs-users","Key":{"userId":{"S":"u1"}}}"#,
+        );
+        assert_eq!(
+            authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/dynamodb/aws4_request, \
+             SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, \
+             Signature=9fa0efc116edc9ce52a225558fdca72c6fb448fbd92919cdb0fd03c8c8cbd5e9"
+        );
+    }
+
+    #[test]
+    fn a_bedrock_model_path_is_signed_encoded_twice() {
+        let authorization = signed_post(
+            "bedrock",
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/model/amazon.titan-embed-text-v2%3A0/invoke",
+            &[("content-type", "application/json"), ("accept", "application/json")],
+            b"{}",
+        );
+        assert_eq!(
+            authorization,
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/bedrock/aws4_request, \
+             SignedHeaders=accept;content-type;host;x-amz-date;x-amz-security-token, \
+             Signature=7433ff8d1e572c253b1f18e937a380d9805d260b2f97c66938e995b78f5fa790"
         );
     }
 
