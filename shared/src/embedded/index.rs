@@ -555,24 +555,23 @@ mod tests {
         }
     }
 
-    async fn texts_found(index: &SqliteVectorIndex, words: &str) -> Vec<String> {
+    /// Ada's passages found for `words`, probed along the first axis.
+    async fn search(index: &SqliteVectorIndex, words: &str) -> SearchHits {
         let scope = SearchScope {
             user_id: "ada".into(),
             document_ids: None,
         };
         let mut probe = vec![0.0; 8];
         probe[0] = 1.0;
-        let hits = index
-            .search(
-                &scope,
-                SearchQuery {
-                    vector: &probe,
-                    text: words,
-                },
-                5,
-            )
-            .await
-            .unwrap();
+        let query = SearchQuery {
+            vector: &probe,
+            text: words,
+        };
+        index.search(&scope, query, 5).await.unwrap()
+    }
+
+    async fn texts_found(index: &SqliteVectorIndex, words: &str) -> Vec<String> {
+        let hits = search(index, words).await;
         hits.by_meaning
             .into_iter()
             .map(|chunk| chunk.text)
@@ -609,23 +608,7 @@ mod tests {
             .await
             .unwrap();
         // THEN only the new passage is found
-        let scope = SearchScope {
-            user_id: "ada".into(),
-            document_ids: None,
-        };
-        let mut probe = vec![0.0; 8];
-        probe[0] = 1.0;
-        let hits = index
-            .search(
-                &scope,
-                SearchQuery {
-                    vector: &probe,
-                    text: "valves",
-                },
-                5,
-            )
-            .await
-            .unwrap();
+        let hits = search(&index, "valves").await;
         assert_eq!(hits.by_meaning.len(), 1);
         assert_eq!(hits.by_meaning[0].document_id, "d2");
         assert_eq!(hits.by_meaning[0].text, "Valves open at dawn.");
