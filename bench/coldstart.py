@@ -401,7 +401,7 @@ def closed_port() -> socket.socket:
 
 
 def function_env(name: str, runtime_port: int, aws_port: int, scratch: Path,
-                 sdk_retries: bool) -> dict[str, str]:
+                 aws_retries: bool) -> dict[str, str]:
     """Lambda's environment for a function, with the AWS backend aimed at a closed port."""
     endpoint = f"http://127.0.0.1:{aws_port}"
     env = {
@@ -445,9 +445,9 @@ def function_env(name: str, runtime_port: int, aws_port: int, scratch: Path,
         "LOG_FORMAT": "json",
         "RUST_LOG": "info",
     }
-    if not sdk_retries:
-        # A refused connection is a retryable error: with the SDK's standard retry
-        # mode the first invoke would mostly measure its randomised back-off sleeps.
+    if not aws_retries:
+        # A refused connection is a retryable error: with the standard retries
+        # (as the SDK's) the first invoke would mostly measure randomised back-off sleeps.
         env["AWS_MAX_ATTEMPTS"] = "1"
     return env
 
@@ -597,8 +597,8 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=int, default=1,
                         help="unrecorded starts per binary first (page cache; default 1)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per phase")
-    parser.add_argument("--sdk-retries", action="store_true",
-                        help="keep the AWS SDK's retries (default: AWS_MAX_ATTEMPTS=1)")
+    parser.add_argument("--aws-retries", "--sdk-retries", action="store_true",
+                        help="keep the AWS calls' retries (default: AWS_MAX_ATTEMPTS=1)")
     parser.add_argument("--copy", action="store_true",
                         help="copy the binaries to a temporary directory first "
                              "(safe while cargo rebuilds them)")
@@ -635,7 +635,7 @@ def main(argv=None) -> int:
         "runs": args.runs,
         "warmup": args.warmup,
         "baseline": BASELINE,
-        "aws_max_attempts": None if args.sdk_retries else 1,
+        "aws_max_attempts": None if args.aws_retries else 1,
         "binaries": {},
     }
     present: dict[str, Path] = {}
@@ -670,7 +670,7 @@ def main(argv=None) -> int:
                 rng.shuffle(order)  # interleaved, so drift hits every binary alike
                 for name in order:
                     env = function_env(name, server.port, refused.getsockname()[1], scratch,
-                                       args.sdk_retries)
+                                       args.aws_retries)
                     sample = one_cold_start(server, name, present[name], event_bytes[name], env,
                                             log, args.timeout)
                     if rep >= args.warmup:
