@@ -16,17 +16,9 @@ use crate::ports::{Embedder, Generator};
 /// Titan embeds one text per call; this many calls run at once.
 const PARALLEL_EMBEDDINGS: usize = 8;
 
-/// What a path label leaves unencoded, as the SDK encodes it: RFC 3986's
-/// unreserved characters.
-const LABEL: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// `/model/{modelId}/{action}`, the id percent-encoded (it may be an ARN).
 fn model_path(model_id: &str, action: &str) -> String {
-    let encoded = percent_encoding::utf8_percent_encode(model_id, LABEL);
+    let encoded = percent_encoding::utf8_percent_encode(model_id, super::signed::UNRESERVED);
     format!("/model/{encoded}/{action}")
 }
 

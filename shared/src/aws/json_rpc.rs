@@ -131,20 +131,25 @@ pub(crate) fn endpoint(
     configured: Option<&str>,
     region: &str,
 ) -> String {
+    configured_endpoint(environment_key, configured).unwrap_or_else(|| {
+        format!(
+            "https://{host_prefix}.{region}.{}",
+            domain.in_region(region)
+        )
+    })
+}
+
+/// `AWS_ENDPOINT_URL_<SERVICE>`, else the endpoint configured for every
+/// service (an emulator), without a trailing slash; `None` means AWS's own.
+pub(crate) fn configured_endpoint(
+    environment_key: &str,
+    configured: Option<&str>,
+) -> Option<String> {
     let specific = std::env::var(format!("AWS_ENDPOINT_URL_{environment_key}")).ok();
-    match specific.as_deref().or(configured) {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => {
-            let china = region.starts_with("cn-");
-            let domain = match (domain, china) {
-                (Domain::AmazonAws, false) => "amazonaws.com",
-                (Domain::AmazonAws, true) => "amazonaws.com.cn",
-                (Domain::ApiAws, false) => "api.aws",
-                (Domain::ApiAws, true) => "api.amazonwebservices.com.cn",
-            };
-            format!("https://{host_prefix}.{region}.{domain}")
-        }
-    }
+    specific
+        .as_deref()
+        .or(configured)
+        .map(|url| url.trim_end_matches('/').to_string())
 }
 
 /// Where a service's regional endpoints live: `dynamodb.<region>.amazonaws.com`,
@@ -154,6 +159,18 @@ pub(crate) enum Domain {
     AmazonAws,
     #[cfg_attr(not(feature = "aws-search"), allow(dead_code))]
     ApiAws,
+}
+
+impl Domain {
+    /// The domain in `region` (China's partition has its own).
+    pub fn in_region(self, region: &str) -> &'static str {
+        match (self, region.starts_with("cn-")) {
+            (Domain::AmazonAws, false) => "amazonaws.com",
+            (Domain::AmazonAws, true) => "amazonaws.com.cn",
+            (Domain::ApiAws, false) => "api.aws",
+            (Domain::ApiAws, true) => "api.amazonwebservices.com.cn",
+        }
+    }
 }
 
 /// Runs `attempt` (given the time it may take) until it succeeds, fails in a
@@ -257,7 +274,8 @@ impl JsonClient {
         headers: &[(&str, &str)],
         input: &Value,
     ) -> Result<Value, CallError> {
-        let body = serde_json::to_vec(input).expect("a JSON value serialises");
+        let body =
+            hyper::body::Bytes::from(serde_json::to_vec(input).expect("a JSON value serialises"));
         let url = format!("{}{path}", self.endpoint);
         with_retries(
             self.max_attempts,
@@ -281,7 +299,7 @@ impl JsonClient {
     }
 
     async fn attempt(&self, request: Unsigned<'_>) -> Result<Value, CallError> {
-        let url = request.url.to_string();
+        let url = request.url;
         let reply = self.http.send(request).await.map_err(CallError::Failed)?;
         let value: Value = if reply.body.is_empty() {
             Value::Object(Default::default())

@@ -74,7 +74,7 @@ impl OpenSearchIndex {
                     "application/json"
                 },
                 headers: &[],
-                body,
+                body: body.into(),
                 timeout: REQUEST_TIMEOUT,
                 rules: Rules::PayloadHashHeader,
             })

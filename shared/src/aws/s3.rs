@@ -11,20 +11,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::json_rpc::{with_retries, CallError};
+use super::signed::UNRESERVED;
+
+use super::json_rpc::{configured_endpoint, with_retries, CallError, Domain};
 use super::signed::{Reply, Rules, SignedHttp, Unsigned};
 use crate::error::{Error, Result};
 use crate::ports::{ObjectStore, PresignedRequest};
 
-/// What S3 leaves unencoded in a key: RFC 3986's unreserved characters and `/`.
-const KEY: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
+/// What S3 leaves unencoded in a key: the unreserved characters and `/`.
+const KEY: &AsciiSet = &UNRESERVED.remove(b'/');
 /// A query parameter's value: unreserved characters only.
-const QUERY_VALUE: &AsciiSet = &KEY.add(b'/');
+const QUERY_VALUE: &AsciiSet = UNRESERVED;
 
 /// Metadata calls are quick; a 50 MB file is not.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -44,14 +41,8 @@ impl BucketAddress {
     /// `AWS_ENDPOINT_URL_S3`, or the endpoint every service uses (an
     /// emulator), means path-style; otherwise S3's regional endpoint.
     pub fn resolve(configured: Option<&str>, region: &str) -> Self {
-        match std::env::var("AWS_ENDPOINT_URL_S3")
-            .ok()
-            .as_deref()
-            .or(configured)
-        {
-            Some(endpoint) => BucketAddress::PathStyle {
-                endpoint: endpoint.trim_end_matches('/').to_string(),
-            },
+        match configured_endpoint("S3", configured) {
+            Some(endpoint) => BucketAddress::PathStyle { endpoint },
             None => BucketAddress::VirtualHosted {
                 region: region.to_string(),
             },
@@ -61,11 +52,7 @@ impl BucketAddress {
     fn bucket_url(&self, bucket: &str) -> String {
         match self {
             BucketAddress::VirtualHosted { region } => {
-                let domain = if region.starts_with("cn-") {
-                    "amazonaws.com.cn"
-                } else {
-                    "amazonaws.com"
-                };
+                let domain = Domain::AmazonAws.in_region(region);
                 if bucket.contains('.') {
                     // S3's certificate (*.s3.<region>…) cannot cover a dotted
                     // bucket's host name: address it by path, as the SDK does.
@@ -146,6 +133,7 @@ impl S3Client {
         } else {
             (CALL_TIMEOUT, CALL_TIMEOUT * 2)
         };
+        let body = hyper::body::Bytes::from(body);
         with_retries(
             self.max_attempts,
             deadline,

@@ -35,6 +35,18 @@ use hyper_util::client::legacy::Client;
 use crate::config::TlsRoots;
 use crate::error::{Error, Result};
 
+/// What a URL path segment or query value leaves unencoded: RFC 3986's
+/// unreserved characters, as the SDK and SigV4 encode.
+#[cfg_attr(
+    not(any(feature = "aws-files", feature = "aws-bedrock")),
+    allow(dead_code)
+)]
+pub(crate) const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// One service's answer: status, headers and the whole body.
@@ -54,7 +66,8 @@ pub(crate) struct Unsigned<'a> {
     pub content_type: &'a str,
     /// Signed as well, e.g. `x-amz-target`.
     pub headers: &'a [(&'a str, &'a str)],
-    pub body: Vec<u8>,
+    /// Shared, not copied, by each attempt of a retried call.
+    pub body: Bytes,
     /// For the whole exchange, the body read included.
     pub timeout: Duration,
     pub rules: Rules,
@@ -233,7 +246,7 @@ impl SignedHttp {
             url,
             &headers,
             payload,
-            Full::new(Bytes::from(body.clone())),
+            Full::new(body.clone()),
         )?;
         // hyper leaves Content-Length out of a request with an empty body;
         // S3 wants it on every PUT (a CreateBucket without configuration).

@@ -11,7 +11,7 @@
 //! The PEM files are Debian's ca-certificates copies (Mozilla's store).
 
 /// Amazon Trust Services' roots, PEM encoded.
-pub(crate) const AMAZON_ROOTS: [&str; 5] = [
+const AMAZON_ROOTS: [&str; 5] = [
     include_str!("tls_roots/Amazon_Root_CA_1.pem"),
     include_str!("tls_roots/Amazon_Root_CA_2.pem"),
     include_str!("tls_roots/Amazon_Root_CA_3.pem"),
