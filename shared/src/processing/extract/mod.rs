@@ -9,8 +9,6 @@ mod html;
 mod pdf;
 mod terminal;
 
-use std::io::Read as _;
-
 use super::chunk::Page;
 use crate::model::Format;
 
@@ -180,30 +178,73 @@ fn extract_pdf(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
 fn extract_docx(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|_| refuse("the DOCX file is damaged (its ZIP package cannot be read)"))?;
-    let entry = archive.by_name("word/document.xml").map_err(|_| {
+    let index = archive.index_for_name("word/document.xml").ok_or_else(|| {
         refuse("the file is a ZIP archive but not a Word document (no word/document.xml)")
     })?;
-    if entry.size() > MAX_DOCX_XML_BYTES {
-        return Err(refuse(
-            "the DOCX expands to more than 64 MB of text (zip bomb?)",
-        ));
-    }
-    // The declared size can lie: never inflate more than the limit.
-    let mut xml = Vec::new();
-    entry
-        .take(MAX_DOCX_XML_BYTES + 1)
-        .read_to_end(&mut xml)
-        .map_err(|_| refuse("the DOCX file is damaged (its text cannot be inflated)"))?;
-    if xml.len() as u64 > MAX_DOCX_XML_BYTES {
-        return Err(refuse(
-            "the DOCX expands to more than 64 MB of text (zip bomb?)",
-        ));
-    }
+    let xml = read_entry(&mut archive, bytes, index)?;
     let pages = docx_pages(&xml)?;
     if pages.iter().all(|page| page.text.trim().is_empty()) {
         return Err(refuse("the DOCX has no text"));
     }
     Ok(pages)
+}
+
+/// One entry of a ZIP package held in memory, inflated in one call straight
+/// from its bytes (no streaming copies), checked against its declared size
+/// and CRC.
+fn read_entry(
+    archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+    bytes: &[u8],
+    index: usize,
+) -> Result<Vec<u8>, ExtractionError> {
+    let damaged = || refuse("the DOCX file is damaged (its text cannot be inflated)");
+    let entry = archive
+        .by_index_raw(index)
+        .map_err(|_| refuse("the DOCX file is damaged (its ZIP package cannot be read)"))?;
+    if entry.encrypted() {
+        return Err(refuse("the DOCX file is password-protected"));
+    }
+    if entry.size() > MAX_DOCX_XML_BYTES {
+        return Err(refuse(
+            "the DOCX expands to more than 64 MB of text (zip bomb?)",
+        ));
+    }
+    let size = entry.size() as usize;
+    let start = usize::try_from(entry.data_start()).map_err(|_| damaged())?;
+    let stored = usize::try_from(entry.compressed_size())
+        .ok()
+        .and_then(|length| bytes.get(start..start.checked_add(length)?))
+        .ok_or_else(damaged)?;
+    // `DEFLATE` names the method whether or not zip's own codec is built in.
+    let content = match entry.compression() {
+        zip::CompressionMethod::Stored => stored.to_vec(),
+        method if method == zip::CompressionMethod::DEFLATE => {
+            inflate(stored, size).ok_or_else(damaged)?
+        }
+        _ => {
+            return Err(refuse(
+                "the DOCX file uses a compression askdocs cannot read",
+            ))
+        }
+    };
+    // The declared size can lie; a stream longer than it was cut short above.
+    let mut crc = flate2::Crc::new();
+    crc.update(&content);
+    if content.len() != size || crc.sum() != entry.crc32() {
+        return Err(damaged());
+    }
+    Ok(content)
+}
+
+/// A raw DEFLATE stream that expands to exactly `size` bytes; never inflates more.
+fn inflate(compressed: &[u8], size: usize) -> Option<Vec<u8>> {
+    // One spare byte: a stream that fills it is longer than declared.
+    let mut content = Vec::with_capacity(size + 1);
+    let mut inflater = flate2::Decompress::new(false);
+    let status = inflater
+        .decompress_vec(compressed, &mut content, flate2::FlushDecompress::Finish)
+        .ok()?;
+    (status == flate2::Status::StreamEnd && content.len() == size).then_some(content)
 }
 
 /// Paragraphs become lines; explicit and last-rendered page breaks start new pages.
@@ -212,7 +253,6 @@ fn docx_pages(xml: &[u8]) -> Result<Vec<Page>, ExtractionError> {
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut pages = vec![String::new()];
     let mut in_text = false;
-    let mut buffer = Vec::new();
     let new_page = |pages: &mut Vec<String>| {
         if !pages.last().is_some_and(|text| text.trim().is_empty()) {
             pages.push(String::new());
@@ -220,7 +260,7 @@ fn docx_pages(xml: &[u8]) -> Result<Vec<Page>, ExtractionError> {
     };
     loop {
         let event = reader
-            .read_event_into(&mut buffer)
+            .read_event()
             .map_err(|_| refuse("the DOCX file is damaged (its XML cannot be read)"))?;
         match event {
             Event::Start(element) if element.local_name().as_ref() == b"t" => in_text = true,
@@ -254,7 +294,6 @@ fn docx_pages(xml: &[u8]) -> Result<Vec<Page>, ExtractionError> {
             Event::Eof => break,
             _ => {}
         }
-        buffer.clear();
     }
     if pages.len() > 1 && pages.last().is_some_and(|text| text.trim().is_empty()) {
         pages.pop();
