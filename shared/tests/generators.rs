@@ -53,7 +53,7 @@ fn request(question: &str, passages: &[&str]) -> askdocs_shared::model::Generati
             file_name: "faq.txt".into(),
             page: 1,
             text: text.to_string(),
-            sentence_vectors: Vec::new(),
+            sentence_vectors: Default::default(),
         })
         .collect();
     request
@@ -293,7 +293,7 @@ async fn the_extractive_answerer_runs_no_model_when_retrieval_brought_every_vect
     let texts: Vec<String> = request.passages.iter().map(|p| p.text.clone()).collect();
     let indexed = embedder.model.embed_passages(&texts).await.unwrap();
     for (passage, vectors) in request.passages.iter_mut().zip(indexed) {
-        passage.sentence_vectors = vectors.sentences;
+        passage.sentence_vectors = vectors.sentences.into();
     }
     let answerer = ExtractiveAnswerer::new(embedder.clone());
     let without_vector = answerer.generate(&request).await.unwrap();

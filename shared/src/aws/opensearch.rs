@@ -284,7 +284,7 @@ fn scored(hit: &Value, score: f32) -> Option<ScoredChunk> {
         page: source["page"].as_u64()? as u32,
         text: source["text"].as_str()?.to_string(),
         score,
-        sentence_vectors: Vec::new(),
+        sentence_vectors: Default::default(),
     })
 }
 

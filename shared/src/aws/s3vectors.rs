@@ -187,7 +187,7 @@ fn scored_chunk(metadata: &Value, score: f32) -> Option<ScoredChunk> {
         page: field_number(metadata, "page")?,
         text: field_text(metadata, "text")?.to_string(),
         score,
-        sentence_vectors: Vec::new(),
+        sentence_vectors: Default::default(),
     })
 }
 
@@ -327,7 +327,7 @@ mod tests {
             page: 3,
             text: "Error code E-4012".into(),
             embedding: vec![1.0],
-            sentence_vectors: Vec::new(),
+            sentence_vectors: Default::default(),
         };
         let scored = scored_chunk(&metadata(&chunk), 0.5).unwrap();
         assert_eq!(

@@ -16,6 +16,7 @@ use crate::model::text::{
     is_contents_entry, is_question, sentence_relevance, sentences, shorten, term_coverage,
     QuestionTerms,
 };
+use crate::model::vector::dot;
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
 use crate::ports::{Embedder, Generator};
 
@@ -49,10 +50,6 @@ impl ExtractiveAnswerer {
         let model_id = format!("extractive ({})", embedder.model_id());
         ExtractiveAnswerer { embedder, model_id }
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 struct Candidate {

@@ -17,6 +17,7 @@ use rusqlite::params;
 use super::library::Library;
 use super::sqlite::{internal, SqliteDb};
 use crate::error::Result;
+use crate::model::vector::dot;
 use crate::model::{Chunk, ScoredChunk, SearchScope};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
 
@@ -139,46 +140,6 @@ impl LibraryCache {
         }
         Ok(Some(passage))
     }
-}
-
-/// The dot product, eight lanes at a time (AVX2 with FMA when the CPU has it).
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { dot_avx2(a, b) };
-        }
-    }
-    dot_portable(a, b)
-}
-
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    use std::arch::x86_64::*;
-    let length = a.len().min(b.len());
-    let blocks = length / 8;
-    let mut sums = _mm256_setzero_ps();
-    for block in 0..blocks {
-        let at = block * 8;
-        sums = _mm256_fmadd_ps(
-            _mm256_loadu_ps(a.as_ptr().add(at)),
-            _mm256_loadu_ps(b.as_ptr().add(at)),
-            sums,
-        );
-    }
-    let mut lanes = [0.0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), sums);
-    let mut total: f32 = lanes.iter().sum();
-    for at in blocks * 8..length {
-        total += a[at] * b[at];
-    }
-    total
 }
 
 fn to_blob(vector: &[f32]) -> Vec<u8> {
@@ -350,7 +311,8 @@ fn passage_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<C
             text: row.get(first + 3)?,
             score: 0.0,
             // None for chunks indexed before sentence vectors were kept.
-            sentence_vectors: sentences_from_blob(row.get_ref(first + 5)?.as_blob_or_null()?),
+            sentence_vectors: sentences_from_blob(row.get_ref(first + 5)?.as_blob_or_null()?)
+                .into(),
         },
         vector: from_blob(row.get_ref(first + 4)?.as_blob()?),
     })
@@ -612,16 +574,7 @@ mod tests {
         assert_eq!(hits.by_meaning.len(), 1);
         assert_eq!(hits.by_meaning[0].document_id, "d2");
         assert_eq!(hits.by_meaning[0].text, "Valves open at dawn.");
-        assert_eq!(hits.by_meaning[0].sentence_vectors, vec![vec![0.5; 8]]);
+        assert_eq!(*hits.by_meaning[0].sentence_vectors, [vec![0.5; 8]]);
         assert_eq!(hits.by_words[0].text, "Valves open at dawn.");
-    }
-
-    #[test]
-    fn the_simd_dot_product_agrees_with_the_plain_one() {
-        let a: Vec<f32> = (0..389).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..389).map(|i| (i as f32 * 0.11).cos()).collect();
-        let plain: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert!((dot(&a, &b) - plain).abs() < 1e-3);
-        assert!((dot_portable(&a, &b) - plain).abs() < 1e-3);
     }
 }

@@ -4,6 +4,7 @@
 pub mod answer_type;
 mod format;
 pub mod text;
+pub mod vector;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -207,8 +208,11 @@ pub struct ScoredChunk {
     pub page: u32,
     pub text: String,
     pub score: f32,
-    /// The chunk's sentence vectors, where the index keeps them; empty otherwise.
-    pub sentence_vectors: Vec<Vec<f32>>,
+    /// The chunk's sentence vectors, where the index keeps them; empty
+    /// otherwise. Shared, not copied: a search hands the same passages to
+    /// the fusion, the ordering and the answerer, and the embedded index
+    /// keeps them in memory between asks.
+    pub sentence_vectors: std::sync::Arc<[Vec<f32>]>,
 }
 
 /// Whose chunks a search may see. The owner is not optional: there is no
@@ -260,7 +264,7 @@ pub struct Passage {
     pub page: u32,
     pub text: String,
     /// One vector per sentence of `text`, when known; empty otherwise.
-    pub sentence_vectors: Vec<Vec<f32>>,
+    pub sentence_vectors: std::sync::Arc<[Vec<f32>]>,
 }
 
 /// An earlier question and answer of the same conversation.

@@ -13,6 +13,7 @@ use crate::config::RetrievalSettings;
 use crate::model::text::{
     is_contents_entry, is_question, sentence_relevance, sentences, term_coverage, QuestionTerms,
 };
+use crate::model::vector::dot;
 use crate::model::ScoredChunk;
 use crate::ports::SearchHits;
 
@@ -42,10 +43,6 @@ impl Candidate {
             .max(term_coverage(question, &self.chunk.text))
             .clamp(0.0, 1.0)
     }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// The lists fused by reciprocal rank, best first, irrelevant passages dropped.
@@ -149,7 +146,7 @@ fn best_sentence_score(
     }
     sentences
         .iter()
-        .zip(&chunk.sentence_vectors)
+        .zip(chunk.sentence_vectors.iter())
         .filter(|(sentence, _)| !is_question(sentence) && !is_contents_entry(sentence))
         .map(|(sentence, vector)| {
             sentence_relevance(dot(question_vector, vector), terms.coverage(sentence))

@@ -373,7 +373,7 @@ fn chunk(user_id: &str, document_id: &str, ordinal: u32, text: &str, axis: usize
         page: ordinal + 1,
         text: text.into(),
         embedding: unit_vector(8, axis),
-        sentence_vectors: Vec::new(),
+        sentence_vectors: Default::default(),
     }
 }
 
@@ -534,14 +534,14 @@ pub fn sample_generation_request() -> GenerationRequest {
                 file_name: "manual.pdf".into(),
                 page: 1,
                 text: "The keeper logs the tide every six hours. The lamp is lit at sunset.".into(),
-                sentence_vectors: Vec::new(),
+                sentence_vectors: Default::default(),
             },
             Passage {
                 number: 2,
                 file_name: "manual.pdf".into(),
                 page: 2,
                 text: "Chapter 2. Error code E-4012 means the fog pump stalled. Close valve three to clear it.".into(),
-                sentence_vectors: Vec::new(),
+                sentence_vectors: Default::default(),
             },
         ],
         history: vec![Turn { question: "Which manual is this?".into(), answer: "The lighthouse manual.".into() }],
