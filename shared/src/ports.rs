@@ -78,6 +78,16 @@ pub trait ObjectStore: Send + Sync {
 pub trait DocumentStore: Send + Sync {
     async fn create(&self, document: &Document) -> Result<()>;
     async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>>;
+    /// The owner's documents among `document_ids`, in the order asked; ids
+    /// that are unknown or another owner's are left out. One read where the
+    /// store can batch (a search needs the documents of several passages).
+    async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
+        let mut found = Vec::with_capacity(document_ids.len());
+        for document_id in document_ids {
+            found.extend(self.get(user_id, document_id).await?);
+        }
+        Ok(found)
+    }
     /// Newest first; `after` continues from a previous page's `next`.
     async fn list(
         &self,

@@ -77,6 +77,30 @@ impl DocumentStore for SqliteDocumentStore {
             .await
     }
 
+    async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
+        let (user_id, document_ids) = (user_id.to_string(), document_ids.to_vec());
+        // One trip to the database thread, one cached statement per id.
+        self.db
+            .read(move |connection| {
+                let mut statement = connection
+                    .prepare_cached(
+                        "SELECT * FROM documents WHERE user_id = ?1 AND document_id = ?2",
+                    )
+                    .map_err(internal("reading documents"))?;
+                let mut found = Vec::with_capacity(document_ids.len());
+                for document_id in &document_ids {
+                    found.extend(
+                        statement
+                            .query_row([&user_id, document_id], document_from_row)
+                            .optional()
+                            .map_err(internal("reading documents"))?,
+                    );
+                }
+                Ok(found)
+            })
+            .await
+    }
+
     async fn list(
         &self,
         user_id: &str,

@@ -478,17 +478,32 @@ impl Asker {
             })
             .collect();
         let mut found = Vec::new();
-        for candidate in ranked {
-            if found.len() == top_k {
-                break;
+        let mut ranked = ranked.into_iter().peekable();
+        while found.len() < top_k && ranked.peek().is_some() {
+            // As many candidates as places left; their unread documents in one read.
+            let batch: Vec<Candidate> = ranked.by_ref().take(top_k - found.len()).collect();
+            let mut unread: Vec<String> = batch
+                .iter()
+                .map(|candidate| &candidate.chunk.document_id)
+                .filter(|id| !documents.contains_key(*id))
+                .cloned()
+                .collect();
+            unread.sort();
+            unread.dedup();
+            if !unread.is_empty() {
+                let read = self.documents.get_many(&scope.user_id, &unread).await?;
+                for id in unread {
+                    documents.insert(id, None);
+                }
+                for document in read {
+                    let id = document.document_id.clone();
+                    documents.insert(id, ready(&document).then_some(document));
+                }
             }
-            let id = candidate.chunk.document_id.clone();
-            if !documents.contains_key(&id) {
-                let document = self.documents.get(&scope.user_id, &id).await?;
-                documents.insert(id.clone(), document.filter(ready));
-            }
-            if let Some(Some(document)) = documents.get(&id) {
-                found.push((candidate, document.clone()));
+            for candidate in batch {
+                if let Some(Some(document)) = documents.get(&candidate.chunk.document_id) {
+                    found.push((candidate, document.clone()));
+                }
             }
         }
         order_by_best_sentence(&mut found, |(candidate, _)| candidate, &terms, &vector);

@@ -223,6 +223,19 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
             .unwrap(),
         None
     );
+    // AND several read at once come in the order asked, without unknown
+    // ids or another owner's
+    let asked = [
+        documents[2].document_id.clone(),
+        uuid::Uuid::new_v4().to_string(),
+        documents[0].document_id.clone(),
+    ];
+    assert_eq!(
+        store.get_many(&owner, &asked).await.unwrap(),
+        vec![documents[2].clone(), documents[0].clone()]
+    );
+    assert!(store.get_many(&stranger, &asked).await.unwrap().is_empty());
+    assert!(store.get_many(&owner, &[]).await.unwrap().is_empty());
     // AND they list newest first, two at a time
     let first = store.list(&owner, 2, None).await.unwrap();
     let ids = |page: &crate::model::Page<Document>| {
