@@ -134,6 +134,11 @@ pub struct QuestionTerms {
     /// The first letter of each stem: a word starting otherwise cannot match,
     /// so it is not stemmed (stemming keeps a word's first letter).
     first_letters: Vec<char>,
+    /// Each stem but its last letter, ready to be searched for (memmem). The
+    /// stemmer lower-cases and then only cuts a suffix (or turns "ies" into
+    /// "y"), so a word stemming to a term begins, in lower case, with the
+    /// term's root: only words where a root occurs need stemming.
+    roots: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl QuestionTerms {
@@ -147,9 +152,17 @@ impl QuestionTerms {
             .collect();
         first_letters.sort_unstable();
         first_letters.dedup();
+        let roots = stems
+            .iter()
+            .map(|stem| {
+                let root = &stem[..stem.char_indices().last().map_or(0, |(at, _)| at)];
+                memchr::memmem::Finder::new(root.as_bytes()).into_owned()
+            })
+            .collect();
         QuestionTerms {
             stems,
             first_letters,
+            roots,
         }
     }
 
@@ -158,7 +171,35 @@ impl QuestionTerms {
         if self.stems.is_empty() {
             return 0.0;
         }
-        // Stems the text's words one by one and stops once every term is seen.
+        let found = if self.searchable_by_roots(text) {
+            self.found_by_roots(text)
+        } else {
+            self.found_by_walking(text)
+        };
+        found as f32 / self.stems.len() as f32
+    }
+
+    /// Whether [`Self::found_by_roots`] counts `text` exactly: every root
+    /// starts with a letter or digit (a one-letter stem's root is empty),
+    /// and no character of the text changes in lower case but ASCII ones.
+    fn searchable_by_roots(&self, text: &str) -> bool {
+        let starts_alphanumeric = |root: &memchr::memmem::Finder| {
+            std::str::from_utf8(root.needle())
+                .ok()
+                .and_then(|root| root.chars().next())
+                .is_some_and(char::is_alphanumeric)
+        };
+        let keeps_its_case = |c: char| {
+            let mut lower = c.to_lowercase();
+            lower.next() == Some(c) && lower.next().is_none()
+        };
+        self.roots.iter().all(starts_alphanumeric)
+            && (text.is_ascii() || text.chars().filter(|c| !c.is_ascii()).all(keeps_its_case))
+    }
+
+    /// Terms found by stemming the text's words one by one, stopping once
+    /// every term is seen.
+    fn found_by_walking(&self, text: &str) -> usize {
         let mut seen = vec![false; self.stems.len()];
         let mut found = 0;
         let mut stemmed = String::new();
@@ -168,17 +209,87 @@ impl QuestionTerms {
                 continue;
             }
             stem_into(word, &mut stemmed);
-            if let Ok(at) = self.stems.binary_search(&stemmed) {
-                if !seen[at] {
-                    seen[at] = true;
-                    found += 1;
-                    if found == self.stems.len() {
-                        break;
+            if self.mark(&stemmed, &mut seen, &mut found) {
+                break;
+            }
+        }
+        found
+    }
+
+    /// As [`Self::found_by_walking`], stemming only the words that begin
+    /// where a term's root occurs (a vectorised substring search) instead of
+    /// every word: there, `search_words` yields the whole word, when the
+    /// occurrence begins it, and the part of a code that begins there.
+    /// The text is lower-cased for ASCII only, which keeps byte offsets, so
+    /// it is taken only when that is its whole lower case (see `coverage`).
+    fn found_by_roots(&self, text: &str) -> usize {
+        let lower = text.to_ascii_lowercase();
+        let char_before = |at: usize| lower[..at].chars().next_back();
+        let mut seen = vec![false; self.stems.len()];
+        let mut found = 0;
+        let mut stemmed = String::new();
+        for (term, root) in self.roots.iter().enumerate() {
+            for at in root.find_iter(lower.as_bytes()) {
+                if seen[term] {
+                    break;
+                }
+                // Roots start with a letter or digit, and so at a character boundary.
+                if char_before(at).is_some_and(char::is_alphanumeric) {
+                    continue;
+                }
+                // The whitespace-separated token around `at`, trimmed to its
+                // first and last letter or digit, as `trimmed_words` cuts it.
+                let token_start = lower[..at]
+                    .char_indices()
+                    .rev()
+                    .find(|(_, c)| c.is_whitespace())
+                    .map_or(0, |(i, c)| i + c.len_utf8());
+                let token_end = lower[at..]
+                    .find(char::is_whitespace)
+                    .map_or(lower.len(), |i| at + i);
+                let token = &lower[token_start..token_end];
+                let Some(first) = token.find(char::is_alphanumeric) else {
+                    continue;
+                };
+                let last = token
+                    .char_indices()
+                    .rev()
+                    .find(|(_, c)| c.is_alphanumeric())
+                    .map_or(first, |(i, c)| i + c.len_utf8());
+                let word = token_start + first..token_start + last;
+                let mut candidates = [None, None];
+                if at == word.start {
+                    candidates[0] = Some(word.clone());
+                }
+                if lower[word.clone()].contains(|c: char| !c.is_alphanumeric()) {
+                    let part_end = lower[at..word.end]
+                        .find(|c: char| !c.is_alphanumeric())
+                        .map_or(word.end, |i| at + i);
+                    candidates[1] = Some(at..part_end);
+                }
+                for range in candidates.into_iter().flatten() {
+                    stem_into(&lower[range], &mut stemmed);
+                    if self.mark(&stemmed, &mut seen, &mut found) {
+                        return found;
                     }
                 }
             }
         }
-        found as f32 / self.stems.len() as f32
+        found
+    }
+
+    /// Marks the term `stemmed` is, if any; true once every term is seen.
+    fn mark(&self, stemmed: &str, seen: &mut [bool], found: &mut usize) -> bool {
+        if let Ok(at) = self
+            .stems
+            .binary_search_by(|stem| stem.as_str().cmp(stemmed))
+        {
+            if !seen[at] {
+                seen[at] = true;
+                *found += 1;
+            }
+        }
+        *found == self.stems.len()
     }
 }
 
@@ -438,6 +549,73 @@ mod tests {
         assert_eq!(term_coverage("options of pam_unix.so", text), 0.5);
         assert_eq!(term_coverage("unix silent", text), 1.0);
         assert_eq!(term_coverage("What is BZ_MAX_UNUSED?", text), 0.0);
+    }
+
+    #[test]
+    fn coverage_found_by_roots_is_coverage_found_by_walking() {
+        // GIVEN questions and texts drawn from word forms of a few stems, in
+        // both cases, codes, punctuation and every kind of ASCII whitespace
+        let bases = [
+            "batter",
+            "valv",
+            "fee",
+            "class",
+            "go",
+            "pam_silent",
+            "E-40",
+            "x2",
+        ];
+        let endings = ["", "y", "ies", "e", "es", "s", "ed", "ing", "ly", "ches"];
+        let mut forms: Vec<String> = bases
+            .iter()
+            .flat_map(|base| endings.iter().map(move |ending| format!("{base}{ending}")))
+            .flat_map(|form| [form.to_uppercase(), form])
+            .collect();
+        forms.extend(["café", "cafés", "naïve"].map(String::from));
+        // Rarer: words whose lower case is not only ASCII's (such texts are walked).
+        let unusual = ["CAFÉ", "Élan", "élan", "\u{212A}ey", "keys"];
+        let glue = [
+            " ", "  ", "\n", "\t", ", ", ". ", " (", ") ", "-", "_", "/", ".", ":", "\"", "'s ",
+            "\u{a0}", " “", "” ", "’", "—", " é ",
+        ];
+        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move |bound: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % bound as u64) as usize
+        };
+        let mut compared = 0;
+        for _ in 0..3000 {
+            let mut pick = |count: usize| {
+                (0..count)
+                    .map(|_| {
+                        let word = match next(40) {
+                            0 => unusual[next(unusual.len())],
+                            _ => &forms[next(forms.len())],
+                        };
+                        format!("{word}{}", glue[next(glue.len())])
+                    })
+                    .collect::<String>()
+            };
+            let question = pick(3);
+            let text = pick(12);
+            let terms = QuestionTerms::new(&question);
+            if terms.stems.is_empty() || !terms.searchable_by_roots(&text) {
+                continue;
+            }
+            compared += 1;
+            // WHEN both count the terms THEN they agree
+            assert_eq!(
+                terms.found_by_roots(&text),
+                terms.found_by_walking(&text),
+                "{question:?} in {text:?}"
+            );
+        }
+        assert!(
+            compared > 1000,
+            "only {compared} texts could be searched by roots"
+        );
     }
 
     #[test]
