@@ -18,22 +18,35 @@ impl SqliteDocumentStore {
     }
 }
 
+/// `SELECT` of a document's columns in the order [`document_from_row`]
+/// reads them, then `$rest`. Columns are read by position: by name, rusqlite
+/// compares the name with every column's, for every column of every row.
+macro_rules! select_documents {
+    ($rest:literal) => {
+        concat!(
+            "SELECT user_id, document_id, file_name, content_type, size, object_key, status, \
+             status_reason, pages, chunks, upload_date, updated_at, attempts FROM documents ",
+            $rest
+        )
+    };
+}
+
 fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
-    let status: String = row.get("status")?;
+    let status: String = row.get(6)?;
     Ok(Document {
-        user_id: row.get("user_id")?,
-        document_id: row.get("document_id")?,
-        file_name: row.get("file_name")?,
-        content_type: row.get("content_type")?,
-        size: row.get::<_, i64>("size")? as u64,
-        key: row.get("object_key")?,
+        user_id: row.get(0)?,
+        document_id: row.get(1)?,
+        file_name: row.get(2)?,
+        content_type: row.get(3)?,
+        size: row.get::<_, i64>(4)? as u64,
+        key: row.get(5)?,
         status: DocumentStatus::parse(&status).unwrap_or(DocumentStatus::Failed),
-        status_reason: row.get("status_reason")?,
-        pages: row.get("pages")?,
-        chunks: row.get("chunks")?,
-        upload_date: row.get("upload_date")?,
-        updated_at: row.get("updated_at")?,
-        attempts: row.get("attempts")?,
+        status_reason: row.get(7)?,
+        pages: row.get(8)?,
+        chunks: row.get(9)?,
+        upload_date: row.get(10)?,
+        updated_at: row.get(11)?,
+        attempts: row.get(12)?,
     })
 }
 
@@ -65,9 +78,7 @@ impl DocumentStore for SqliteDocumentStore {
         self.db
             .read(move |connection| {
                 connection
-                    .prepare_cached(
-                        "SELECT * FROM documents WHERE user_id = ?1 AND document_id = ?2",
-                    )
+                    .prepare_cached(select_documents!("WHERE user_id = ?1 AND document_id = ?2"))
                     .and_then(|mut statement| {
                         statement.query_row([user_id, document_id], document_from_row)
                     })
@@ -83,9 +94,7 @@ impl DocumentStore for SqliteDocumentStore {
         self.db
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare_cached(
-                        "SELECT * FROM documents WHERE user_id = ?1 AND document_id = ?2",
-                    )
+                    .prepare_cached(select_documents!("WHERE user_id = ?1 AND document_id = ?2"))
                     .map_err(internal("reading documents"))?;
                 let mut found = Vec::with_capacity(document_ids.len());
                 for document_id in &document_ids {
@@ -115,9 +124,10 @@ impl DocumentStore for SqliteDocumentStore {
                 let fetch = (limit + 1) as i64;
                 let mut statement = connection
                     .prepare_cached(
-                        "SELECT * FROM documents
-                         WHERE user_id = ?1 AND (?2 IS NULL OR (upload_date, document_id) < (?2, ?3))
-                         ORDER BY upload_date DESC, document_id DESC LIMIT ?4",
+                        select_documents!(
+                            "WHERE user_id = ?1 AND (?2 IS NULL OR (upload_date, document_id) < (?2, ?3))
+                             ORDER BY upload_date DESC, document_id DESC LIMIT ?4"
+                        ),
                     )
                     .map_err(internal("listing documents"))?;
                 let (at, id) = match &after {
@@ -202,10 +212,9 @@ impl DocumentStore for SqliteDocumentStore {
         self.db
             .read(move |connection| {
                 let mut statement = connection
-                    .prepare_cached(
-                        "SELECT * FROM documents WHERE status = ?1 AND updated_at < ?2
-                         ORDER BY updated_at LIMIT ?3",
-                    )
+                    .prepare_cached(select_documents!(
+                        "WHERE status = ?1 AND updated_at < ?2 ORDER BY updated_at LIMIT ?3"
+                    ))
                     .map_err(internal("finding documents by status"))?;
                 let rows = statement
                     .query_map(
