@@ -217,7 +217,7 @@ pub(crate) fn max_attempts() -> u32 {
 
 /// The SDK's standard back-off: full jitter over 1 s × 2^retry, at most 20 s
 /// (the operation's deadline cuts it shorter).
-fn backoff(retry: u32) -> Duration {
+pub(crate) fn backoff(retry: u32) -> Duration {
     let ceiling = backoff_ceiling(retry);
     // Random enough for jitter, without a random-number crate.
     let jitter = f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 255.0;

@@ -136,6 +136,69 @@ impl DocumentStore for DynamoDocumentStore {
             .transpose()
     }
 
+    async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
+        // BatchGetItem: up to 100 keys a call, answered in any order. Keys
+        // DynamoDB leaves unprocessed (under load) are asked again after the
+        // SDK's back-off, as many times as a throttled call would be.
+        let mut unique: Vec<&String> = document_ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut found: HashMap<String, Document> = HashMap::new();
+        for batch in unique.chunks(100) {
+            let mut keys: Vec<Item> = batch.iter().map(|id| Self::key(user_id, id)).collect();
+            let mut round = 0;
+            while !keys.is_empty() {
+                if round > 0 {
+                    if round >= crate::aws::json_rpc::max_attempts() {
+                        return Err(crate::error::Error::Unavailable(anyhow::anyhow!(
+                            "DynamoDB BatchGetItem (documents): keys still unprocessed after {round} calls"
+                        )));
+                    }
+                    tokio::time::sleep(crate::aws::json_rpc::backoff(round - 1)).await;
+                }
+                let mut output = self
+                    .client
+                    .call(
+                        "BatchGetItem",
+                        json!({
+                            "RequestItems": {
+                                &self.table: { "Keys": keys, "ConsistentRead": true }
+                            },
+                        }),
+                    )
+                    .await
+                    .map_err(|error| error.into_error("DynamoDB BatchGetItem (documents)"))?;
+                let mut table_field = |field: &str| {
+                    output
+                        .get_mut(field)
+                        .and_then(|tables| tables.get_mut(&self.table))
+                        .map(serde_json::Value::take)
+                };
+                let items: Vec<Item> = match table_field("Responses") {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(items) => serde_json::from_value(items)
+                        .map_err(|error| malformed(&format!("Responses: {error}")))?,
+                };
+                keys = match table_field("UnprocessedKeys")
+                    .and_then(|mut left| left.get_mut("Keys").map(serde_json::Value::take))
+                {
+                    None | Some(serde_json::Value::Null) => Vec::new(),
+                    Some(left) => serde_json::from_value(left)
+                        .map_err(|error| malformed(&format!("UnprocessedKeys: {error}")))?,
+                };
+                for item in &items {
+                    let document = document_from_item(item)?;
+                    found.insert(document.document_id.clone(), document);
+                }
+                round += 1;
+            }
+        }
+        Ok(document_ids
+            .iter()
+            .filter_map(|id| found.get(id).cloned())
+            .collect())
+    }
+
     async fn list(
         &self,
         user_id: &str,
