@@ -332,6 +332,14 @@ pub fn run_worker_if_requested() {
     if arguments.next().as_deref() != Some(std::ffi::OsStr::new(WORKER_ARG)) {
         return;
     }
+    // PDF pages are read on every core. glibc would give each thread its own
+    // malloc arena, reserving 64 MB of address space apiece against the
+    // worker's RLIMIT_AS; one arena keeps the limit about the file.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; no thread runs yet.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
     let code = worker::main(arguments.next());
     std::process::exit(code);
 }

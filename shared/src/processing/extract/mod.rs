@@ -425,6 +425,57 @@ mod tests {
     }
 
     #[test]
+    fn pages_read_on_several_threads_come_back_in_order() {
+        // GIVEN a PDF of nine pages, each naming a different animal (a line
+        // repeated on most pages would be dropped as a running header)
+        let animals = [
+            "ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen", "ibis",
+        ];
+        let count = animals.len();
+        let kids: Vec<String> = (0..count)
+            .map(|page| format!("{} 0 R", 4 + 2 * page))
+            .collect();
+        let mut objects = vec![
+            b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+            format!(
+                "<< /Type /Pages /Kids [{}] /Count {count} >>",
+                kids.join(" ")
+            )
+            .into_bytes(),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_vec(),
+        ];
+        for page in 1..=count {
+            let animal = animals[page - 1];
+            let content = format!("BT /F1 12 Tf 72 700 Td (The {animal} lives here.) Tj ET");
+            objects.push(
+                format!(
+                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+                     /Resources << /Font << /F1 3 0 R >> >> /Contents {} 0 R >>",
+                    5 + 2 * (page - 1)
+                )
+                .into_bytes(),
+            );
+            let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
+            stream.extend_from_slice(content.as_bytes());
+            stream.extend_from_slice(b"\nendstream");
+            objects.push(stream);
+        }
+        let bytes = crate::testing::hostile::pdf(&objects);
+        // WHEN its text is extracted
+        let pages = extract(&bytes, Format::Pdf).unwrap().pages;
+        // THEN every page is there, numbered, with its own text, in order
+        let texts: Vec<(u32, String)> = pages
+            .into_iter()
+            .map(|page| (page.number, page.text))
+            .collect();
+        let expected: Vec<(u32, String)> = (1..)
+            .zip(animals)
+            .map(|(page, animal)| (page, format!("The {animal} lives here.")))
+            .collect();
+        assert_eq!(texts, expected);
+    }
+
+    #[test]
     fn a_pdf_declared_as_text_is_refused() {
         let error = extract(b"%PDF-1.4\n...", Format::Text).unwrap_err();
         assert!(error.0.contains("is a PDF"), "{}", error.0);

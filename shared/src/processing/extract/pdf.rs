@@ -228,14 +228,53 @@ fn page_text(lines: &[Line], running: &HashMap<String, usize>, page_count: usize
     out
 }
 
-/// The text of every page, numbered from 1.
+/// Threads that read a PDF's pages at most.
+const MAX_PAGE_READERS: usize = 4;
+
+/// The text of every page, numbered from 1. Pages are independent (the
+/// reader keeps no state from one page to the next), so they are read on
+/// every core: thread `t` of `n` reads pages `t`, `t + n`, … (dealt out
+/// rather than in runs, as a document's heavy pages tend to sit together).
 pub fn pages(document: &pdf_extract::Document) -> Result<Vec<Page>, OutputError> {
-    let mut layout = Layout::default();
-    pdf_extract::output_doc(document, &mut layout)?;
-    let running = running_lines(&layout.pages);
-    let count = layout.pages.len();
-    Ok(layout
-        .pages
+    let numbers: Vec<u32> = document.get_pages().into_keys().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get())
+        .min(MAX_PAGE_READERS)
+        .min(numbers.len() / 2)
+        .max(1);
+    let read_every = |first: usize| {
+        let mut layout = Layout::default();
+        for &number in numbers.iter().skip(first).step_by(threads) {
+            pdf_extract::output_doc_page(document, &mut layout, number)?;
+        }
+        Ok::<_, OutputError>(layout.pages)
+    };
+    let dealt: Vec<Vec<Vec<Line>>> = if threads == 1 {
+        vec![read_every(0)?]
+    } else {
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..threads)
+                .map(|first| scope.spawn(move || read_every(first)))
+                .collect();
+            // A parser panic is carried to this thread, as if it had read the page.
+            readers
+                .into_iter()
+                .map(|reader| {
+                    reader
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?
+    };
+    // Back in page order: page i was the (i / n)-th of thread i % n.
+    let mut dealt: Vec<_> = dealt.into_iter().map(Vec::into_iter).collect();
+    let pages: Vec<Vec<Line>> = (0..numbers.len())
+        .map_while(|index| dealt[index % threads].next())
+        .collect();
+    let running = running_lines(&pages);
+    let count = pages.len();
+    Ok(pages
         .iter()
         .enumerate()
         .map(|(index, lines)| Page {
