@@ -578,13 +578,8 @@ mod tests {
             " ", "  ", "\n", "\t", ", ", ". ", " (", ") ", "-", "_", "/", ".", ":", "\"", "'s ",
             "\u{a0}", " “", "” ", "’", "—", " é ",
         ];
-        let mut state: u64 = 0x2545_F491_4F6C_DD1D;
-        let mut next = move |bound: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % bound as u64) as usize
-        };
+        let mut random = crate::testing::fuzz::Rng::new(0x2545_F491_4F6C_DD1D);
+        let mut next = move |bound: usize| random.below(bound);
         let mut compared = 0;
         for _ in 0..3000 {
             let mut pick = |count: usize| {

@@ -641,13 +641,8 @@ mod tests {
             "a", "b", "word", "é", "日本", " ", " ", "  ", "\t", "\n", "\n\n", "\r\n", "\u{a0}",
             "\u{3000}", ".", "!", "?", "。", "！", "？", "e.g.", "...",
         ];
-        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut next = move |bound: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % bound as u64) as usize
-        };
+        let mut random = crate::testing::fuzz::Rng::new(0x9E37_79B9_7F4A_7C15);
+        let mut next = move |bound: usize| random.below(bound);
         for round in 0..400 {
             let pieces = next(600) + 1;
             let text: String = (0..pieces)
