@@ -230,6 +230,11 @@ fn page_text(lines: &[Line], running: &HashMap<String, usize>, page_count: usize
 
 /// Threads that read a PDF's pages at most.
 const MAX_PAGE_READERS: usize = 4;
+/// Pages above which a PDF is read on one thread. Reading one page finds it
+/// by walking the whole page tree (`output_doc_page`), so page by page is
+/// quadratic in the page count: fine for real documents, not for a file of
+/// a hundred thousand empty pages, which one pass over the tree reads.
+const MAX_PAGES_READ_IN_PARALLEL: usize = 2000;
 
 /// The text of every page, numbered from 1. Pages are independent (the
 /// reader keeps no state from one page to the next), so they are read on
@@ -237,11 +242,14 @@ const MAX_PAGE_READERS: usize = 4;
 /// rather than in runs, as a document's heavy pages tend to sit together).
 pub fn pages(document: &pdf_extract::Document) -> Result<Vec<Page>, OutputError> {
     let numbers: Vec<u32> = document.get_pages().into_keys().collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |cores| cores.get())
-        .min(MAX_PAGE_READERS)
-        .min(numbers.len() / 2)
-        .max(1);
+    let threads = match numbers.len() {
+        0..=MAX_PAGES_READ_IN_PARALLEL => std::thread::available_parallelism()
+            .map_or(1, |cores| cores.get())
+            .min(MAX_PAGE_READERS)
+            .min(numbers.len() / 2)
+            .max(1),
+        _ => 1,
+    };
     let read_every = |first: usize| {
         let mut layout = Layout::default();
         for &number in numbers.iter().skip(first).step_by(threads) {
@@ -250,7 +258,9 @@ pub fn pages(document: &pdf_extract::Document) -> Result<Vec<Page>, OutputError>
         Ok::<_, OutputError>(layout.pages)
     };
     let dealt: Vec<Vec<Vec<Line>>> = if threads == 1 {
-        vec![read_every(0)?]
+        let mut layout = Layout::default();
+        pdf_extract::output_doc(document, &mut layout)?;
+        vec![layout.pages]
     } else {
         std::thread::scope(|scope| {
             let readers: Vec<_> = (0..threads)
