@@ -139,6 +139,8 @@ pub struct QuestionTerms {
     /// "y"), so a word stemming to a term begins, in lower case, with the
     /// term's root: only words where a root occurs need stemming.
     roots: Vec<memchr::memmem::Finder<'static>>,
+    /// Every root starts with a letter or digit, as a word does.
+    roots_start_words: bool,
 }
 
 impl QuestionTerms {
@@ -152,17 +154,23 @@ impl QuestionTerms {
             .collect();
         first_letters.sort_unstable();
         first_letters.dedup();
-        let roots = stems
+        let roots: Vec<&str> = stems
             .iter()
-            .map(|stem| {
-                let root = &stem[..stem.char_indices().last().map_or(0, |(at, _)| at)];
-                memchr::memmem::Finder::new(root.as_bytes()).into_owned()
-            })
+            .map(|stem| &stem[..stem.char_indices().last().map_or(0, |(at, _)| at)])
+            .collect();
+        // A one-letter stem's root is empty, and matches everywhere.
+        let roots_start_words = roots
+            .iter()
+            .all(|root| root.chars().next().is_some_and(char::is_alphanumeric));
+        let roots = roots
+            .into_iter()
+            .map(|root| memchr::memmem::Finder::new(root.as_bytes()).into_owned())
             .collect();
         QuestionTerms {
             stems,
             first_letters,
             roots,
+            roots_start_words,
         }
     }
 
@@ -183,17 +191,11 @@ impl QuestionTerms {
     /// starts with a letter or digit (a one-letter stem's root is empty),
     /// and no character of the text changes in lower case but ASCII ones.
     fn searchable_by_roots(&self, text: &str) -> bool {
-        let starts_alphanumeric = |root: &memchr::memmem::Finder| {
-            std::str::from_utf8(root.needle())
-                .ok()
-                .and_then(|root| root.chars().next())
-                .is_some_and(char::is_alphanumeric)
-        };
         let keeps_its_case = |c: char| {
             let mut lower = c.to_lowercase();
             lower.next() == Some(c) && lower.next().is_none()
         };
-        self.roots.iter().all(starts_alphanumeric)
+        self.roots_start_words
             && (text.is_ascii() || text.chars().filter(|c| !c.is_ascii()).all(keeps_its_case))
     }
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::{
-    item_in, items_in, malformed, n, optional_number, optional_text, s, text,
+    item_in, items_from, items_in, malformed, n, optional_number, optional_text, s, text,
     unless_condition_failed, DynamoDb, Item,
 };
 use crate::aws::json_rpc::CallError;
@@ -174,18 +174,10 @@ impl DocumentStore for DynamoDocumentStore {
                         .and_then(|tables| tables.get_mut(&self.table))
                         .map(serde_json::Value::take)
                 };
-                let items: Vec<Item> = match table_field("Responses") {
-                    None | Some(serde_json::Value::Null) => Vec::new(),
-                    Some(items) => serde_json::from_value(items)
-                        .map_err(|error| malformed(&format!("Responses: {error}")))?,
-                };
-                keys = match table_field("UnprocessedKeys")
-                    .and_then(|mut left| left.get_mut("Keys").map(serde_json::Value::take))
-                {
-                    None | Some(serde_json::Value::Null) => Vec::new(),
-                    Some(left) => serde_json::from_value(left)
-                        .map_err(|error| malformed(&format!("UnprocessedKeys: {error}")))?,
-                };
+                let items = items_from(table_field("Responses"), "Responses")?;
+                let unprocessed = table_field("UnprocessedKeys")
+                    .and_then(|mut left| left.get_mut("Keys").map(serde_json::Value::take));
+                keys = items_from(unprocessed, "UnprocessedKeys")?;
                 for item in &items {
                     let document = document_from_item(item)?;
                     found.insert(document.document_id.clone(), document);

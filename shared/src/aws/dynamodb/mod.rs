@@ -75,10 +75,15 @@ pub(super) fn item_in(output: &mut Value, field: &str) -> Result<Option<Item>> {
 
 /// The items of a Query's output.
 pub(super) fn items_in(output: &mut Value) -> Result<Vec<Item>> {
-    match output.get_mut("Items").map(Value::take) {
+    items_from(output.get_mut("Items").map(Value::take), "Items")
+}
+
+/// A list of items (`what` names it in errors); none when absent or null.
+pub(super) fn items_from(list: Option<Value>, what: &str) -> Result<Vec<Item>> {
+    match list {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(value) => {
-            serde_json::from_value(value).map_err(|error| malformed(&format!("Items: {error}")))
+            serde_json::from_value(value).map_err(|error| malformed(&format!("{what}: {error}")))
         }
     }
 }
