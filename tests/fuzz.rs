@@ -42,6 +42,18 @@ const PDF_TOKENS: &[&[u8]] = &[
     b"trailer",
     b"startxref",
     b"/Length 99999999",
+    b"/Resources << /Font << /F1 5 0 R >> >>",
+    b"/F1 12 Tf ",
+    b"[(a) -500 (b)] TJ",
+    b" 0 0 1 72 700 Tm ",
+    b"/Subtype /Type0 /Encoding /Identity-H",
+    b"/DescendantFonts [6 0 R]",
+    b"/W [1 [500 600] 10 20 300]",
+    b"/ToUnicode 7 0 R",
+    b"beginbfrange <00> <FF> <0041> endbfrange",
+    b"/Encoding << /Differences [1 /fi /uni0041] >>",
+    b"/Subtype /Type3 /FontMatrix [0.001 0 0 0.001 0 0]",
+    b"/Subtype /Form /Matrix [1 0 0 1 0 0]",
 ];
 const XML_TOKENS: &[&[u8]] = &[
     b"<w:p>",

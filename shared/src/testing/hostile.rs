@@ -127,17 +127,29 @@ pub fn own_parent_pdf() -> HostileFile {
     }
 }
 
-/// Forty form XObjects, each drawing the next twice: 2^40 draws.
+/// Forty form XObjects, each drawing the next twice (2^40 draws from one
+/// page), and 20,000 pages that all draw the first. A reader that bounds the
+/// draws on a page (ours stops at a few thousand) still has every page to
+/// read, so it spins until the extract time limit: the file that tests of
+/// timeouts, cancellation and restarts need.
 pub fn exponential_xobjects_pdf() -> HostileFile {
     let levels = 40;
+    let pages = 20_000;
+    let first_form = 4;
+    let first_page = first_form + levels;
+    let kids: Vec<String> = (first_page..first_page + pages)
+        .map(|page| format!("{page} 0 R"))
+        .collect();
     let mut objects = vec![
         text(CATALOG),
-        text(PAGES),
-        text("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /XObject << /X 5 0 R >> >> /Contents 4 0 R >>"),
+        text(&format!(
+            "<< /Type /Pages /Kids [{}] /Count {pages} >>",
+            kids.join(" ")
+        )),
         stream("", b"/X Do"),
     ];
     for level in 0..levels {
-        let next = 5 + level + 1;
+        let next = first_form + level + 1;
         let (resources, content) = if level + 1 < levels {
             (
                 format!("/Resources << /XObject << /X {next} 0 R >> >>"),
@@ -150,6 +162,12 @@ pub fn exponential_xobjects_pdf() -> HostileFile {
             &format!("/Type /XObject /Subtype /Form /BBox [0 0 10 10] {resources}"),
             &content,
         ));
+    }
+    for _ in 0..pages {
+        objects.push(text(&format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] \
+             /Resources << /XObject << /X {first_form} 0 R >> >> /Contents 3 0 R >>"
+        )));
     }
     HostileFile {
         name: "exponential.pdf",
