@@ -32,6 +32,9 @@ impl Operand<'_> {
     }
 }
 
+/// Operands kept for one operator at most.
+const MAX_OPERANDS: usize = 1 << 16;
+
 /// Arrays and dictionaries nested deeper than this are skipped as a whole.
 const MAX_NESTING: usize = 32;
 
@@ -363,8 +366,10 @@ impl<'a> Tokenizer<'a> {
         loop {
             match self.operand_or_operator(0)? {
                 Token::Operand(operand) => {
-                    // A page of stray operands must not grow without bound.
-                    if operands.len() < 64 {
+                    // A CMap block may list thousands of entries (beyond the
+                    // spec's 100); a stream of nothing but operands must
+                    // still not grow the list without bound.
+                    if operands.len() < MAX_OPERANDS {
                         operands.push(operand);
                     }
                 }

@@ -594,6 +594,19 @@ mod tests {
     }
 
     #[test]
+    fn to_unicode_reads_blocks_longer_than_the_spec_allows() {
+        // GIVEN one bfchar block of 300 entries (fpdf2 writes them so)
+        let entries: String = (0..300u32)
+            .map(|code| format!("<{code:04X}> <{:04X}> ", 0x0400 + code))
+            .collect();
+        let cmap = format!("300 beginbfchar {entries} endbfchar");
+        // THEN every entry is read, the last as well as the first
+        let map = to_unicode(cmap.as_bytes());
+        assert_eq!(map.len(), 300);
+        assert_eq!(map[&299].as_ref(), "\u{052B}");
+    }
+
+    #[test]
     fn glyph_names_become_text() {
         assert_eq!(glyph_text(b"fi").as_deref(), Some("\u{FB01}"));
         assert_eq!(glyph_text(b"quoteright").as_deref(), Some("\u{2019}"));
