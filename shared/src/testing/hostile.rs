@@ -36,11 +36,13 @@ pub fn pdf(objects: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
-fn text(body: &str) -> Vec<u8> {
+/// An object's body from its text.
+pub fn text(body: &str) -> Vec<u8> {
     body.as_bytes().to_vec()
 }
 
-fn stream(dictionary: &str, data: &[u8]) -> Vec<u8> {
+/// A stream object's body: `dictionary` entries, its length, `data`.
+pub fn stream(dictionary: &str, data: &[u8]) -> Vec<u8> {
     let mut out = format!("<< {dictionary} /Length {} >>\nstream\n", data.len()).into_bytes();
     out.extend_from_slice(data);
     out.extend_from_slice(b"\nendstream");

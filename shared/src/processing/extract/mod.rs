@@ -455,10 +455,7 @@ mod tests {
                 )
                 .into_bytes(),
             );
-            let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-            stream.extend_from_slice(content.as_bytes());
-            stream.extend_from_slice(b"\nendstream");
-            objects.push(stream);
+            objects.push(crate::testing::hostile::stream("", content.as_bytes()));
         }
         let bytes = crate::testing::hostile::pdf(&objects);
         // WHEN its text is extracted

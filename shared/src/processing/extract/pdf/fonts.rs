@@ -15,16 +15,18 @@ use lopdf::{Dictionary, Document, Object};
 
 use super::content::{Operand, Tokenizer};
 use super::core_metrics::CORE_FONT_WIDTHS;
+use super::objects::{entry, name, number, resolve, stream_bytes};
 
 /// A font this reader does not decode (an embedded CMap, a predefined CJK
 /// encoding, an unknown kind); the document is read another way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsupported(pub &'static str);
 
-/// How a font's string bytes become character codes, and what each code is.
+/// A font as text extraction sees it: how a shown string's bytes become
+/// codes, and each code's text and width (text space units).
 #[derive(Debug)]
-pub enum Codes {
-    /// One byte a code: the text and the width (text space units) of each.
+pub enum Font {
+    /// One byte a code.
     Simple {
         text: Vec<Box<str>>,
         widths: Vec<f64>,
@@ -37,23 +39,18 @@ pub enum Codes {
     },
 }
 
-#[derive(Debug)]
-pub struct Font {
-    pub codes: Codes,
-}
-
 impl Font {
     /// Calls `glyph(code, is_single_byte_space, text, width)` for each code of
     /// a shown string.
     pub fn each_glyph(&self, bytes: &[u8], mut glyph: impl FnMut(bool, &str, f64)) {
-        match &self.codes {
-            Codes::Simple { text, widths } => {
+        match self {
+            Font::Simple { text, widths } => {
                 for &byte in bytes {
                     let index = usize::from(byte);
                     glyph(byte == b' ', &text[index], widths[index]);
                 }
             }
-            Codes::Composite {
+            Font::Composite {
                 text,
                 widths,
                 default_width,
@@ -67,34 +64,6 @@ impl Font {
             }
         }
     }
-}
-
-fn resolve<'a>(document: &'a Document, object: &'a Object) -> Option<&'a Object> {
-    document.dereference(object).ok().map(|(_, object)| object)
-}
-
-fn entry<'a>(document: &'a Document, dictionary: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
-    dictionary
-        .get(key)
-        .ok()
-        .and_then(|object| resolve(document, object))
-}
-
-fn name<'a>(document: &'a Document, dictionary: &'a Dictionary, key: &[u8]) -> Option<&'a [u8]> {
-    entry(document, dictionary, key).and_then(|object| object.as_name().ok())
-}
-
-fn number(object: &Object) -> Option<f64> {
-    match object {
-        Object::Integer(value) => Some(*value as f64),
-        Object::Real(value) => Some(f64::from(*value)),
-        _ => None,
-    }
-}
-
-fn stream_bytes(document: &Document, object: &Object) -> Option<Vec<u8>> {
-    let stream = resolve(document, object)?.as_stream().ok()?;
-    stream.get_plain_content().ok()
 }
 
 /// Glyph names of TeX's Computer Modern fonts that the Adobe Glyph List
@@ -489,9 +458,7 @@ fn simple(document: &Document, font: &Dictionary, subtype: &[u8]) -> Result<Font
         .into_iter()
         .map(|text| text.unwrap_or_default().into_boxed_str())
         .collect();
-    Ok(Font {
-        codes: Codes::Simple { text, widths },
-    })
+    Ok(Font::Simple { text, widths })
 }
 
 fn composite(document: &Document, font: &Dictionary) -> Result<Font, Unsupported> {
@@ -551,12 +518,10 @@ fn composite(document: &Document, font: &Dictionary) -> Result<Font, Unsupported
         }
     }
     let text = to_unicode_of(document, font).unwrap_or_default();
-    Ok(Font {
-        codes: Codes::Composite {
-            text,
-            widths,
-            default_width,
-        },
+    Ok(Font::Composite {
+        text,
+        widths,
+        default_width,
     })
 }
 

@@ -16,6 +16,7 @@ mod content;
 #[rustfmt::skip]
 mod core_metrics;
 mod fonts;
+mod objects;
 mod reader;
 
 /// One line of a page: its baseline, where it starts and ends, its font size.
@@ -344,16 +345,20 @@ pub fn pages(document: &pdf_extract::Document) -> Result<Vec<Page>, OutputError>
         Ok(pages) => pages,
         Err(_unsupported) => read_with_pdf_extract(document)?,
     };
-    let running = running_lines(&pages);
-    let count = pages.len();
-    Ok(pages
-        .iter()
-        .enumerate()
-        .map(|(index, lines)| Page {
-            number: index as u32 + 1,
-            text: page_text(lines, &running, count),
-        })
+    Ok(page_texts(&pages)
+        .into_iter()
+        .zip(1..)
+        .map(|(text, number)| Page { number, text })
         .collect())
+}
+
+/// Each page's text, running headers and footers dropped.
+fn page_texts(pages: &[Vec<Line>]) -> Vec<String> {
+    let running = running_lines(pages);
+    pages
+        .iter()
+        .map(|lines| page_text(lines, &running, pages.len()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -633,14 +638,6 @@ mod readers_agree {
     use super::*;
     use std::collections::HashMap;
 
-    fn texts(pages: &[Vec<Line>]) -> Vec<String> {
-        let running = running_lines(pages);
-        pages
-            .iter()
-            .map(|lines| page_text(lines, &running, pages.len()))
-            .collect()
-    }
-
     /// How alike two texts' words are: 1.0 when the same words appear as often.
     fn word_agreement(ours: &str, theirs: &str) -> f64 {
         let mut counts: HashMap<&str, i64> = HashMap::new();
@@ -668,7 +665,7 @@ mod readers_agree {
         let document = pdf_extract::Document::load_mem(&bytes).ok()?;
         let ids: Vec<lopdf::ObjectId> = document.get_pages().into_values().collect();
         let ours = match read_own(&document, &ids) {
-            Ok(pages) => texts(&pages),
+            Ok(pages) => page_texts(&pages),
             Err(unsupported) => {
                 eprintln!("{}: not ours to read ({})", path.display(), unsupported.0);
                 return None;
@@ -688,7 +685,7 @@ mod readers_agree {
             );
             return None;
         };
-        let theirs = texts(&theirs);
+        let theirs = page_texts(&theirs);
         assert_eq!(ours.len(), theirs.len(), "{}: page count", path.display());
         let whole = word_agreement(&ours.join("\n"), &theirs.join("\n"));
         let (worst, page) = ours

@@ -15,6 +15,7 @@ use lopdf::{Dictionary, Document, Object, ObjectId};
 
 use super::content::{Operand, Tokenizer};
 use super::fonts::{self, Font, Unsupported};
+use super::objects::{entry, number, resolve};
 use super::Layout;
 
 /// An affine matrix `[a b c d e f]`, PDF's row-vector convention.
@@ -42,18 +43,19 @@ fn translate(matrix: &mut Matrix, tx: f64, ty: f64) {
     matrix[5] += tx * matrix[1] + ty * matrix[3];
 }
 
-fn matrix_of(operands: &[Operand]) -> Option<Matrix> {
-    match operands {
-        [a, b, c, d, e, f] => Some([
-            a.number()?,
-            b.number()?,
-            c.number()?,
-            d.number()?,
-            e.number()?,
-            f.number()?,
-        ]),
-        _ => None,
+/// A matrix from exactly six numbers.
+fn matrix_from(values: impl IntoIterator<Item = Option<f64>>) -> Option<Matrix> {
+    let mut matrix = IDENTITY;
+    let mut count = 0;
+    for value in values {
+        *matrix.get_mut(count)? = value?;
+        count += 1;
     }
+    (count == 6).then_some(matrix)
+}
+
+fn matrix_of(operands: &[Operand]) -> Option<Matrix> {
+    matrix_from(operands.iter().map(Operand::number))
 }
 
 #[derive(Clone)]
@@ -125,11 +127,7 @@ impl<'d> PageReader<'d> {
         // Inherited entries sit on an ancestor in the page tree.
         for _ in 0..64 {
             if let Ok(value) = dictionary.get(key) {
-                return self
-                    .document
-                    .dereference(value)
-                    .ok()
-                    .map(|(_, value)| value);
+                return resolve(self.document, value);
             }
             let parent = dictionary.get(b"Parent").ok()?.as_reference().ok()?;
             dictionary = self.document.get_dictionary(parent).ok()?;
@@ -142,14 +140,7 @@ impl<'d> PageReader<'d> {
         let corners = match self.page_entry(page, b"MediaBox") {
             Some(Object::Array(corners)) => corners
                 .iter()
-                .filter_map(|corner| {
-                    let (_, corner) = self.document.dereference(corner).ok()?;
-                    match corner {
-                        Object::Integer(value) => Some(*value as f64),
-                        Object::Real(value) => Some(f64::from(*value)),
-                        _ => None,
-                    }
-                })
+                .filter_map(|corner| resolve(self.document, corner).and_then(number))
                 .collect::<Vec<f64>>(),
             _ => Vec::new(),
         };
@@ -293,26 +284,16 @@ impl<'d> Run<'_, 'd> {
             return Ok(());
         }
         let document = self.reader.document;
-        let own = form
-            .dict
-            .get(b"Resources")
-            .ok()
-            .and_then(|value| document.dereference(value).ok())
-            .and_then(|(_, value)| value.as_dict().ok());
+        let own = entry(document, &form.dict, b"Resources").and_then(|value| value.as_dict().ok());
         let mut form_resources: Vec<&'d Dictionary> = own.into_iter().collect();
         form_resources.extend_from_slice(resources);
-        let matrix = match form.dict.get(b"Matrix") {
-            Ok(Object::Array(items)) => {
-                let numbers: Vec<Operand> = items
+        let matrix = match entry(document, &form.dict, b"Matrix") {
+            Some(Object::Array(items)) => matrix_from(
+                items
                     .iter()
-                    .map(|item| match item {
-                        Object::Integer(value) => Operand::Number(*value as f64),
-                        Object::Real(value) => Operand::Number(f64::from(*value)),
-                        _ => Operand::Other,
-                    })
-                    .collect();
-                matrix_of(&numbers).unwrap_or(IDENTITY)
-            }
+                    .map(|item| resolve(document, item).and_then(number)),
+            )
+            .unwrap_or(IDENTITY),
             _ => IDENTITY,
         };
         let saved = self.state.clone();
