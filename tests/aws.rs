@@ -16,7 +16,7 @@ const DIMENSION: usize = 384;
 #[tokio::test]
 async fn the_token_signing_secret_is_read_from_secrets_manager() {
     use askdocs_shared::ports::SigningSecret as _;
-    let clients = askdocs_shared::aws::AwsClients::for_emulator(&aws_endpoint()).await;
+    let clients = askdocs_shared::aws::AwsClients::for_emulator(&aws_endpoint());
     // GIVEN a signing secret stored in Secrets Manager, and one too short to sign with
     let name = format!(
         "askdocs-jwt-{}",
@@ -48,7 +48,7 @@ async fn the_token_signing_secret_is_read_from_secrets_manager() {
 async fn an_unreachable_dynamodb_is_unavailable_after_retries() {
     use askdocs_shared::ports::UserStore as _;
     // GIVEN clients aimed at a port nothing listens on
-    let clients = askdocs_shared::aws::AwsClients::for_emulator("http://127.0.0.1:9").await;
+    let clients = askdocs_shared::aws::AwsClients::for_emulator("http://127.0.0.1:9");
     // WHEN a user is read
     let result = clients.user_store("askdocs-users").get("someone").await;
     // THEN the error says "try again later" (503), not a crash or a 500
@@ -226,9 +226,7 @@ mod whole_stack {
             .invoke(event)
             .expect("a repeated event is harmless");
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let clients = runtime.block_on(askdocs_shared::aws::AwsClients::for_emulator(
-            &aws_endpoint(),
-        ));
+        let clients = askdocs_shared::aws::AwsClients::for_emulator(&aws_endpoint());
         let index = clients.vector_index(&get("VECTOR_BUCKET"), &get("VECTOR_INDEX"));
         let ada_id = {
             let (_, profile) = server.call("GET", "/auth/profile", Some(&ada), None);

@@ -14,8 +14,8 @@ use crate::config::{Backend, Config, EmbedderChoice, GeneratorChoice, JwtSecretS
 use crate::documents::Documents;
 use crate::embedded::ExtractiveAnswerer;
 use crate::ports::{
-    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, SigningSecret, TokenStore,
-    UserStore, VectorIndex,
+    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, ProcessingQueue, SigningSecret,
+    TokenStore, UserStore, VectorIndex,
 };
 use crate::processing::runs::RunningProcessing;
 use crate::processing::sandbox::{Sandbox, WorkerProgram};
@@ -50,9 +50,9 @@ enum BackendSet {
     },
     #[cfg(feature = "aws")]
     Aws {
-        // Boxed: the SDK clients are much larger than the embedded handles.
-        clients: Box<AwsClients>,
-        settings: AwsSettings,
+        clients: AwsClients,
+        // Boxed: the resource names are much larger than the embedded handles.
+        settings: Box<AwsSettings>,
     },
 }
 
@@ -94,14 +94,12 @@ impl Backends {
             }
             #[cfg(feature = "aws")]
             Backend::Aws(settings) => BackendSet::Aws {
-                clients: Box::new(
-                    AwsClients::from_environment(
-                        settings.endpoint_url.as_deref(),
-                        settings.tls_roots,
-                    )
-                    .await,
+                // Nothing is built here: each SDK client on its first call.
+                clients: AwsClients::from_environment(
+                    settings.endpoint_url.as_deref(),
+                    settings.tls_roots,
                 ),
-                settings: settings.clone(),
+                settings: Box::new(settings.clone()),
             },
             #[cfg(not(feature = "aws"))]
             Backend::Aws(_) => {
@@ -132,8 +130,8 @@ impl Backends {
             anyhow::bail!("with_aws_clients needs an AWS configuration");
         };
         let set = BackendSet::Aws {
-            clients: Box::new(clients),
-            settings: settings.clone(),
+            clients,
+            settings: Box::new(settings.clone()),
         };
         Ok(Self::with_set(config, set))
     }
@@ -248,9 +246,15 @@ impl Backends {
                 VectorStoreSettings::S3Vectors { bucket, index } => {
                     Ok(Arc::new(clients.vector_index(bucket, index)))
                 }
-                VectorStoreSettings::OpenSearch { endpoint, index } => {
-                    Ok(Arc::new(clients.opensearch_index(endpoint, index)))
-                }
+                VectorStoreSettings::OpenSearch {
+                    endpoint: Some(endpoint),
+                    index,
+                    ..
+                } => Ok(Arc::new(clients.opensearch_index(endpoint, index))),
+                VectorStoreSettings::OpenSearch { endpoint: None, .. } => Err(anyhow::anyhow!(
+                    "OPENSEARCH_ENDPOINT is not set: `askdocs bootstrap-aws` creates the \
+                     collection OPENSEARCH_COLLECTION names and prints its endpoint"
+                )),
             },
             #[cfg(all(feature = "aws", not(feature = "aws-search")))]
             BackendSet::Aws { .. } => Err(missing_feature(
@@ -276,6 +280,20 @@ impl Backends {
                 Ok(None)
             }
             _ => self.vector_index().map(Some),
+        }
+    }
+
+    /// The queue the processing function reads, where its sweep puts
+    /// documents to run again: SQS when `PROCESSING_QUEUE_URL` names one.
+    pub fn processing_queue(&self) -> Option<Arc<dyn ProcessingQueue>> {
+        match &self.set {
+            #[cfg(feature = "aws-queue")]
+            BackendSet::Aws { clients, settings } => settings
+                .processing_queue_url
+                .as_deref()
+                .map(|url| Arc::new(clients.processing_queue(url)) as Arc<dyn ProcessingQueue>),
+            #[allow(unreachable_patterns)]
+            _ => None,
         }
     }
 

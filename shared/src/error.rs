@@ -54,6 +54,10 @@ pub enum Error {
     /// Too many attempts (failed logins, password hashes waiting); retry after the given seconds.
     #[error("{message}")]
     RateLimited { message: String, retry_after: u64 },
+    /// The work did not fit in the time the request is allowed (an answer
+    /// that would outlast API Gateway's limit); nothing was saved.
+    #[error("{0}")]
+    TimedOut(String),
     /// A dependency is briefly unavailable (throttling, timeouts); retrying may succeed.
     #[error("service temporarily unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -75,6 +79,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Error::TimedOut(_) => StatusCode::GATEWAY_TIMEOUT,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +99,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Unprocessable { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",
+            Error::TimedOut(_) => "timeout",
             Error::Unavailable(_) => "service_unavailable",
             Error::Internal(_) => "internal_error",
         }
@@ -112,7 +118,7 @@ impl Error {
 
     /// Whether the caller (or Lambda's retry policy) may succeed by trying again.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Unavailable(_))
+        matches!(self, Error::Unavailable(_) | Error::TimedOut(_))
     }
 
     /// Seconds after which a retry may succeed, sent as `Retry-After`.

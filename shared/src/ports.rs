@@ -209,3 +209,44 @@ pub trait Generator: Send + Sync {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated>;
     fn model_id(&self) -> &str;
 }
+
+/// Work for the processing function, each item run in an invocation of its
+/// own (SQS in AWS, whose event source bounds how many run at once).
+#[async_trait]
+pub trait ProcessingQueue: Send + Sync {
+    /// Queues the document's file to be processed again.
+    async fn requeue(&self, document: &Document) -> Result<()>;
+    /// A message whose work failed in a way a retry may fix is delivered
+    /// again after `delay`, rather than after the queue's visibility timeout
+    /// (which must outlast the longest run).
+    async fn retry_later(&self, receipt_handle: &str, delay: Duration) -> Result<()>;
+}
+
+/// A message on the processing queue that is not an S3 notification: a
+/// document to process again (the sweep's re-drive).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reprocess {
+    pub user_id: String,
+    pub document_id: String,
+    /// The document's object key, as its S3 notification names it.
+    pub key: String,
+}
+
+/// The body of a [`Reprocess`] message: `{"reprocess": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReprocessMessage {
+    pub reprocess: Reprocess,
+}
+
+impl ReprocessMessage {
+    pub fn for_document(document: &Document) -> Self {
+        ReprocessMessage {
+            reprocess: Reprocess {
+                user_id: document.user_id.clone(),
+                document_id: document.document_id.clone(),
+                key: document.key.clone(),
+            },
+        }
+    }
+}

@@ -126,3 +126,161 @@ async fn presigned_uploads_pin_type_and_size_and_deliver_the_file() {
         .unwrap();
     assert_eq!(downloaded.to_vec(), body);
 }
+
+/// A proxy in front of moto that forwards every request, but holds back the
+/// answer to the first request whose `X-Amz-Target` is `target` for `delay`
+/// (the request itself has reached moto and is applied): what a client sees
+/// when DynamoDB's answer is lost. Answers its endpoint and how many requests
+/// of `target` it forwarded.
+async fn answer_losing_proxy(
+    target: &'static str,
+    delay: std::time::Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let upstream = testing::harness::aws_endpoint();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let client = reqwest::Client::new();
+    let forward = move |request: axum::extract::Request| {
+        let (upstream, counter, client) = (upstream.clone(), counter.clone(), client.clone());
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+            let matches = parts
+                .headers
+                .get("x-amz-target")
+                .is_some_and(|value| value.to_str().unwrap_or_default().ends_with(target));
+            let mut outgoing = client.request(
+                parts.method.clone(),
+                format!("{upstream}{}", parts.uri.path_and_query().unwrap()),
+            );
+            for (name, value) in &parts.headers {
+                if name != "host" && name != "content-length" {
+                    outgoing = outgoing.header(name, value);
+                }
+            }
+            let reply = outgoing.body(body).send().await.unwrap();
+            let status = reply.status();
+            let headers = reply.headers().clone();
+            let bytes = reply.bytes().await.unwrap();
+            if matches && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                tokio::time::sleep(delay).await;
+            }
+            let mut response = axum::response::Response::new(axum::body::Body::from(bytes));
+            *response.status_mut() = status;
+            for (name, value) in &headers {
+                if name != "content-length" && name != "transfer-encoding" {
+                    response.headers_mut().insert(name, value.clone());
+                }
+            }
+            response
+        }
+    };
+    let app = axum::Router::new().fallback(forward);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (endpoint, seen)
+}
+
+#[tokio::test]
+async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
+    use askdocs_shared::aws::{AwsClients, ServiceTimeouts};
+    use askdocs_shared::ports::DocumentStore;
+    let (_, settings) = aws_emulator().await;
+    // GIVEN a pending document, and a DynamoDB whose first answer to an
+    // UpdateItem comes after the client has stopped waiting
+    let (endpoint, updates) =
+        answer_losing_proxy("UpdateItem", std::time::Duration::from_millis(1500)).await;
+    let timeouts = ServiceTimeouts {
+        dynamodb: (
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(10),
+        ),
+        ..ServiceTimeouts::default()
+    };
+    let clients = AwsClients::for_emulator_with(&endpoint, timeouts);
+    let store = clients.document_store(&settings.documents_table);
+    let user = uuid::Uuid::new_v4().to_string();
+    let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
+    store.create(&document).await.unwrap();
+
+    // WHEN processing starts: the first attempt is applied but its answer is
+    // lost, and the SDK's retry finds the condition no longer holds
+    let started = store
+        .start_processing(&user, &document.document_id, "2026-01-01T00:00:00.000Z")
+        .await
+        .unwrap();
+
+    // THEN the caller still won the document (it was its own write), once
+    assert!(updates.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert_eq!(started, Some(1));
+    let stored = store
+        .get(&user, &document.document_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.status,
+        askdocs_shared::model::DocumentStatus::Processing
+    );
+    assert_eq!(stored.attempts, 1);
+    // AND another run cannot take it
+    assert_eq!(
+        store
+            .start_processing(&user, &document.document_id, "2026-01-01T00:00:00.000Z")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_document_put_whose_answer_was_lost_is_not_reported_as_a_failure() {
+    use askdocs_shared::aws::{AwsClients, ServiceTimeouts};
+    use askdocs_shared::ports::DocumentStore;
+    let (_, settings) = aws_emulator().await;
+    // GIVEN a DynamoDB whose first answer to a PutItem comes too late
+    let (endpoint, puts) =
+        answer_losing_proxy("PutItem", std::time::Duration::from_millis(1500)).await;
+    let timeouts = ServiceTimeouts {
+        dynamodb: (
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(10),
+        ),
+        ..ServiceTimeouts::default()
+    };
+    let store = AwsClients::for_emulator_with(&endpoint, timeouts)
+        .document_store(&settings.documents_table);
+    let user = uuid::Uuid::new_v4().to_string();
+    let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
+    // WHEN the document is recorded (the retry meets its own item)
+    store.create(&document).await.unwrap();
+    // THEN it is recorded once, as written
+    assert!(puts.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert_eq!(
+        store.get(&user, &document.document_id).await.unwrap(),
+        Some(document)
+    );
+}
+
+#[tokio::test]
+async fn the_sweeps_requeued_documents_reach_the_processing_queue() {
+    use askdocs_shared::ports::{ProcessingQueue, ReprocessMessage};
+    let (clients, _) = aws_emulator().await;
+    // GIVEN the processing queue
+    let url = clients
+        .create_queue(&format!("askdocs-test-{}", uuid::Uuid::new_v4()))
+        .await;
+    let queue = clients.processing_queue(&url);
+    let document = testing::sample_document("user-1", "2026-03-01T00:00:00.000Z");
+    // WHEN a document is put back on it
+    queue.requeue(&document).await.unwrap();
+    // THEN one message names the document and its file
+    let bodies = queue.take_waiting().await;
+    assert_eq!(bodies.len(), 1);
+    let message: ReprocessMessage = serde_json::from_str(&bodies[0]).unwrap();
+    assert_eq!(message, ReprocessMessage::for_document(&document));
+    assert_eq!(message.reprocess.key, document.key);
+}

@@ -88,6 +88,8 @@ async fn converse(
             .into_response()
     };
     match mode.as_str() {
+        // Bedrock takes its time: longer than the ask has left.
+        "slow" => tokio::time::sleep(std::time::Duration::from_secs(6)).await,
         "503" => {
             return failure(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -97,7 +99,7 @@ async fn converse(
         "500" => return failure(StatusCode::INTERNAL_SERVER_ERROR, "ModelTimeoutException"),
         _ => {}
     }
-    let stop = if mode.is_empty() {
+    let stop = if mode.is_empty() || mode == "slow" {
         "end_turn"
     } else {
         mode.as_str()
@@ -124,7 +126,7 @@ async fn stand_in(throttle: bool) -> (AwsClients, StandIn) {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (
-        AwsClients::for_emulator(&format!("http://{address}")).await,
+        AwsClients::for_emulator(&format!("http://{address}")),
         stand_in,
     )
 }
@@ -225,4 +227,43 @@ async fn bedrock_outages_are_retryable_and_answered_503_with_retry_after() {
         assert_eq!(error.status_code().as_u16(), 503);
         assert!(error.retry_after().is_some());
     }
+}
+
+#[tokio::test]
+async fn an_answer_gets_the_time_its_ask_has_left_and_is_never_billed_twice() {
+    let (clients, stand_in) = stand_in(false).await;
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
+
+    // GIVEN an ask with 3 s left
+    let mut request = sample_generation_request();
+    request.time_left = Some(std::time::Duration::from_secs(3));
+    // WHEN the model answers in time
+    generator.generate(&request).await.unwrap();
+    // THEN it was asked for no more tokens than it can write in that time
+    let max_tokens = stand_in.calls.lock().unwrap()[0].2["inferenceConfig"]["maxTokens"].clone();
+    assert_eq!(max_tokens, 75);
+
+    // GIVEN a model slower than the time left
+    stand_in.calls.lock().unwrap().clear();
+    *stand_in.converse.lock().unwrap() = "slow".into();
+    let started = std::time::Instant::now();
+    // WHEN it is asked
+    let error = generator.generate(&request).await.unwrap_err();
+    // THEN the ask ends when its time does, with a 504 that says so,
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(error.status_code().as_u16(), 504, "{error:?}");
+    assert_eq!(error.code(), "timeout");
+    // AND the call that timed out was not sent a second time
+    assert_eq!(stand_in.calls.lock().unwrap().len(), 1);
+
+    // GIVEN too little time left for any answer THEN the model is not called at all
+    stand_in.calls.lock().unwrap().clear();
+    request.time_left = Some(std::time::Duration::from_secs(2));
+    let error = generator.generate(&request).await.unwrap_err();
+    assert_eq!(error.status_code().as_u16(), 504);
+    assert!(stand_in.calls.lock().unwrap().is_empty());
 }

@@ -71,7 +71,7 @@ async fn start(per_call: usize) -> (StandIn, AwsClients) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (stand_in, AwsClients::for_emulator(&endpoint).await)
+    (stand_in, AwsClients::for_emulator(&endpoint))
 }
 
 #[tokio::test]

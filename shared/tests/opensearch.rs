@@ -44,7 +44,7 @@ impl StandIn {
     }
 
     async fn index(&self, name: &str, dimension: usize) -> OpenSearchIndex {
-        let clients = AwsClients::for_emulator(&self.endpoint).await;
+        let clients = AwsClients::for_emulator(&self.endpoint);
         let index = clients.opensearch_index(&self.endpoint, name);
         index.create_index(dimension).await.unwrap();
         index
@@ -117,4 +117,57 @@ async fn the_opensearch_index_passes_the_shared_suite_with_signed_requests() {
         body.contains("\"knn\"") && body.contains("\"filter\"") && body.contains("userId"),
         "{body}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_existing_index_is_told_by_opensearchs_error_type() {
+    // GIVEN a collection with the index already made
+    let stand_in = StandIn::start(0);
+    let clients = AwsClients::for_emulator(&stand_in.endpoint);
+    let index = clients.opensearch_index(&stand_in.endpoint, "passages");
+    assert!(
+        index.create_index(8).await.unwrap(),
+        "created the first time"
+    );
+    // WHEN it is made again (a second bootstrap) THEN it is found, not an error
+    assert!(!index.create_index(8).await.unwrap());
+    // AND a mapping OpenSearch refuses for another reason is still an error
+    let refused = clients.opensearch_index(&stand_in.endpoint, "Not_Lowercase");
+    assert!(refused.create_index(8).await.is_err());
+}
+
+#[tokio::test]
+async fn throttled_and_failing_opensearch_requests_are_tried_again() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    // GIVEN a collection that throttles, then fails once, then answers
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            match counter.fetch_add(1, Ordering::SeqCst) {
+                0 => (
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "slow down".to_string(),
+                ),
+                1 => (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "busy".to_string(),
+                ),
+                _ => (axum::http::StatusCode::OK, r#"{"count": 7}"#.to_string()),
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let index = AwsClients::for_emulator(&endpoint).opensearch_index(&endpoint, "passages");
+    // WHEN a document's passages are counted
+    let count = askdocs_shared::ports::VectorIndex::count(&index, "u1", "d1")
+        .await
+        .unwrap();
+    // THEN the answer came on the third try
+    assert_eq!(count, 7);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
 }

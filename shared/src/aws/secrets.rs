@@ -1,24 +1,23 @@
 //! The JWT signing secret kept in Secrets Manager, read once per container
-//! on first use, over Secrets Manager's JSON protocol ([`super::json_rpc`]).
+//! on first use.
 
 use async_trait::async_trait;
-use base64::Engine as _;
-use serde_json::json;
 
-use super::json_rpc::JsonClient;
+use super::errors::sdk_error;
+use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::ports::SigningSecret;
 
 pub struct SecretsManagerSecret {
-    client: JsonClient,
+    clients: AwsClients,
     arn: String,
     min_bytes: usize,
 }
 
 impl SecretsManagerSecret {
-    pub(crate) fn new(client: JsonClient, arn: &str, min_bytes: usize) -> Self {
+    pub(crate) fn new(clients: AwsClients, arn: &str, min_bytes: usize) -> Self {
         SecretsManagerSecret {
-            client,
+            clients,
             arn: arn.to_string(),
             min_bytes,
         }
@@ -29,21 +28,18 @@ impl SecretsManagerSecret {
 impl SigningSecret for SecretsManagerSecret {
     async fn load(&self) -> Result<Vec<u8>> {
         let secret = self
-            .client
-            .call("GetSecretValue", &json!({"SecretId": self.arn}))
+            .clients
+            .secrets()
             .await
-            .map_err(|error| error.into_error("Secrets Manager GetSecretValue (JWT secret)"))?;
-        let binary = || {
-            secret["SecretBinary"].as_str().and_then(|encoded| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(encoded)
-                    .ok()
-            })
-        };
-        let value = secret["SecretString"]
-            .as_str()
+            .get_secret_value()
+            .secret_id(&self.arn)
+            .send()
+            .await
+            .map_err(|error| sdk_error("Secrets Manager GetSecretValue (JWT secret)", error))?;
+        let value = secret
+            .secret_string()
             .map(|text| text.as_bytes().to_vec())
-            .or_else(binary)
+            .or_else(|| secret.secret_binary().map(|blob| blob.as_ref().to_vec()))
             .ok_or_else(|| {
                 Error::Internal(anyhow::anyhow!("the JWT secret {} has no value", self.arn))
             })?;

@@ -7,6 +7,8 @@ use super::env::{ConfigError, Env};
 const DEFAULT_DATA_DIR: &str = ".askdocs";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Made once per process: the size of its variants does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     /// Files, SQLite and in-process indexes under one data directory.
     Embedded { data_dir: PathBuf },
@@ -23,6 +25,10 @@ pub struct AwsSettings {
     pub history_table: String,
     pub bucket: String,
     pub vector_store: VectorStoreSettings,
+    /// `PROCESSING_QUEUE_URL`: the SQS queue the processing function reads,
+    /// where the sweep puts documents to run again. Without it the sweep
+    /// runs them in its own invocation.
+    pub processing_queue_url: Option<String>,
     /// `AWS_ENDPOINT_URL`: every client talks to this endpoint (an emulator).
     pub endpoint_url: Option<String>,
     /// `ASKDOCS_TLS_ROOTS`: the certificate authorities HTTPS endpoints are checked against.
@@ -57,8 +63,15 @@ impl TlsRoots {
 pub enum VectorStoreSettings {
     /// Amazon S3 Vectors: one vector bucket and index, pay per use.
     S3Vectors { bucket: String, index: String },
-    /// Amazon OpenSearch Serverless: a VECTORSEARCH collection's endpoint and index.
-    OpenSearch { endpoint: String, index: String },
+    /// Amazon OpenSearch Serverless: a VECTORSEARCH collection's endpoint
+    /// (`OPENSEARCH_ENDPOINT`) and index. `OPENSEARCH_COLLECTION` names the
+    /// collection for `askdocs bootstrap-aws`, which creates it (and its
+    /// policies) and reports the endpoint; the functions need the endpoint.
+    OpenSearch {
+        endpoint: Option<String>,
+        collection: Option<String>,
+        index: String,
+    },
 }
 
 impl Backend {
@@ -94,6 +107,7 @@ impl AwsSettings {
             history_table: env.required("HISTORY_TABLE", why)?,
             bucket: env.required("DOCUMENTS_BUCKET", why)?,
             vector_store: VectorStoreSettings::from_env(env)?,
+            processing_queue_url: env.url("PROCESSING_QUEUE_URL")?,
             endpoint_url: env.url("AWS_ENDPOINT_URL")?,
             tls_roots: TlsRoots::from_env(env)?,
         })
@@ -105,10 +119,17 @@ impl VectorStoreSettings {
         match env.choice("ASKDOCS_VECTOR_STORE", &["s3vectors", "opensearch"])? {
             Some("opensearch") => {
                 let why = "when ASKDOCS_VECTOR_STORE=opensearch";
+                let endpoint = env.url("OPENSEARCH_ENDPOINT")?;
+                let collection = env.text("OPENSEARCH_COLLECTION");
+                if endpoint.is_none() && collection.is_none() {
+                    return Err(ConfigError::new(
+                        "OPENSEARCH_ENDPOINT",
+                        format!("is required {why} (or OPENSEARCH_COLLECTION, for bootstrap-aws to create it)"),
+                    ));
+                }
                 Ok(VectorStoreSettings::OpenSearch {
-                    endpoint: env.url("OPENSEARCH_ENDPOINT")?.ok_or_else(|| {
-                        ConfigError::new("OPENSEARCH_ENDPOINT", format!("is required {why}"))
-                    })?,
+                    endpoint,
+                    collection,
                     index: env.required("OPENSEARCH_INDEX", why)?,
                 })
             }

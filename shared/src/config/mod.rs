@@ -24,8 +24,8 @@ pub use backend::{AwsSettings, Backend, TlsRoots, VectorStoreSettings};
 pub use documents::DocumentSettings;
 pub use env::{ConfigError, Env};
 pub use models::{
-    BedrockSettings, ChatSettings, EmbedderChoice, GeneratorChoice, ModelSettings,
-    DEFAULT_BEDROCK_MODEL_ID, DEFAULT_MODEL_DIR,
+    answer_model_for_region, inference_profile_prefix, BedrockSettings, ChatSettings,
+    EmbedderChoice, GeneratorChoice, ModelSettings, DEFAULT_BEDROCK_MODEL_ID, DEFAULT_MODEL_DIR,
 };
 pub use processing::{ChunkSettings, ExtractLimits, ProcessingSettings};
 pub use query::RetrievalSettings;
@@ -92,7 +92,7 @@ impl Config {
             auth: AuthSettings::from_env(&env, &backend)?,
             log: LogSettings::from_env(&env)?,
             processing: ProcessingSettings::from_env(&env, &documents)?,
-            retrieval: RetrievalSettings::from_env(&env)?,
+            retrieval: RetrievalSettings::from_env(&env, &backend)?,
             models: ModelSettings::from_env(&env, &backend)?,
             public_url: env.url("ASKDOCS_PUBLIC_URL")?,
             cors_origin: env.url("ASKDOCS_CORS_ORIGIN")?,

@@ -61,10 +61,35 @@ pub struct BedrockSettings {
     pub temperature: f32,
 }
 
-/// Claude Haiku 4.5 through the EU geographic inference profile: Claude 3
-/// Haiku is past its end of life in most regions, and newer Claude models are
-/// served through inference profiles only.
+/// Claude Haiku 4.5, which Bedrock serves through inference profiles only
+/// (Claude 3 Haiku is past its end of life in most Regions): the default
+/// answering model is this id behind the profile of the Region the function
+/// runs in ([`answer_model_for_region`]).
+pub const CLAUDE_HAIKU: &str = "anthropic.claude-haiku-4-5-20251001-v1:0";
+/// The default answering model where no Region is known: the EU profile.
 pub const DEFAULT_BEDROCK_MODEL_ID: &str = "eu.anthropic.claude-haiku-4-5-20251001-v1:0";
+
+/// The inference profile that serves Claude Haiku 4.5 to `region`: the
+/// geographic one where there is one (`us.`, `eu.`, `jp.`, `au.`, `in.`), else
+/// the global one. template.yaml's `AnswerInferenceProfile` mapping says the
+/// same (a test keeps them in step).
+pub fn inference_profile_prefix(region: &str) -> &'static str {
+    match region {
+        r if r.starts_with("us-") || r == "ca-central-1" => "us",
+        "eu-central-1" | "eu-north-1" | "eu-south-1" | "eu-south-2" | "eu-west-1" | "eu-west-3" => {
+            "eu"
+        }
+        "ap-northeast-1" | "ap-northeast-3" => "jp",
+        "ap-southeast-2" | "ap-southeast-4" => "au",
+        "ap-south-1" | "ap-south-2" => "in",
+        _ => "global",
+    }
+}
+
+/// Claude Haiku 4.5 through the inference profile that serves `region`.
+pub fn answer_model_for_region(region: &str) -> String {
+    format!("{}.{CLAUDE_HAIKU}", inference_profile_prefix(region))
+}
 /// The most output tokens Claude Haiku 4.5 can produce in one answer.
 const MAX_BEDROCK_OUTPUT_TOKENS: u64 = 64_000;
 
@@ -160,6 +185,11 @@ impl BedrockSettings {
             embedding_dimensions,
             generation_model_id: env
                 .text("BEDROCK_MODEL_ID")
+                .or_else(|| {
+                    env.text("AWS_REGION")
+                        .or_else(|| env.text("AWS_DEFAULT_REGION"))
+                        .map(|region| answer_model_for_region(&region))
+                })
                 .unwrap_or(defaults.generation_model_id),
             max_tokens: env.number("BEDROCK_MAX_TOKENS", 1024, 16..=MAX_BEDROCK_OUTPUT_TOKENS)?
                 as i32,

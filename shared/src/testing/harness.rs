@@ -121,7 +121,7 @@ pub async fn signed_in(backends: &Backends, email: &str) -> (String, String) {
 }
 
 /// The endpoint of the AWS emulator `make test` starts (moto, at ASKDOCS_TEST_AWS_ENDPOINT).
-#[cfg(feature = "aws-all")]
+#[cfg(feature = "aws-admin")]
 pub fn aws_endpoint() -> String {
     std::env::var("ASKDOCS_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!(
@@ -132,7 +132,7 @@ pub fn aws_endpoint() -> String {
 }
 
 /// Settings naming fresh tables, buckets and a vector index for one test.
-#[cfg(feature = "aws-all")]
+#[cfg(feature = "aws-admin")]
 pub fn aws_settings() -> Vec<(&'static str, String)> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     vec![
@@ -157,10 +157,10 @@ pub fn aws_settings() -> Vec<(&'static str, String)> {
 
 /// The AWS backend on the emulator, with everything in `settings` created
 /// (vector index of `dimension`), and the processing binary as extract worker.
-#[cfg(feature = "aws-all")]
+#[cfg(feature = "aws-admin")]
 pub async fn aws_backends(settings: &[(&str, String)], dimension: usize) -> Backends {
     let config = config_from(settings);
-    let clients = crate::aws::AwsClients::for_emulator(&aws_endpoint()).await;
+    let clients = crate::aws::AwsClients::for_emulator(&aws_endpoint());
     let crate::config::Backend::Aws(aws) = &config.backend else {
         panic!("AWS settings expected")
     };
@@ -201,13 +201,13 @@ pub async fn send_for_headers(
 
 /// Fresh tables, buckets and an 8-dimension vector index (the contract
 /// suites' vectors) on the emulator, with the clients to reach them.
-#[cfg(feature = "aws-all")]
+#[cfg(feature = "aws-admin")]
 pub async fn aws_emulator() -> (crate::aws::AwsClients, crate::config::AwsSettings) {
     let config = config_from(&aws_settings());
     let crate::config::Backend::Aws(settings) = config.backend else {
         panic!("AWS settings expected")
     };
-    let clients = crate::aws::AwsClients::for_emulator(&aws_endpoint()).await;
+    let clients = crate::aws::AwsClients::for_emulator(&aws_endpoint());
     crate::aws::bootstrap::bootstrap(&clients, &settings, 8)
         .await
         .expect("the emulator accepts the schema");

@@ -559,6 +559,7 @@ pub fn sample_generation_request() -> GenerationRequest {
         ],
         history: vec![Turn { question: "Which manual is this?".into(), answer: "The lighthouse manual.".into() }],
         prompt: crate::model::ChatPrompt { system: String::new(), messages: Vec::new() },
+        time_left: None,
     }
     .with_prompt()
 }
@@ -648,6 +649,43 @@ pub async fn history_store_contract(store: &dyn HistoryStore) {
     let rest = store.list(&ada, None, 2, page.next.as_ref()).await.unwrap();
     assert_eq!(rest.items, vec![first]);
     assert_eq!(rest.next, None);
+    history_pages_through_large_entries(store).await;
+}
+
+/// Answers cite whole passages, so a user's history grows large: DynamoDB
+/// ends a Query at 1 MB, whatever its limit. A user with 150 entries of
+/// ~12 KB each (1.8 MB) pages through all 150, newest first, none twice.
+async fn history_pages_through_large_entries(store: &dyn HistoryStore) {
+    // GIVEN 150 entries whose citations carry long passages
+    let user = uuid::Uuid::new_v4().to_string();
+    let passage = "The keeper logs the tide every six hours and checks the fog pump. ".repeat(180);
+    let mut written = Vec::new();
+    for n in 0..150 {
+        let created_at = format!("2026-02-01T{:02}:{:02}:00.000Z", n / 60, n % 60);
+        let mut entry = history_entry(&user, "long", &format!("question {n}"), &created_at);
+        entry.citations[0].text = passage.clone();
+        store.append(&entry).await.unwrap();
+        written.push(entry.query_id);
+    }
+    // WHEN they are listed a full page (100) at a time, each page after the last
+    let mut listed = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.list(&user, None, 100, after.as_ref()).await.unwrap();
+        assert!(
+            !page.items.is_empty(),
+            "a page with a next position is never empty"
+        );
+        listed.extend(page.items.into_iter().map(|entry| entry.query_id));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    // THEN every entry comes once, newest first
+    written.reverse();
+    assert_eq!(listed.len(), 150, "{} entries listed", listed.len());
+    assert_eq!(listed, written);
 }
 
 /// What every [`crate::ports::Embedder`] must do: one unit-length vector of the

@@ -1,58 +1,41 @@
 //! Document metadata: by owner, newest first, and by status for the sweep.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use serde_json::json;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 
 use super::{
-    item_in, items_from, items_in, malformed, n, optional_number, optional_text, s, text,
-    unless_condition_failed, DynamoDb, Item,
+    conditional, malformed, n, optional_number, optional_text, query_at_least, s, text,
+    ConditionalWrite, Item,
 };
-use crate::aws::json_rpc::CallError;
-use crate::error::Result;
+use crate::aws::errors::sdk_error;
+use crate::aws::AwsClients;
+use crate::error::{Error, Result};
 use crate::model::{now, Document, DocumentStatus, ListPosition, Page, ProcessingOutcome};
 use crate::ports::DocumentStore;
 
+/// BatchGetItem reads at most this many keys a call.
+const BATCH_GET_KEYS: usize = 100;
+/// Calls for keys DynamoDB left unprocessed (under load) before giving up.
+const BATCH_GET_ROUNDS: u32 = 3;
+
 pub struct DynamoDocumentStore {
-    client: DynamoDb,
+    clients: AwsClients,
     table: String,
 }
 
 impl DynamoDocumentStore {
-    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
+    pub(crate) fn new(clients: AwsClients, table: impl Into<String>) -> Self {
         DynamoDocumentStore {
-            client,
+            clients,
             table: table.into(),
         }
-    }
-
-    /// An UpdateItem of a document (`#status` naming its status) that applies
-    /// only while `condition` holds: `None` when it did not.
-    async fn update_status(
-        &self,
-        (user_id, document_id): (&str, &str),
-        update: &str,
-        condition: &str,
-        values: serde_json::Value,
-        return_values: &str,
-    ) -> std::result::Result<Option<serde_json::Value>, CallError> {
-        let result = self
-            .client
-            .call(
-                "UpdateItem",
-                json!({
-                    "TableName": self.table,
-                    "Key": Self::key(user_id, document_id),
-                    "UpdateExpression": update,
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": values,
-                    "ReturnValues": return_values,
-                }),
-            )
-            .await;
-        unless_condition_failed(result)
     }
 
     fn key(user_id: &str, document_id: &str) -> Item {
@@ -60,6 +43,34 @@ impl DynamoDocumentStore {
             ("userId".into(), s(user_id)),
             ("documentId".into(), s(document_id)),
         ])
+    }
+
+    /// One BatchGetItem call: the items found and the keys left unprocessed.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<(Vec<Item>, Vec<Item>)> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(true)
+            .build()
+            .map_err(|error| Error::Internal(error.into()))?;
+        let output = self
+            .clients
+            .dynamodb()
+            .await
+            .batch_get_item()
+            .request_items(&self.table, request)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB BatchGetItem (documents)", error))?;
+        let items = output
+            .responses
+            .and_then(|mut tables| tables.remove(&self.table))
+            .unwrap_or_default();
+        let unprocessed = output
+            .unprocessed_keys
+            .and_then(|mut tables| tables.remove(&self.table))
+            .map(|left| left.keys)
+            .unwrap_or_default();
+        Ok((items, unprocessed))
     }
 }
 
@@ -79,6 +90,14 @@ fn document_from_item(item: &Item) -> Result<Document> {
         updated_at: text(item, "updatedAt")?,
         attempts: optional_number(item, "attempts").unwrap_or(0),
     })
+}
+
+/// The pause before asking again for keys left unprocessed: DynamoDB asks
+/// for exponential back-off; jittered so callers don't return in step.
+fn unprocessed_backoff(round: u32) -> Duration {
+    let ceiling = Duration::from_millis(50u64 << round.min(6));
+    let jitter = f64::from(uuid::Uuid::new_v4().as_bytes()[0]) / 255.0;
+    ceiling.mul_f64(0.5 + jitter / 2.0)
 }
 
 #[async_trait]
@@ -103,85 +122,74 @@ impl DocumentStore for DynamoDocumentStore {
         if let Some(chunks) = document.chunks {
             item.insert("chunks".into(), n(chunks));
         }
-        self.client
-            .call(
-                "PutItem",
-                json!({
-                    "TableName": self.table,
-                    "Item": item,
-                    "ConditionExpression": "attribute_not_exists(documentId)",
-                }),
-            )
+        let context = "DynamoDB PutItem (documents)";
+        let result = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB PutItem (documents)"))?;
-        Ok(())
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item.clone()))
+            .condition_expression("attribute_not_exists(documentId)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let refused = |error: &PutItemError| match error {
+            PutItemError::ConditionalCheckFailedException(failed) => failed.item.clone(),
+            _ => None,
+        };
+        match conditional(context, result, refused)? {
+            ConditionalWrite::Applied(_) => Ok(()),
+            // A retry of a put that did land (its answer lost) finds our own item.
+            ConditionalWrite::Refused(Some(existing)) if existing == item => Ok(()),
+            ConditionalWrite::Refused(_) => Err(Error::Internal(anyhow::anyhow!(
+                "{context}: document {} already exists",
+                document.document_id
+            ))),
+        }
     }
 
     async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>> {
-        let mut output = self
-            .client
-            .call(
-                "GetItem",
-                json!({
-                    "TableName": self.table,
-                    "Key": Self::key(user_id, document_id),
-                    "ConsistentRead": true,
-                }),
-            )
+        let output = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB GetItem (documents)"))?;
-        item_in(&mut output, "Item")?
-            .as_ref()
-            .map(document_from_item)
-            .transpose()
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_id, document_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB GetItem (documents)", error))?;
+        output.item().map(document_from_item).transpose()
     }
 
     async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
-        // BatchGetItem: up to 100 keys a call, answered in any order. Keys
-        // DynamoDB leaves unprocessed (under load) are asked again after the
-        // SDK's back-off, as many times as a throttled call would be.
+        // BatchGetItem answers in any order and, under load, may leave keys
+        // unprocessed for the caller to ask again (after a back-off).
         let mut unique: Vec<&String> = document_ids.iter().collect();
         unique.sort();
         unique.dedup();
         let mut found: HashMap<String, Document> = HashMap::new();
-        for batch in unique.chunks(100) {
+        for batch in unique.chunks(BATCH_GET_KEYS) {
             let mut keys: Vec<Item> = batch.iter().map(|id| Self::key(user_id, id)).collect();
             let mut round = 0;
             while !keys.is_empty() {
-                if round > 0 {
-                    if round >= crate::aws::json_rpc::max_attempts() {
-                        return Err(crate::error::Error::Unavailable(anyhow::anyhow!(
-                            "DynamoDB BatchGetItem (documents): keys still unprocessed after {round} calls"
-                        )));
-                    }
-                    tokio::time::sleep(crate::aws::json_rpc::backoff(round - 1)).await;
+                if round == BATCH_GET_ROUNDS {
+                    return Err(Error::Unavailable(anyhow::anyhow!(
+                        "DynamoDB BatchGetItem (documents): {} keys still unprocessed after {round} calls",
+                        keys.len()
+                    )));
                 }
-                let mut output = self
-                    .client
-                    .call(
-                        "BatchGetItem",
-                        json!({
-                            "RequestItems": {
-                                &self.table: { "Keys": keys, "ConsistentRead": true }
-                            },
-                        }),
-                    )
-                    .await
-                    .map_err(|error| error.into_error("DynamoDB BatchGetItem (documents)"))?;
-                let mut table_field = |field: &str| {
-                    output
-                        .get_mut(field)
-                        .and_then(|tables| tables.get_mut(&self.table))
-                        .map(serde_json::Value::take)
-                };
-                let items = items_from(table_field("Responses"), "Responses")?;
-                let unprocessed = table_field("UnprocessedKeys")
-                    .and_then(|mut left| left.get_mut("Keys").map(serde_json::Value::take));
-                keys = items_from(unprocessed, "UnprocessedKeys")?;
+                if round > 0 {
+                    tokio::time::sleep(unprocessed_backoff(round - 1)).await;
+                }
+                let (items, unprocessed) = self.batch_get(keys).await?;
                 for item in &items {
                     let document = document_from_item(item)?;
                     found.insert(document.document_id.clone(), document);
                 }
+                keys = unprocessed;
                 round += 1;
             }
         }
@@ -197,28 +205,31 @@ impl DocumentStore for DynamoDocumentStore {
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<Document>> {
-        let mut query = json!({
-            "TableName": self.table,
-            "IndexName": "UserUploadDateIndex",
-            "KeyConditionExpression": "userId = :user",
-            "ExpressionAttributeValues": {":user": s(user_id)},
-            "ScanIndexForward": false,
-            "Limit": limit + 1,
+        let start = after.map(|position| {
+            let mut key = Self::key(user_id, &position.id);
+            key.insert("uploadDate".into(), s(&position.at));
+            key
         });
-        if let Some(position) = after {
-            let mut start = Self::key(user_id, &position.id);
-            start.insert("uploadDate".into(), s(&position.at));
-            query["ExclusiveStartKey"] = json!(start);
-        }
-        let mut output = self
-            .client
-            .call("Query", query)
+        let query = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB Query (UserUploadDateIndex)"))?;
-        let items = items_in(&mut output)?
-            .iter()
-            .map(document_from_item)
-            .collect::<Result<Vec<_>>>()?;
+            .query()
+            .table_name(&self.table)
+            .index_name("UserUploadDateIndex")
+            .key_condition_expression("userId = :user")
+            .expression_attribute_values(":user", s(user_id))
+            .scan_index_forward(false);
+        let items = query_at_least(
+            "DynamoDB Query (UserUploadDateIndex)",
+            query,
+            limit + 1,
+            start,
+        )
+        .await?
+        .iter()
+        .map(document_from_item)
+        .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit))
     }
 
@@ -228,32 +239,54 @@ impl DocumentStore for DynamoDocumentStore {
         document_id: &str,
         stale_before: &str,
     ) -> Result<Option<u32>> {
-        let started = self
-            .update_status(
-                (user_id, document_id),
-                "SET #status = :processing, updatedAt = :now REMOVE statusReason ADD attempts :one",
+        // The run's own token tells a retry of this very update (which landed,
+        // its answer lost) from another run that won the document.
+        let run = uuid::Uuid::new_v4().to_string();
+        let result = self
+            .clients
+            .dynamodb()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_id, document_id)))
+            .update_expression(
+                "SET #status = :processing, updatedAt = :now, runId = :run \
+                 REMOVE statusReason ADD attempts :one",
+            )
+            .condition_expression(
                 "attribute_exists(documentId) AND (#status IN (:pending, :failed) \
                  OR (#status = :processing AND updatedAt < :stale))",
-                json!({
-                    ":processing": s("processing"),
-                    ":pending": s("pending"),
-                    ":failed": s("failed"),
-                    ":stale": s(stale_before),
-                    ":now": s(now()),
-                    ":one": n(1),
-                }),
-                "UPDATED_NEW",
             )
-            .await
-            .map_err(|error| error.into_error("DynamoDB UpdateItem (start processing)"))?;
-        match started {
-            Some(mut output) => Ok(Some(
-                item_in(&mut output, "Attributes")?
-                    .and_then(|attributes| optional_number(&attributes, "attempts"))
-                    .unwrap_or(1),
-            )),
-            None => Ok(None),
-        }
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":stale", s(stale_before))
+            .expression_attribute_values(":now", s(now()))
+            .expression_attribute_values(":run", s(&run))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let attempts = |item: Option<&Item>| {
+            item.and_then(|item| optional_number(item, "attempts"))
+                .unwrap_or(1)
+        };
+        let context = "DynamoDB UpdateItem (start processing)";
+        let refused = |error: &UpdateItemError| match error {
+            UpdateItemError::ConditionalCheckFailedException(failed) => failed.item.clone(),
+            _ => None,
+        };
+        Ok(match conditional(context, result, refused)? {
+            ConditionalWrite::Applied(output) => Some(attempts(output.attributes.as_ref())),
+            ConditionalWrite::Refused(Some(item))
+                if optional_text(&item, "runId").as_deref() == Some(run.as_str()) =>
+            {
+                Some(attempts(Some(&item)))
+            }
+            ConditionalWrite::Refused(_) => None,
+        })
     }
 
     async fn finish_processing(
@@ -262,27 +295,39 @@ impl DocumentStore for DynamoDocumentStore {
         document_id: &str,
         outcome: &ProcessingOutcome,
     ) -> Result<bool> {
-        let (expression, values) = match outcome {
-            ProcessingOutcome::Ready { pages, chunks } => (
-                "SET #status = :ready, pages = :pages, chunks = :chunks, updatedAt = :now REMOVE statusReason",
-                json!({":ready": s("ready"), ":pages": n(pages), ":chunks": n(chunks), ":now": s(now())}),
-            ),
-            ProcessingOutcome::Failed { reason } => (
-                "SET #status = :failed, statusReason = :reason, updatedAt = :now REMOVE pages, chunks",
-                json!({":failed": s("failed"), ":reason": s(reason), ":now": s(now())}),
-            ),
-        };
-        let finished = self
-            .update_status(
-                (user_id, document_id),
-                expression,
-                "attribute_exists(documentId)",
-                values,
-                "NONE",
-            )
+        // Retrying this update is harmless: it sets the same values again.
+        let update = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB UpdateItem (finish processing)"))?;
-        Ok(finished.is_some())
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_id, document_id)))
+            .condition_expression("attribute_exists(documentId)")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":now", s(now()));
+        let update = match outcome {
+            ProcessingOutcome::Ready { pages, chunks } => update
+                .update_expression(
+                    "SET #status = :ready, pages = :pages, chunks = :chunks, updatedAt = :now \
+                     REMOVE statusReason, runId",
+                )
+                .expression_attribute_values(":ready", s("ready"))
+                .expression_attribute_values(":pages", n(pages))
+                .expression_attribute_values(":chunks", n(chunks)),
+            ProcessingOutcome::Failed { reason } => update
+                .update_expression(
+                    "SET #status = :failed, statusReason = :reason, updatedAt = :now \
+                     REMOVE pages, chunks, runId",
+                )
+                .expression_attribute_values(":failed", s("failed"))
+                .expression_attribute_values(":reason", s(reason)),
+        };
+        let result = update.send().await;
+        Ok(matches!(
+            conditional("DynamoDB UpdateItem (finish processing)", result, |_| None)?,
+            ConditionalWrite::Applied(_)
+        ))
     }
 
     async fn in_status_since(
@@ -292,26 +337,20 @@ impl DocumentStore for DynamoDocumentStore {
         limit: usize,
     ) -> Result<Vec<Document>> {
         // StatusIndex holds keys only; each hit is then read whole.
-        let mut output = self
-            .client
-            .call(
-                "Query",
-                json!({
-                    "TableName": self.table,
-                    "IndexName": "StatusIndex",
-                    "KeyConditionExpression": "#status = :status AND updatedAt < :before",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {
-                        ":status": s(status.as_str()),
-                        ":before": s(updated_before),
-                    },
-                    "Limit": limit,
-                }),
-            )
+        let query = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB Query (StatusIndex)"))?;
+            .query()
+            .table_name(&self.table)
+            .index_name("StatusIndex")
+            .key_condition_expression("#status = :status AND updatedAt < :before")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":before", s(updated_before));
+        let keys = query_at_least("DynamoDB Query (StatusIndex)", query, limit, None).await?;
         let mut documents = Vec::new();
-        for key in &items_in(&mut output)? {
+        for key in keys.iter().take(limit) {
             let (user_id, document_id) = (text(key, "userId")?, text(key, "documentId")?);
             if let Some(document) = self.get(&user_id, &document_id).await? {
                 // The index is eventually consistent: trust only the item itself.
@@ -324,18 +363,19 @@ impl DocumentStore for DynamoDocumentStore {
     }
 
     async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
-        let mut output = self
-            .client
-            .call(
-                "DeleteItem",
-                json!({
-                    "TableName": self.table,
-                    "Key": Self::key(user_id, document_id),
-                    "ReturnValues": "ALL_OLD",
-                }),
-            )
+        let output = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB DeleteItem (documents)"))?;
-        Ok(item_in(&mut output, "Attributes")?.is_some_and(|attributes| !attributes.is_empty()))
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_id, document_id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB DeleteItem (documents)", error))?;
+        Ok(output
+            .attributes()
+            .is_some_and(|attributes| !attributes.is_empty()))
     }
 }

@@ -3,22 +3,23 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use serde_json::json;
 
-use super::{items_in, malformed, s, text, DynamoDb, Item};
+use super::{malformed, query_at_least, s, text, Item};
+use crate::aws::errors::sdk_error;
+use crate::aws::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::{HistoryEntry, ListPosition, Page};
 use crate::ports::HistoryStore;
 
 pub struct DynamoHistoryStore {
-    client: DynamoDb,
+    clients: AwsClients,
     table: String,
 }
 
 impl DynamoHistoryStore {
-    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
+    pub(crate) fn new(clients: AwsClients, table: impl Into<String>) -> Self {
         DynamoHistoryStore {
-            client,
+            clients,
             table: table.into(),
         }
     }
@@ -70,10 +71,17 @@ impl HistoryStore for DynamoHistoryStore {
             ("model".into(), s(&entry.model)),
             ("createdAt".into(), s(&entry.created_at)),
         ]);
-        self.client
-            .call("PutItem", json!({"TableName": self.table, "Item": item}))
+        // One put of the whole entry: history is never half written, and a
+        // retried put writes the same item again.
+        self.clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB PutItem (history)"))?;
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB PutItem (history)", error))?;
         Ok(())
     }
 
@@ -84,41 +92,38 @@ impl HistoryStore for DynamoHistoryStore {
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<HistoryEntry>> {
-        let mut query = json!({
-            "TableName": self.table,
-            "ScanIndexForward": false,
-            "Limit": limit + 1,
-        });
         let mut start: Option<Item> = after.map(|position| {
             HashMap::from([
                 ("userId".into(), s(user_id)),
                 ("queryKey".into(), s(query_key(&position.at, &position.id))),
             ])
         });
-        match conversation_id {
+        let query = self
+            .clients
+            .dynamodb()
+            .await
+            .query()
+            .table_name(&self.table)
+            .scan_index_forward(false);
+        let query = match conversation_id {
             Some(conversation_id) => {
                 let key = conversation_key(user_id, conversation_id);
                 if let Some(start) = start.as_mut() {
                     start.insert("conversationKey".into(), s(&key));
                 }
-                query["IndexName"] = json!("ConversationIndex");
-                query["KeyConditionExpression"] = json!("conversationKey = :conversation");
-                query["ExpressionAttributeValues"] = json!({":conversation": s(key)});
+                query
+                    .index_name("ConversationIndex")
+                    .key_condition_expression("conversationKey = :conversation")
+                    .expression_attribute_values(":conversation", s(key))
             }
-            None => {
-                query["KeyConditionExpression"] = json!("userId = :user");
-                query["ExpressionAttributeValues"] = json!({":user": s(user_id)});
-            }
-        }
-        if let Some(start) = start {
-            query["ExclusiveStartKey"] = json!(start);
-        }
-        let mut output = self
-            .client
-            .call("Query", query)
-            .await
-            .map_err(|error| error.into_error("DynamoDB Query (history)"))?;
-        let items = items_in(&mut output)?
+            None => query
+                .key_condition_expression("userId = :user")
+                .expression_attribute_values(":user", s(user_id)),
+        };
+        // Citations carry whole passages: a few dozen entries fill one of
+        // DynamoDB's 1 MB pages, so the listing follows them.
+        let items = query_at_least("DynamoDB Query (history)", query, limit + 1, start)
+            .await?
             .iter()
             .map(history_from_item)
             .collect::<Result<Vec<_>>>()?;

@@ -4,8 +4,12 @@
 //! through `ConversationIndex`). Table layouts: template.yaml and
 //! [`super::bootstrap`], kept in step by a test.
 //!
-//! Spoken directly over DynamoDB's JSON protocol ([`super::json_rpc`]), not
-//! through the SDK: see [`super::signed`] for why.
+//! Two things DynamoDB does that an emulator rarely shows, handled here for
+//! every store: a Query stops at 1 MB of items, however many it was asked
+//! for ([`query_at_least`] follows `LastEvaluatedKey`), and a conditional
+//! write whose first attempt landed but whose answer was lost fails its own
+//! condition when the SDK retries it ([`ConditionalWrite`] tells that apart by
+//! the item DynamoDB returns).
 
 mod documents;
 mod history;
@@ -14,10 +18,12 @@ mod users;
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use super::json_rpc::{CallError, JsonClient};
+use super::errors::sdk_error;
 use crate::error::{Error, Result};
 
 pub use documents::DynamoDocumentStore;
@@ -25,78 +31,65 @@ pub use history::DynamoHistoryStore;
 pub use tokens::DynamoTokenStore;
 pub use users::DynamoUserStore;
 
-/// A DynamoDB value in the wire format's own shape: `{"S": "text"}`,
-/// `{"N": "42"}`, … (serde's externally tagged enums are exactly that).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) enum AttributeValue {
-    S(String),
-    N(String),
-    /// Base64, as sent on the wire.
-    B(String),
-    #[serde(rename = "BOOL")]
-    Bool(bool),
-    #[serde(rename = "NULL")]
-    Null(bool),
-    #[serde(rename = "SS")]
-    StringSet(Vec<String>),
-    #[serde(rename = "NS")]
-    NumberSet(Vec<String>),
-    #[serde(rename = "BS")]
-    BinarySet(Vec<String>),
-    L(Vec<AttributeValue>),
-    M(HashMap<String, AttributeValue>),
-}
-
 pub(crate) type Item = HashMap<String, AttributeValue>;
 
-/// DynamoDB's client: each call takes and answers the operation's JSON.
-#[derive(Clone)]
-pub(crate) struct DynamoDb(pub(crate) JsonClient);
-
-impl DynamoDb {
-    pub async fn call(
-        &self,
-        operation: &str,
-        input: Value,
-    ) -> std::result::Result<Value, CallError> {
-        self.0.call(operation, &input).await
-    }
+/// How a conditional write ended.
+pub(crate) enum ConditionalWrite<T> {
+    /// The write was applied (by this attempt or an earlier one of the same call).
+    Applied(T),
+    /// The condition failed; the item as it is (when it exists).
+    Refused(Option<Item>),
 }
 
-/// The item under `field` of an output (`Item`, `Attributes`), if any.
-pub(super) fn item_in(output: &mut Value, field: &str) -> Result<Option<Item>> {
-    match output.get_mut(field).map(Value::take) {
-        None | Some(Value::Null) => Ok(None),
-        Some(value) => serde_json::from_value(value)
-            .map(Some)
-            .map_err(|error| malformed(&format!("{field}: {error}"))),
-    }
-}
-
-/// The items of a Query's output.
-pub(super) fn items_in(output: &mut Value) -> Result<Vec<Item>> {
-    items_from(output.get_mut("Items").map(Value::take), "Items")
-}
-
-/// A list of items (`what` names it in errors); none when absent or null.
-pub(super) fn items_from(list: Option<Value>, what: &str) -> Result<Vec<Item>> {
-    match list {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(value) => {
-            serde_json::from_value(value).map_err(|error| malformed(&format!("{what}: {error}")))
-        }
-    }
-}
-
-/// A call whose condition may fail: a failed condition is an answer
-/// (`None`), not an error.
-pub(super) fn unless_condition_failed(
-    result: std::result::Result<Value, CallError>,
-) -> std::result::Result<Option<Value>, CallError> {
+/// A conditional write's result, with `ReturnValuesOnConditionCheckFailure`
+/// set to `ALL_OLD`: a failed condition is an answer, not an error.
+pub(crate) fn conditional<T, E>(
+    context: &str,
+    result: std::result::Result<
+        T,
+        SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    >,
+    refused_item: impl FnOnce(&E) -> Option<Item>,
+) -> Result<ConditionalWrite<T>>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     match result {
-        Ok(output) => Ok(Some(output)),
-        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
-        Err(error) => Err(error),
+        Ok(output) => Ok(ConditionalWrite::Applied(output)),
+        Err(SdkError::ServiceError(service))
+            if service.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(ConditionalWrite::Refused(refused_item(service.err())))
+        }
+        Err(error) => Err(sdk_error(context, error)),
+    }
+}
+
+/// Runs `query` from `start` until it has at least `wanted` items or the
+/// index is exhausted, following `LastEvaluatedKey` past DynamoDB's 1 MB
+/// pages. Each page asks only for what is still missing.
+pub(crate) async fn query_at_least(
+    context: &str,
+    query: QueryFluentBuilder,
+    wanted: usize,
+    mut start: Option<Item>,
+) -> Result<Vec<Item>> {
+    let mut items = Vec::new();
+    loop {
+        let missing = wanted.saturating_sub(items.len()).max(1);
+        let page = query
+            .clone()
+            .limit(i32::try_from(missing).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|error| sdk_error(context, error))?;
+        let last_key = page.last_evaluated_key().cloned();
+        items.extend(page.items.unwrap_or_default());
+        match last_key {
+            Some(key) if items.len() < wanted && !key.is_empty() => start = Some(key),
+            _ => return Ok(items),
+        }
     }
 }
 

@@ -1,21 +1,22 @@
 //! Revoked tokens, forgotten by TTL once they would have expired anyway.
 
 use async_trait::async_trait;
-use serde_json::json;
 
-use super::{n, s, DynamoDb};
+use super::{n, s};
+use crate::aws::errors::sdk_error;
+use crate::aws::AwsClients;
 use crate::error::Result;
 use crate::ports::TokenStore;
 
 pub struct DynamoTokenStore {
-    client: DynamoDb,
+    clients: AwsClients,
     table: String,
 }
 
 impl DynamoTokenStore {
-    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
+    pub(crate) fn new(clients: AwsClients, table: impl Into<String>) -> Self {
         DynamoTokenStore {
-            client,
+            clients,
             table: table.into(),
         }
     }
@@ -26,32 +27,31 @@ impl TokenStore for DynamoTokenStore {
     async fn revoke(&self, token_id: &str, expires_at: i64) -> Result<()> {
         // `expiresAt` is the table's TTL attribute: DynamoDB forgets the entry
         // once the token would have expired anyway.
-        self.client
-            .call(
-                "PutItem",
-                json!({
-                    "TableName": self.table,
-                    "Item": {"tokenId": s(token_id), "expiresAt": n(expires_at)},
-                }),
-            )
+        self.clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB PutItem (revoked tokens)"))?;
+            .put_item()
+            .table_name(&self.table)
+            .item("tokenId", s(token_id))
+            .item("expiresAt", n(expires_at))
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB PutItem (revoked tokens)", error))?;
         Ok(())
     }
 
     async fn is_revoked(&self, token_id: &str) -> Result<bool> {
         let output = self
-            .client
-            .call(
-                "GetItem",
-                json!({
-                    "TableName": self.table,
-                    "Key": {"tokenId": s(token_id)},
-                    "ConsistentRead": true,
-                }),
-            )
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB GetItem (revoked tokens)"))?;
-        Ok(output.get("Item").is_some_and(|item| !item.is_null()))
+            .get_item()
+            .table_name(&self.table)
+            .key("tokenId", s(token_id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB GetItem (revoked tokens)", error))?;
+        Ok(output.item().is_some())
     }
 }

@@ -3,24 +3,39 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use serde_json::json;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 
-use super::{item_in, items_in, optional_text, s, text, DynamoDb, Item};
+use super::{optional_text, query_at_least, s, text, Item};
+use crate::aws::errors::sdk_error;
+use crate::aws::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::User;
 use crate::ports::UserStore;
 
 pub struct DynamoUserStore {
-    client: DynamoDb,
+    clients: AwsClients,
     table: String,
 }
 
 impl DynamoUserStore {
-    pub(crate) fn new(client: DynamoDb, table: impl Into<String>) -> Self {
+    pub(crate) fn new(clients: AwsClients, table: impl Into<String>) -> Self {
         DynamoUserStore {
-            client,
+            clients,
             table: table.into(),
         }
+    }
+
+    /// A transaction's Put of `item`, only where its key is free.
+    fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(userId)")
+            .build()
+            .map_err(|error| Error::Internal(error.into()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 }
 
@@ -40,57 +55,55 @@ fn user_from_item(item: &Item) -> Result<User> {
     })
 }
 
+/// Whether a failed transaction failed on its first item's condition.
+fn first_condition_failed(error: &SdkError<TransactWriteItemsError, impl std::fmt::Debug>) -> bool {
+    let Some(TransactWriteItemsError::TransactionCanceledException(canceled)) =
+        error.as_service_error()
+    else {
+        return false;
+    };
+    canceled
+        .cancellation_reasons()
+        .first()
+        .and_then(|reason| reason.code())
+        == Some("ConditionalCheckFailed")
+}
+
 #[async_trait]
 impl UserStore for DynamoUserStore {
     async fn create(&self, user: &User) -> Result<()> {
-        let mut item: Item = HashMap::from([
+        let mut account: Item = HashMap::from([
             ("userId".into(), s(&user.user_id)),
             ("email".into(), s(&user.email)),
             ("passwordHash".into(), s(&user.password_hash)),
             ("createdAt".into(), s(&user.created_at)),
         ]);
         if let Some(name) = &user.name {
-            item.insert("name".into(), s(name));
+            account.insert("name".into(), s(name));
         }
         let claim: Item = HashMap::from([
             ("userId".into(), s(email_claim_key(&user.email))),
             ("owner".into(), s(&user.user_id)),
         ]);
-        let put = |item: Item| {
-            json!({"Put": {
-                "TableName": self.table,
-                "Item": item,
-                "ConditionExpression": "attribute_not_exists(userId)",
-            }})
-        };
         // Both or neither: the account and the claim on its email. The token
-        // makes a retry of a transaction that did land (its answer lost) a
-        // success rather than "email taken", as the SDK's generated one did.
+        // makes the SDK's retry of a transaction that did land (its answer
+        // lost) a success rather than "email taken".
         let result = self
-            .client
-            .call(
-                "TransactWriteItems",
-                json!({
-                    "TransactItems": [put(claim), put(item)],
-                    "ClientRequestToken": uuid::Uuid::new_v4().to_string(),
-                }),
-            )
+            .clients
+            .dynamodb()
+            .await
+            .transact_write_items()
+            .transact_items(self.put_new(claim)?)
+            .transact_items(self.put_new(account)?)
+            .client_request_token(uuid::Uuid::new_v4().to_string())
+            .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(error) => {
-                // The claim is the transaction's first item: its condition failing
-                // means the email is taken (the user id, a fresh UUID, never is).
-                let taken = error.code() == Some("TransactionCanceledException")
-                    && error.body().is_some_and(|body| {
-                        body["CancellationReasons"][0]["Code"] == "ConditionalCheckFailed"
-                    });
-                if taken {
-                    Err(Error::email_taken())
-                } else {
-                    Err(error.into_error("DynamoDB TransactWriteItems (users)"))
-                }
-            }
+            // The claim is the first item: its condition failing means the
+            // email is taken (the user id, a fresh UUID, never is).
+            Err(error) if first_condition_failed(&error) => Err(Error::email_taken()),
+            Err(error) => Err(sdk_error("DynamoDB TransactWriteItems (users)", error)),
         }
     }
 
@@ -98,36 +111,31 @@ impl UserStore for DynamoUserStore {
         if user_id.starts_with("email#") {
             return Ok(None);
         }
-        let mut output = self
-            .client
-            .call(
-                "GetItem",
-                json!({"TableName": self.table, "Key": {"userId": s(user_id)}}),
-            )
+        let output = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB GetItem (users)"))?;
-        item_in(&mut output, "Item")?
-            .as_ref()
-            .map(user_from_item)
-            .transpose()
+            .get_item()
+            .table_name(&self.table)
+            .key("userId", s(user_id))
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB GetItem (users)", error))?;
+        output.item().map(user_from_item).transpose()
     }
 
     async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
-        let mut output = self
-            .client
-            .call(
-                "Query",
-                json!({
-                    "TableName": self.table,
-                    "IndexName": "EmailIndex",
-                    "KeyConditionExpression": "email = :email",
-                    "ExpressionAttributeValues": {":email": s(email)},
-                    "Limit": 1,
-                }),
-            )
+        let query = self
+            .clients
+            .dynamodb()
             .await
-            .map_err(|error| error.into_error("DynamoDB Query (EmailIndex)"))?;
-        items_in(&mut output)?
+            .query()
+            .table_name(&self.table)
+            .index_name("EmailIndex")
+            .key_condition_expression("email = :email")
+            .expression_attribute_values(":email", s(email));
+        query_at_least("DynamoDB Query (EmailIndex)", query, 1, None)
+            .await?
             .first()
             .map(user_from_item)
             .transpose()

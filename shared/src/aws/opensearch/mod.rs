@@ -4,11 +4,10 @@
 //! domain exactly as the embedded index's two lists are.
 //!
 //! The data plane is plain OpenSearch REST over HTTPS, signed with SigV4 for
-//! service `aoss` (the `x-amz-content-sha256` header is required), sent by
-//! the same [`SignedHttp`] client DynamoDB is spoken over: no second TLS
-//! stack, nothing more to start at a cold start, and the binary grows only by
-//! this module. The `opensearch` crate would bring its own HTTP client
-//! (reqwest) and TLS.
+//! service `aoss` ([`signed`]): it has no AWS SDK client
+//! (`aws-sdk-opensearchserverless` is the control plane, used by
+//! `askdocs bootstrap-aws`). The `opensearch` crate would bring a second
+//! HTTP client (reqwest) for the few calls made here.
 //!
 //! VECTORSEARCH collections assign their own `_id` and have neither
 //! `_delete_by_query` nor `refresh`: a document's passages are deleted by
@@ -17,13 +16,17 @@
 //! `_count` shows them. A collection waking from scale-to-zero may take 10–30 s
 //! to answer its first request; the timeouts allow for it.
 
-use std::sync::Arc;
+mod signed;
+
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::signed::{Rules, SignedHttp, Unsigned};
+pub(crate) use signed::SignedHttp;
+use signed::Unsigned;
+
+use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::{Chunk, ScoredChunk, SearchScope};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
@@ -39,22 +42,23 @@ const BULK_BATCH: usize = 100;
 const ID_PAGE: usize = 1000;
 
 pub struct OpenSearchIndex {
+    clients: AwsClients,
     endpoint: String,
     index: String,
-    http: Arc<SignedHttp>,
 }
 
 impl OpenSearchIndex {
     /// `endpoint` is the collection endpoint (`https://<id>.<region>.aoss.amazonaws.com`).
-    pub(crate) fn new(endpoint: &str, index: &str, http: Arc<SignedHttp>) -> Self {
+    pub(crate) fn new(clients: AwsClients, endpoint: &str, index: &str) -> Self {
         OpenSearchIndex {
+            clients,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             index: index.to_string(),
-            http,
         }
     }
 
-    /// Sends one signed request; answers the status and the JSON body.
+    /// Sends one signed request (retried while throttled or failing on the
+    /// server's side); answers the status and the JSON body.
     async fn call(
         &self,
         method: &str,
@@ -63,9 +67,10 @@ impl OpenSearchIndex {
         ndjson: bool,
     ) -> Result<(u16, Value)> {
         let reply = self
-            .http
+            .clients
+            .opensearch_http()
+            .await
             .send(Unsigned {
-                service: "aoss",
                 method,
                 url: &format!("{}{path}", self.endpoint),
                 content_type: if ndjson {
@@ -73,19 +78,11 @@ impl OpenSearchIndex {
                 } else {
                     "application/json"
                 },
-                headers: &[],
                 body: body.into(),
                 timeout: REQUEST_TIMEOUT,
-                rules: Rules::PayloadHashHeader,
             })
             .await?;
         let value = serde_json::from_slice(&reply.body).unwrap_or(Value::Null);
-        if reply.status == 429 || reply.status >= 500 {
-            return Err(Error::Unavailable(anyhow::anyhow!(
-                "OpenSearch {method} {path} answered {}",
-                reply.status
-            )));
-        }
         Ok((reply.status, value))
     }
 
@@ -215,7 +212,9 @@ impl OpenSearchIndex {
 
     /// Creates the index with the mapping template.yaml declares (tests and
     /// stack-less trials; a deployed stack's index comes from the template).
-    pub async fn create_index(&self, dimension: usize) -> Result<()> {
+    /// Answers whether it was created (`false`: it already existed, as
+    /// OpenSearch says with `resource_already_exists_exception`).
+    pub async fn create_index(&self, dimension: usize) -> Result<bool> {
         let mapping = json!({
             "settings": {"index": {"knn": true, "knn.algo_param.ef_search": 100}},
             "mappings": {"properties": {
@@ -232,9 +231,25 @@ impl OpenSearchIndex {
                 "ordinal": {"type": "integer"},
             }}
         });
-        self.expect_ok("PUT", &format!("/{}", self.index), mapping)
-            .await
-            .map(|_| ())
+        let path = format!("/{}", self.index);
+        let (status, value) = self
+            .call(
+                "PUT",
+                &path,
+                serde_json::to_vec(&mapping).expect("JSON"),
+                false,
+            )
+            .await?;
+        if (200..300).contains(&status) {
+            return Ok(true);
+        }
+        if value["error"]["type"] == "resource_already_exists_exception" {
+            return Ok(false);
+        }
+        Err(Error::Internal(anyhow::anyhow!(
+            "OpenSearch PUT {path} answered {status}: {}",
+            error_reason(&value)
+        )))
     }
 }
 
