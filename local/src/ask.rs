@@ -23,6 +23,7 @@ pub async fn run(config: &Config, options: AskOptions) -> anyhow::Result<()> {
         document_ids: (!options.document_ids.is_empty()).then_some(options.document_ids),
         top_k: options.top_k,
         conversation_id: options.conversation_id,
+        time_budget: None,
     };
     let answer = backends
         .asker()?

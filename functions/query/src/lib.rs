@@ -7,6 +7,7 @@
 //! | `GET /query/history`  | [`history`] | `Asker::history`  |
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::backends::Backends;
@@ -17,7 +18,7 @@ use askdocs_shared::Result;
 use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::{Deserialize, Serialize};
 
 pub fn routes(state: QueryState) -> Router {
@@ -75,8 +76,22 @@ impl From<AskRequest> for Question {
             document_ids: request.document_ids,
             top_k: request.top_k,
             conversation_id: request.conversation_id,
+            time_budget: None,
         }
     }
+}
+
+/// What answering the response itself needs after the ask ends.
+const RESPONSE_TIME: Duration = Duration::from_millis(500);
+
+/// The time left of the Lambda invocation serving `context`, less what the
+/// response needs: an ask must end before Lambda stops the function.
+fn invocation_time_left(context: &lambda_http::Context) -> Duration {
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(context.deadline);
+    deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default()
+        .saturating_sub(RESPONSE_TIME)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,9 +138,12 @@ pub struct HistoryList {
 pub async fn ask(
     State(state): State<QueryState>,
     Authenticated(caller): Authenticated,
+    invocation: Option<Extension<lambda_http::Context>>,
     ApiJson(request): ApiJson<AskRequest>,
 ) -> Result<Response> {
-    let answer = state.asker.ask(&caller.user_id, request.into()).await?;
+    let mut question = Question::from(request);
+    question.time_budget = invocation.map(|Extension(context)| invocation_time_left(&context));
+    let answer = state.asker.ask(&caller.user_id, question).await?;
     // Where the time went, for a client or a benchmark to read (W3C Server Timing).
     let server_timing = answer.timings.server_timing();
     let mut response = Json(AskResponse::from(answer)).into_response();
@@ -162,4 +180,28 @@ pub async fn history(
         next_cursor: listing.next_cursor,
     })
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ask_ends_before_lambda_stops_the_function() {
+        // GIVEN an invocation with 10 s left
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let mut context = lambda_http::Context::default();
+        context.deadline = (now + Duration::from_secs(10)).as_millis() as u64;
+        // THEN the ask may take what is left, less the response's own time
+        let left = invocation_time_left(&context);
+        assert!(
+            left <= Duration::from_millis(9500) && left > Duration::from_secs(9),
+            "{left:?}"
+        );
+        // AND an invocation already past its deadline leaves nothing
+        context.deadline = (now - Duration::from_secs(1)).as_millis() as u64;
+        assert_eq!(invocation_time_left(&context), Duration::ZERO);
+    }
 }

@@ -642,3 +642,70 @@ async fn documents_still_being_processed_are_mentioned_in_the_answer() {
         .unwrap()
         .contains("still being processed"));
 }
+
+/// A language model that takes longer than any ask may wait.
+struct SlowModel;
+
+#[async_trait::async_trait]
+impl askdocs_shared::ports::Generator for SlowModel {
+    async fn generate(
+        &self,
+        _request: &askdocs_shared::model::GenerationRequest,
+    ) -> askdocs_shared::Result<askdocs_shared::model::Generated> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        unreachable!("the ask's deadline ends it first")
+    }
+
+    fn model_id(&self) -> &str {
+        "slow-model"
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_outlasts_the_asks_deadline_is_a_clear_504_and_saves_nothing() {
+    // GIVEN asks limited to 3 s, a slow model, and Ada's manual
+    let data_dir = tempfile::tempdir().unwrap();
+    let backends =
+        embedded_backends(data_dir.path(), &[("ASKDOCS_ASK_DEADLINE_SECONDS", "3")]).await;
+    let mut state = QueryState::new(&backends).unwrap();
+    state.asker = std::sync::Arc::new(askdocs_shared::query::Asker::new(
+        backends.document_store(),
+        backends.vector_index().unwrap(),
+        backends.embedder().unwrap(),
+        std::sync::Arc::new(SlowModel),
+        backends.history_store(),
+        backends.config().retrieval,
+    ));
+    let harness = Harness {
+        _data_dir: data_dir,
+        backends,
+        state,
+    };
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+
+    // WHEN she asks
+    let started = std::time::Instant::now();
+    let (status, body) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+
+    // THEN the ask ends at its deadline with a 504 that says so
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"]["code"], "timeout");
+    assert!(body["error"]["message"].as_str().unwrap().contains("time"));
+    // AND nothing of it is in her history
+    let (status, history) = harness.history(&ada, json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(history["items"], json!([]));
+}

@@ -288,6 +288,9 @@ pub struct GenerationRequest {
     pub history: Vec<Turn>,
     /// The same request as chat messages, for generators that are language models.
     pub prompt: ChatPrompt,
+    /// How long the answer may take: what is left of the ask's deadline
+    /// (`None`: no deadline). A language model sizes its answer to it.
+    pub time_left: Option<std::time::Duration>,
 }
 
 /// A conversation to send to a chat model.

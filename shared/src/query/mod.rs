@@ -7,7 +7,9 @@ pub mod prompt;
 pub mod retrieve;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::config::RetrievalSettings;
 use crate::error::{Error, Result};
@@ -31,6 +33,22 @@ const MAX_DOCUMENT_IDS: usize = 99;
 const SNIPPET_CHARS: usize = 300;
 /// A question this short continues the one before it ("and on page 3?").
 const FOLLOW_UP_WORDS: usize = 6;
+/// Kept from an ask's deadline for writing its history once answered.
+const HISTORY_WRITE_TIME: Duration = Duration::from_secs(1);
+
+fn out_of_time() -> Error {
+    Error::TimedOut(
+        "the answer could not be written in the time a request is allowed; please try again".into(),
+    )
+}
+
+/// `work`, unless `deadline` passes first: then it is dropped, and the ask
+/// answers 504 (nothing after it, the history write included, happens).
+async fn before<T>(deadline: Instant, work: impl Future<Output = Result<T>>) -> Result<T> {
+    tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), work)
+        .await
+        .unwrap_or_else(|_| Err(out_of_time()))
+}
 
 /// A question, as the caller asked it.
 #[derive(Debug, Clone, Default)]
@@ -39,6 +57,10 @@ pub struct Question {
     pub document_ids: Option<Vec<String>>,
     pub top_k: Option<i64>,
     pub conversation_id: Option<String>,
+    /// The time the caller can wait at most (what is left of a Lambda
+    /// invocation); the ask ends by then or by its configured deadline,
+    /// whichever comes first.
+    pub time_budget: Option<Duration>,
 }
 
 /// The answer, its citations, and where it was filed.
@@ -191,6 +213,15 @@ impl Asker {
 
     pub async fn ask(&self, user_id: &str, question: Question) -> Result<Answer> {
         let started = std::time::Instant::now();
+        // One deadline for every stage: embedding, search, reads and the
+        // answer share the time the request has.
+        let budget = question
+            .time_budget
+            .map_or(self.settings.ask_deadline, |budget| {
+                budget.min(self.settings.ask_deadline)
+            });
+        let deadline = started + budget;
+        let answer_deadline = deadline.checked_sub(HISTORY_WRITE_TIME).unwrap_or(started);
         let mut timings = AskTimings::default();
         let text = validate_question(&question.question)?;
         let top_k = validate_top_k(question.top_k)?;
@@ -199,22 +230,32 @@ impl Asker {
             Some(id) => (validate_conversation_id(id)?, true),
             None => (uuid::Uuid::new_v4().to_string(), false),
         };
-        let owned = self.owned_documents(user_id, question.document_ids).await?;
+        let owned = before(
+            answer_deadline,
+            self.owned_documents(user_id, question.document_ids),
+        )
+        .await?;
         let still_processing = owned.still_processing;
         let scope = SearchScope {
             user_id: user_id.to_string(),
             document_ids: owned.ids,
         };
         let history = if continues {
-            self.earlier_turns(user_id, &conversation_id).await?
+            before(
+                answer_deadline,
+                self.earlier_turns(user_id, &conversation_id),
+            )
+            .await?
         } else {
             Vec::new()
         };
         let search_text = search_text(&text, &history);
 
-        let (found, search_vector) = self
-            .retrieve(&scope, &search_text, top_k, owned.read, &mut timings)
-            .await?;
+        let (found, search_vector) = before(
+            answer_deadline,
+            self.retrieve(&scope, &search_text, top_k, owned.read, &mut timings),
+        )
+        .await?;
         let answering = std::time::Instant::now();
         let (answer, citations, model, truncated) = if found.is_empty() {
             let model = self.generator.model_id().to_string();
@@ -223,8 +264,18 @@ impl Asker {
             // The vector searched with is the question's own unless a short
             // follow-up was widened with the turn before it.
             let question_vector = (search_text == text).then_some(search_vector);
-            self.answer_from(&text, question_vector, &search_text, &found, history)
-                .await?
+            before(
+                answer_deadline,
+                self.answer_from(
+                    &text,
+                    question_vector,
+                    &search_text,
+                    &found,
+                    history,
+                    answer_deadline,
+                ),
+            )
+            .await?
         };
         timings.answer = milliseconds_since(answering);
         let answer = match still_processing {
@@ -243,7 +294,7 @@ impl Asker {
             model: model.clone(),
             created_at: now(),
         };
-        self.history.append(&entry).await?;
+        before(deadline, self.history.append(&entry)).await?;
         tracing::info!(user_id, query_id = %entry.query_id, citations = citations.len(), "question answered");
         metrics::count(if citations.is_empty() {
             Metric::AnswersNotFound
@@ -328,6 +379,7 @@ impl Asker {
         search_text: &str,
         found: &[(Candidate, Document)],
         history: Vec<Turn>,
+        deadline: Instant,
     ) -> Result<(String, Vec<Citation>, String, bool)> {
         let passages: Vec<Passage> = found
             .iter()
@@ -346,6 +398,7 @@ impl Asker {
             question_vector,
             passages,
             history,
+            time_left: Some(deadline.saturating_duration_since(Instant::now())),
         };
         let generated = self.generator.generate(&request).await?;
         let mut mapping = HashMap::new();
