@@ -117,8 +117,11 @@ async fn start_processing(
             "documents whose processing stopped twice were failed"
         );
     }
-    for (key, size) in recovered.retry {
-        queue.push(Job { key, size });
+    for document in recovered.retry {
+        queue.push(Job {
+            key: document.key,
+            size: document.size,
+        });
     }
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<ObjectCreated>();
     objects.subscribe(sender);

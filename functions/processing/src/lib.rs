@@ -1,32 +1,43 @@
 //! The processing function: S3 `ObjectCreated` events → extract (in a
 //! sandboxed child process) → chunk → embed → index, for every record; and a
 //! scheduled sweep that re-drives runs that died and fails uploads that never
-//! arrived.
+//! arrived. In AWS the S3 notifications reach it through an SQS queue (whose
+//! event source bounds how many documents are processed at once), where the
+//! sweep also puts the documents it re-drives.
 //!
-//! | event                                  | handler          | domain                 |
-//! |----------------------------------------|------------------|------------------------|
-//! | S3 `ObjectCreated:*` under `documents/` | [`handle`]      | `Processor::process`   |
-//! | S3 `ObjectRemoved:*` under `documents/` | [`handle`]      | `Processor::forget`    |
-//! | EventBridge "Scheduled Event"           | [`sweep`]       | `Processor::sweep`     |
+//! | event                                         | handler          | domain                 |
+//! |-----------------------------------------------|------------------|------------------------|
+//! | S3 `ObjectCreated:*` under `documents/`        | [`handle`]      | `Processor::process`   |
+//! | S3 `ObjectRemoved:*` under `documents/`        | [`handle`]      | `Processor::forget`    |
+//! | SQS: those S3 notifications, or `{"reprocess"}` | [`handle_queued`] | the two above        |
+//! | EventBridge "Scheduled Event"                  | [`sweep`]       | `Processor::sweep`     |
+
+pub mod lambda;
 
 use std::sync::Arc;
 
 use askdocs_shared::backends::Backends;
+use askdocs_shared::ports::{ProcessingQueue, ReprocessMessage};
 use askdocs_shared::processing::{Processed, Processor, Swept};
 use askdocs_shared::Error;
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use aws_lambda_events::event::s3::{S3Entity, S3Event, S3EventRecord, S3Object};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use serde_json::Value;
 
 #[derive(Clone)]
 pub struct ProcessingState {
     pub processor: Arc<Processor>,
+    /// Where the sweep puts documents to run again (SQS in AWS); without
+    /// one, it runs them itself.
+    pub queue: Option<Arc<dyn ProcessingQueue>>,
 }
 
 impl ProcessingState {
     pub fn new(backends: &Backends) -> anyhow::Result<Self> {
         Ok(ProcessingState {
             processor: backends.processor()?,
+            queue: backends.processing_queue(),
         })
     }
 }
@@ -35,13 +46,25 @@ impl ProcessingState {
 #[derive(Debug)]
 pub enum ProcessingEvent {
     Uploaded(S3Event),
+    Queued(SqsEvent),
     Scheduled(EventBridgeEvent),
 }
 
 impl ProcessingEvent {
-    /// S3 notifications hold `Records`; EventBridge schedules a `detail-type`.
+    /// S3 notifications and SQS batches hold `Records` (told apart by their
+    /// `eventSource`); EventBridge schedules a `detail-type`.
     pub fn parse(payload: Value) -> Result<Self, String> {
-        if payload.get("Records").is_some() {
+        if let Some(records) = payload.get("Records") {
+            let from_sqs = records
+                .get(0)
+                .and_then(|record| record.get("eventSource"))
+                .and_then(Value::as_str)
+                == Some("aws:sqs");
+            if from_sqs {
+                return serde_json::from_value(payload)
+                    .map(ProcessingEvent::Queued)
+                    .map_err(|error| format!("not an SQS event: {error}"));
+            }
             return serde_json::from_value(payload)
                 .map(ProcessingEvent::Uploaded)
                 .map_err(|error| format!("not an S3 event: {error}"));
@@ -115,14 +138,96 @@ pub async fn handle(state: &ProcessingState, event: S3Event) -> Result<Vec<Proce
     }
 }
 
-/// The scheduled sweep: documents whose run died are processed again here
-/// (or given up after their second death); uploads that never came are failed.
+/// What one message of the processing queue asks for.
+#[derive(Debug)]
+enum QueuedWork {
+    Notification(S3Event),
+    Reprocess(ReprocessMessage),
+    /// S3's `s3:TestEvent`, sent once when the notification is configured.
+    Test,
+}
+
+fn queued_work(body: &str) -> Result<QueuedWork, String> {
+    let value: Value = serde_json::from_str(body).map_err(|error| format!("not JSON: {error}"))?;
+    if value.get("Records").is_some() {
+        return serde_json::from_value(value)
+            .map(QueuedWork::Notification)
+            .map_err(|error| format!("not an S3 notification: {error}"));
+    }
+    if value.get("reprocess").is_some() {
+        return serde_json::from_value(value)
+            .map(QueuedWork::Reprocess)
+            .map_err(|error| format!("not a reprocess message: {error}"));
+    }
+    if value.get("Event").and_then(Value::as_str) == Some("s3:TestEvent") {
+        return Ok(QueuedWork::Test);
+    }
+    Err("neither an S3 notification nor a reprocess message".into())
+}
+
+/// How soon a message whose work a retry may finish is delivered again.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Processes each message of an SQS batch. A message whose work a retry
+/// could finish is reported as failed: SQS delivers it again (after
+/// [`RETRY_AFTER`]), and after its last receive moves it to the failure
+/// queue. The others are done: a document that failed for good is marked
+/// `failed`, and a message no retry can make readable is logged and dropped.
+pub async fn handle_queued(state: &ProcessingState, event: SqsEvent) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let body = message.body.as_deref().unwrap_or_default();
+        let outcome = match queued_work(body) {
+            Ok(QueuedWork::Notification(notification)) => {
+                handle(state, notification).await.map(|_| ())
+            }
+            Ok(QueuedWork::Reprocess(message)) => state
+                .processor
+                .process(&message.reprocess.key)
+                .await
+                .map(|_| ()),
+            Ok(QueuedWork::Test) => Ok(()),
+            Err(problem) => {
+                tracing::error!(message_id = %id, problem, body = %askdocs_shared::model::text::shorten(body, 500), "unreadable message on the processing queue; dropped");
+                Ok(())
+            }
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(message_id = %id, error = %error, "message not done; SQS will deliver it again");
+            if let (Some(queue), Some(receipt)) = (&state.queue, message.receipt_handle.as_deref())
+            {
+                if let Err(error) = queue.retry_later(receipt, RETRY_AFTER).await {
+                    tracing::warn!(message_id = %id, error = %error, "could not bring the retry forward");
+                }
+            }
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}
+
+/// The scheduled sweep: documents whose run died are put back on the
+/// processing queue, to run in an invocation of their own (or given up after
+/// their second death); uploads that never came are failed. Without a queue
+/// (one machine, `make invoke`) they are processed here.
 pub async fn sweep(state: &ProcessingState) -> Result<Swept, Error> {
     let swept = state.processor.sweep().await?;
-    for (key, _) in &swept.retry {
-        if let Err(error) = state.processor.process(key).await {
-            // The next sweep tries again; this one goes on with the others.
-            tracing::warn!(key, error = %error, "re-driven document failed again; left for the next sweep");
+    for document in &swept.retry {
+        let queued = match &state.queue {
+            Some(queue) => queue.requeue(document).await,
+            None => Err(Error::Unavailable(anyhow::anyhow!("no processing queue"))),
+        };
+        if let Err(error) = queued {
+            if state.queue.is_some() {
+                tracing::warn!(key = %document.key, error = %error, "re-queueing failed; processing here");
+            }
+            if let Err(error) = state.processor.process(&document.key).await {
+                // The next sweep tries again; this one goes on with the others.
+                tracing::warn!(key = %document.key, error = %error, "re-driven document failed again; left for the next sweep");
+            }
         }
     }
     tracing::info!(

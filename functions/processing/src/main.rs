@@ -1,7 +1,7 @@
-use askdocs_processing::{handle, sweep, ProcessingEvent, ProcessingState};
+use askdocs_processing::{lambda::handle_event, ProcessingState};
 use askdocs_shared::processing::sandbox::run_worker_if_requested;
-use askdocs_shared::{backends::Backends, config::Config, logging, Error};
-use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use askdocs_shared::{backends::Backends, config::Config, logging};
+use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
 #[tokio::main]
@@ -14,32 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let state = ProcessingState::new(&backends)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let state = state.clone();
-        async move {
-            let outcome = match ProcessingEvent::parse(event.payload) {
-                Ok(ProcessingEvent::Uploaded(event)) => handle(&state, event).await.map(|_| ()),
-                Ok(ProcessingEvent::Scheduled(_)) => sweep(&state).await.map(|_| ()),
-                Err(problem) => {
-                    return Err(Diagnostic {
-                        error_type: "UnsupportedEvent".into(),
-                        error_message: problem,
-                    })
-                }
-            };
-            outcome.map_err(diagnostic)
-        }
+        async move { handle_event(&state, event).await }
     }))
     .await
-}
-
-/// A failed invocation makes Lambda retry the event, then send it to the on-failure queue.
-fn diagnostic(error: Error) -> Diagnostic {
-    Diagnostic {
-        error_type: if error.is_retryable() {
-            "Retryable"
-        } else {
-            "ProcessingFailed"
-        }
-        .to_string(),
-        error_message: error.public_message(),
-    }
 }

@@ -406,7 +406,12 @@ async fn runs_interrupted_by_a_restart_are_recovered_and_processed_again() {
         .unwrap();
 
     // THEN the document is handed back for processing, and processing it makes it ready
-    assert_eq!(recovered.retry, vec![(document.key.clone(), document.size)]);
+    let retried: Vec<_> = recovered
+        .retry
+        .iter()
+        .map(|retry| (retry.key.clone(), retry.size))
+        .collect();
+    assert_eq!(retried, vec![(document.key.clone(), document.size)]);
     assert_eq!(
         harness.stored(&document).await.status,
         DocumentStatus::Failed
@@ -629,5 +634,111 @@ async fn a_removed_file_takes_the_passages_of_its_deleted_document_along() {
             .await
             .unwrap(),
         0
+    );
+}
+
+/// The real SQS event of `name` whose first message's body is `body`.
+fn sqs_event(name: &str, body: &str) -> serde_json::Value {
+    let mut event = event(name);
+    event["Records"][0]["body"] = serde_json::json!(body);
+    event
+}
+
+/// WHEN: Lambda invokes the function with `payload`, as the runtime does.
+async fn invoke(harness: &Harness, payload: serde_json::Value) -> serde_json::Value {
+    askdocs_processing::lambda::handle_event(
+        &harness.state,
+        lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_upload_notification_on_the_processing_queue_is_processed() {
+    // GIVEN an uploaded file, and S3's notification of it as the queue delivers it
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-q", "notes.txt", "queued notes.txt", "text/plain")
+        .await;
+    let notification = serde_json::to_string(&s3_event(&document.key)).unwrap();
+    let batch = sqs_event("sqs-s3-put.json", &notification);
+    // WHEN the processing function receives the batch
+    let response = invoke(&harness, batch).await;
+    // THEN the document is ready and no message is handed back for retry
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(
+        harness.stored(&document).await.status,
+        DocumentStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_reprocess_message_runs_the_document_again() {
+    // GIVEN a document whose run died, put back on the queue by the sweep
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-r", "notes.txt", "notes.txt", "text/plain")
+        .await;
+    let message = askdocs_shared::ports::ReprocessMessage::for_document(&document);
+    let batch = sqs_event(
+        "sqs-reprocess.json",
+        &serde_json::to_string(&message).unwrap(),
+    );
+    // WHEN the processing function receives it
+    let response = invoke(&harness, batch).await;
+    // THEN the document is processed
+    assert_eq!(response["batchItemFailures"], serde_json::json!([]));
+    assert_eq!(
+        harness.stored(&document).await.status,
+        DocumentStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn s3s_test_event_and_unreadable_messages_are_not_retried_forever() {
+    let harness = Harness::new().await;
+    for body in [
+        r#"{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-27T09:58:01.123Z","Bucket":"askdocs-documents","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}"#,
+        "not json at all",
+        r#"{"something":"else"}"#,
+    ] {
+        // WHEN a message that is no work arrives
+        let response = invoke(&harness, sqs_event("sqs-s3-put.json", body)).await;
+        // THEN it is done with (logged), not handed back to be delivered again
+        assert_eq!(
+            response["batchItemFailures"],
+            serde_json::json!([]),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_document_held_by_another_run_is_handed_back_to_the_queue() {
+    // GIVEN a document another run is processing right now
+    let harness = Harness::new().await;
+    let document = harness
+        .upload("user-h", "notes.txt", "held.txt", "text/plain")
+        .await;
+    harness
+        .store
+        .start_processing(
+            &document.user_id,
+            &document.document_id,
+            "2000-01-01T00:00:00.000Z",
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let notification = serde_json::to_string(&s3_event(&document.key)).unwrap();
+    let batch = sqs_event("sqs-s3-put.json", &notification);
+    let message_id = batch["Records"][0]["messageId"].clone();
+    // WHEN its upload notification arrives
+    let response = invoke(&harness, batch).await;
+    // THEN that message is reported failed, so SQS delivers it again later
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": message_id}])
     );
 }

@@ -54,8 +54,8 @@ pub enum Processed {
 /// What a sweep found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
-    /// Object keys (and sizes) of interrupted runs to process again.
-    pub retry: Vec<(String, u64)>,
+    /// Documents whose run was interrupted, to process again.
+    pub retry: Vec<Document>,
     /// Documents failed for good: they stopped twice, or their upload never came.
     pub failed: usize,
 }
@@ -255,7 +255,7 @@ impl Processor {
             } else {
                 self.fail(&document, INTERRUPTED).await?;
                 tracing::warn!(user_id = %ids.0, document_id = %ids.1, "interrupted processing recovered");
-                swept.retry.push((document.key, document.size));
+                swept.retry.push(document);
             }
         }
         Ok(swept)
