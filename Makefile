@@ -8,12 +8,22 @@ DATA_DIR   ?= .askdocs
 FN         ?= auth
 EVENT      ?= events/auth-login.json
 FUNCTIONS  := auth document processing query
+LAMBDAS    := $(addprefix lambda-,$(FUNCTIONS))
+# Where cargo-lambda leaves each function's binary: <dir>/lambda/<fn>/bootstrap.
+LAMBDA_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
+# make deploy / deploy-web: the samconfig.toml environment (default, staging);
+# REGION, ANSWER_MODEL_ID and GUIDED=0|1 are read from the command line too.
+CONFIG_ENV ?= default
+# The Lambdas' architecture (template.yaml: arm64). `LAMBDA_ARCH=--x86-64 sam build`
+# builds the same artefacts for a machine that has no arm64 Rust target (make bench).
+LAMBDA_ARCH ?= --arm64
 
 MODEL_DIR  ?= .models/all-MiniLM-L6-v2
 export ASKDOCS_MODEL_DIR ?= $(abspath $(MODEL_DIR))
 
 .PHONY: help model moto run test build build-lambda lint lint-infra fmt invoke deploy deploy-web \
-        bench eval load contract fuzz clean
+        bench eval load contract fuzz clean $(LAMBDAS) \
+        build-AuthFunction build-DocumentFunction build-ProcessingFunction build-QueryFunction
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,30 +45,56 @@ test: ## everything: Rust tests (unit, handlers, adapters on moto, end to end, h
 build: ## build every crate and test
 	$(CARGO) build --workspace --all-targets
 
-lint: lint-infra ## formatting, clippy (warnings are errors), cfn-lint and sam validate
+lint: lint-infra ## formatting, clippy (warnings are errors), cfn-lint, sam validate, each function's sam build target
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# Each Lambda alone, with only its own features.
 	$(foreach fn,$(FUNCTIONS),$(CARGO) clippy -p askdocs-$(fn) --bins -- -D warnings &&) true
 
-lint-infra: ## cfn-lint and sam validate --lint on template.yaml (tools from PyPI, no AWS account)
+lint-infra: ## cfn-lint, sam validate --lint, and how sam build builds each function (tools from PyPI, no AWS account)
 	bash scripts/lint-infra.sh
 
 fmt: ## format the code
 	$(CARGO) fmt --all
 
-build-lambda: ## build the four Lambda binaries for arm64 with cargo-lambda, each with only its features
-	$(foreach fn,$(FUNCTIONS),cargo lambda build --release --arm64 -p askdocs-$(fn) --bin $(fn) &&) true
+build-lambda: $(LAMBDAS) ## build the four Lambda binaries for arm64 with cargo-lambda, each with only its features
+
+# One Lambda binary, built as its own package: cargo then resolves only that
+# package's features (built from the workspace root, cargo would unify every
+# member's, and each Lambda would link SQLite, the local model and the CLI).
+$(LAMBDAS): lambda-%:
+	$(CARGO) lambda build --release $(LAMBDA_ARCH) -p askdocs-$* --bin $*
+
+# What `sam build` runs for each function of template.yaml (BuildMethod:
+# makefile): `make build-<LogicalId>` with ARTIFACTS_DIR set, in the source
+# tree (samconfig.toml: build_in_source). The same binaries as build-lambda;
+# scripts/lint-infra.sh checks every function has its target.
+define sam-artifact
+@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is not set (sam build sets it)" >&2; exit 1; }
+cp $(LAMBDA_TARGET_DIR)/lambda/$(1)/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+endef
+
+build-AuthFunction: lambda-auth
+	$(call sam-artifact,auth)
+
+build-DocumentFunction: lambda-document
+	$(call sam-artifact,document)
+
+build-ProcessingFunction: lambda-processing
+	$(call sam-artifact,processing)
+
+build-QueryFunction: lambda-query
+	$(call sam-artifact,query)
 
 invoke: model ## replay an event into one function: make invoke FN=auth EVENT=events/auth-login.json
 	ASKDOCS_DATA_DIR=$(DATA_DIR) bash scripts/invoke.sh $(FN) $(EVENT)
 
-deploy: ## build and deploy with SAM (guided the first time, when samconfig.toml has no stack)
-	sam build --beta-features
-	sam deploy $(if $(wildcard samconfig.toml),,--guided)
+deploy: ## sam build + sam deploy, guided while the stack doesn't exist; CONFIG_ENV=staging REGION=… ANSWER_MODEL_ID=…
+	CONFIG_ENV='$(CONFIG_ENV)' REGION='$(REGION)' ANSWER_MODEL_ID='$(ANSWER_MODEL_ID)' GUIDED='$(GUIDED)' \
+		bash scripts/deploy.sh
 
-deploy-web: ## publish web/ next to a deployed stack (needs the AWS CLI)
-	bash scripts/deploy-web.sh
+deploy-web: ## publish web/ next to the deployed stack, in the Region make deploy deploys to (needs the AWS CLI)
+	CONFIG_ENV='$(CONFIG_ENV)' REGION='$(REGION)' bash scripts/deploy-web.sh
 
 bench: ## release build, every benchmark side by side with the Python peers; writes docs/benchmarks.md (not part of test)
 	CARGO=$(CARGO) bash bench/run.sh

@@ -3,17 +3,24 @@
 # outputs, writes config.json with the API's URL next to index.html, and syncs
 # the files to the stack's web bucket (then refreshes CloudFront's copy).
 #
-#   bash scripts/deploy-web.sh [--stack NAME] [--region REGION] [--bucket BUCKET] [--dry-run]
+#   bash scripts/deploy-web.sh [--config-env ENV] [--stack NAME] [--region REGION]
+#                              [--bucket BUCKET] [--dry-run]
 #
 # Needs the AWS CLI v2 (`aws`), with credentials for the stack's account, and a
-# stack deployed with `make deploy`. The stack's name and region default to
-# samconfig.toml's. Outputs read: ApiUrl (required); WebBucketName, WebUrl and
-# WebDistributionId when the stack hosts the page (otherwise pass --bucket).
+# stack deployed with `make deploy`. The stack's name and Region are the ones
+# `make deploy` deploys to (scripts/samconfig.sh): samconfig.toml's for the
+# environment (--config-env, CONFIG_ENV, default "default"), a Region given as
+# --region or REGION first, AWS_REGION / AWS_DEFAULT_REGION / the CLI profile's
+# only when samconfig.toml names none. Outputs read: ApiUrl (required);
+# WebBucketName, WebUrl and WebDistributionId when the stack hosts the page
+# (otherwise pass --bucket).
 # For the page to reach the API, the API's CORS must allow the page's origin
 # (ASKDOCS_CORS_ORIGIN = WebUrl's origin), and the documents bucket's CORS must
 # allow PUT from it (uploads go straight to S3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/samconfig.sh
+. scripts/samconfig.sh
 
 say() { printf 'deploy-web: %s\n' "$*" >&2; }
 die() {
@@ -21,29 +28,26 @@ die() {
     exit 1
 }
 
-# samconfig.toml's value for KEY (first match), or nothing.
-samconfig() {
-    [ -f samconfig.toml ] || return 0
-    sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\\([^\"]*\\)\".*/\\1/p" samconfig.toml | head -n 1
-}
-
-stack="$(samconfig stack_name)"
-region="$(samconfig region)"
+env="${CONFIG_ENV:-default}"
+stack=""
+region="${REGION:-}"
 bucket=""
 dry_run=""
 while [ $# -gt 0 ]; do
     case "$1" in
+    --config-env) env="${2:?--config-env needs a samconfig.toml environment}"; shift 2 ;;
     --stack) stack="${2:?--stack needs a name}"; shift 2 ;;
     --region) region="${2:?--region needs a region}"; shift 2 ;;
     --bucket) bucket="${2:?--bucket needs a bucket name}"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
     esac
 done
-stack="${stack:-askdocs}"
-region="${region:-${AWS_REGION:-${AWS_DEFAULT_REGION:-}}}"
-[ -n "$region" ] || die "no region: pass --region, set AWS_REGION, or set region in samconfig.toml"
+stack="$(deploy_stack "$env" "$stack")"
+region="$(deploy_region "$env" "$region")"
+[ -n "$region" ] || die "no Region: pass --region, set region in samconfig.toml's [$env.deploy.parameters], or set AWS_REGION"
+say "stack $stack in $region"
 
 command -v aws >/dev/null ||
     die "the AWS CLI (aws, version 2) is needed: https://docs.aws.amazon.com/cli/latest/userguide/getting-started-install.html"

@@ -11,8 +11,14 @@
 #      done offline here - and cfn-lint on the translated templates. cfn-lint
 #      1.x validates SAM resources without expanding them, so a problem that
 #      exists only between generated resources, such as the circular
-#      dependency bucket -> S3 invoke permission -> function -> bucket (E3004),
-#      is caught only in this step.
+#      dependency bucket -> S3 invoke permission -> function -> bucket (E3004)
+#      that an S3 event on a function can make, is caught only in this step.
+#   4. How `sam build` builds each function: every AWS::Serverless::Function
+#      has BuildMethod makefile (CodeUri: the workspace root, where the
+#      Makefile is), and the Makefile's build-<LogicalId> target - read with
+#      `make -n`, nothing is compiled - runs `cargo lambda build --release
+#      --arm64 -p askdocs-<fn> --bin <fn>` and copies that binary into
+#      $ARTIFACTS_DIR; `make build-lambda` builds exactly the same binaries.
 #
 # Exits non-zero on any finding of any tool. The tools come from PyPI, pinned,
 # in .venv-infra/. LINT_REGIONS (default "eu-west-1 us-east-1") names the
@@ -58,10 +64,14 @@ trap 'rm -rf "$work"' EXIT
 # A helper that (a) writes a copy of the template with other parameter
 # defaults, (b) translates a SAM template to CloudFormation exactly as
 # `sam validate` does (samcli's SamTemplateValidator), without asking IAM
-# for managed policies: the template names none by name.
+# for managed policies: the template names none by name, (c) checks how
+# `sam build` builds each function (step 4 above).
 cat > "$work/helper.py" <<'PY'
 import json
 import logging
+import re
+import shlex
+import subprocess
 import sys
 
 logging.disable(logging.WARNING)  # samtranslator's feature-toggle chatter
@@ -102,8 +112,101 @@ def translate(src, dst):
         json.dump(yaml_parse(translated), f, indent=1)
 
 
+def dry_run(target, artifacts):
+    """The commands `make TARGET` would run (make -n: nothing is run), split into words."""
+    run = subprocess.run(
+        ["make", "--no-print-directory", "-n", target, f"ARTIFACTS_DIR={artifacts}", "CARGO=cargo", "CARGO_TARGET_DIR="],
+        capture_output=True,
+        text=True,
+    )
+    if run.returncode != 0:
+        return None, run.stderr.strip()
+    return [shlex.split(line) for line in run.stdout.splitlines() if line.strip()], None
+
+
+def is_lambda_build(words, fn):
+    """`cargo lambda build --release --arm64 -p askdocs-FN --bin FN` (any order, more flags allowed)."""
+    if words[:3] != ["cargo", "lambda", "build"]:
+        return False
+    pairs = list(zip(words, words[1:]))
+    return (
+        "--release" in words
+        and "--arm64" in words
+        and ("-p", f"askdocs-{fn}") in pairs
+        and ("--bin", fn) in pairs
+        and "--workspace" not in words
+    )
+
+
+def builds(src):
+    from cfnlint.decode import decode
+
+    template, matches = decode(src)
+    if matches:
+        for match in matches:
+            print(match, file=sys.stderr)
+        sys.exit(1)
+    artifacts = "/sam-artifacts-dir"
+    problems = []
+    built = set()
+    functions = sorted(
+        (logical, resource)
+        for logical, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    )
+    if not functions:
+        problems.append("no AWS::Serverless::Function in the template")
+    for logical, resource in functions:
+        method = (resource.get("Metadata") or {}).get("BuildMethod")
+        if method != "makefile":
+            problems.append(f"{logical}: Metadata.BuildMethod is {method!r}, not makefile")
+        code_uri = (resource.get("Properties") or {}).get("CodeUri")
+        if code_uri != ".":
+            problems.append(f"{logical}: CodeUri is {code_uri!r}; the Makefile sam build runs is the workspace root's ('.')")
+        match = re.fullmatch(r"([A-Z][A-Za-z]*)Function", logical)
+        if not match:
+            problems.append(f"{logical}: not named <Name>Function, so no askdocs-<name> package to build")
+            continue
+        fn = match.group(1).lower()
+        commands, error = dry_run(f"build-{logical}", artifacts)
+        if commands is None:
+            problems.append(f"{logical}: `make build-{logical}` fails: {error}")
+            continue
+        lambda_builds = [words for words in commands if words[:3] == ["cargo", "lambda", "build"]]
+        if not any(is_lambda_build(words, fn) for words in lambda_builds):
+            problems.append(f"build-{logical} does not run `cargo lambda build --release --arm64 -p askdocs-{fn} --bin {fn}`")
+        others = [" ".join(words) for words in lambda_builds if not is_lambda_build(words, fn)]
+        if others:
+            problems.append(f"build-{logical} also builds something else: {others}")
+        copies = [
+            words
+            for words in commands
+            if words[:1] == ["cp"] and any(w.endswith(f"/lambda/{fn}/bootstrap") for w in words)
+            and any(w == artifacts or w.startswith(artifacts + "/") for w in words)
+        ]
+        if not copies:
+            problems.append(f"build-{logical} does not copy <target>/lambda/{fn}/bootstrap into $ARTIFACTS_DIR")
+        built.add(fn)
+    commands, error = dry_run("build-lambda", artifacts)
+    if commands is None:
+        problems.append(f"`make build-lambda` fails: {error}")
+    else:
+        lambda_builds = [words for words in commands if words[:3] == ["cargo", "lambda", "build"]]
+        bench = {fn for fn in built if any(is_lambda_build(words, fn) for words in lambda_builds)}
+        if bench != built or len(lambda_builds) != len(built):
+            problems.append(
+                "`make build-lambda` must build exactly the functions sam build does, the same way: "
+                + "; ".join(" ".join(words) for words in lambda_builds)
+            )
+    for problem in problems:
+        print(f"{src}: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+    print(f"   {len(built)} functions, each `cargo lambda build -p askdocs-<fn>` alone: {', '.join(sorted(built))}", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    {"variant": variant, "translate": translate}[sys.argv[1]](*sys.argv[2:])
+    {"variant": variant, "translate": translate, "builds": builds}[sys.argv[1]](*sys.argv[2:])
 PY
 
 py() { "$venv/bin/python" "$work/helper.py" "$@"; }
@@ -152,6 +255,9 @@ for source in "$template" "$other"; do
       "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$translated"
   fi
 done
+
+step "sam build: every function built alone by its Makefile target (make -n, nothing compiled)" \
+  py builds "$template"
 
 echo "lint-infra: cfn-lint $("$venv/bin/cfn-lint" --version | awk '{print $2}'), $("$venv/bin/sam" --version)" >&2
 if [ "$failures" -ne 0 ]; then
