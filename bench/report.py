@@ -37,8 +37,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 FUNCTIONS = ["auth", "document", "processing", "query"]
 BASELINE = "hello-lambda"
-SIZE_GOAL_MB = {"auth": 5.0, "document": 8.0, "processing": 8.0, "query": 8.0}
-INIT_RATIO_GOAL = 1.5
+# Issue 21: the artefacts sam build makes, with the AWS SDK clients, each ≤ 10 MB,
+# and each function's init ≤ 1.3× hello-lambda's.
+SIZE_GOAL_MB = {"auth": 10.0, "document": 10.0, "processing": 10.0, "query": 10.0}
+INIT_RATIO_GOAL = 1.3
 EXTRACT_RATIO_GOAL = 20.0
 TEXT_MBPS_GOAL = 50.0
 EMBED_RATIO_GOAL = 1.0
@@ -175,16 +177,19 @@ class Report:
                 rows.append([f"{name}", arch, fmt(entry["bytes"] / MB, 2, "MB"), fmt(mb, 2, "MB")])
                 if name in SIZE_GOAL_MB:
                     self.value(f"size.{arch}.{name}.mb", f"{name} stripped size, {arch} (MB)", mb)
-                    if arch == "x86_64":
+                    if arch == "x86_64" or data.get("source"):
                         goal = SIZE_GOAL_MB[name]
                         base = entries.get(BASELINE)
+                        built = f"{arch}, sam build" if data.get("source") else arch
                         self.goal_rows.append([
-                            f"stripped size {name} (x86_64)", fmt(mb, 2, "MB"),
+                            f"stripped size {name} ({built})", fmt(mb, 2, "MB"),
                             fmt(base["stripped_bytes"] / MB, 2, "MB") + " hello-lambda"
                             if base and not base.get("missing") else "—",
                             "—", f"≤ {goal:g} MB", verdict(mb <= goal)])
         text = "### Size\n\nMB = 10⁶ bytes. " + (
             f"Stripped with `{data.get('strip')}` on a copy. ")
+        if data.get("source"):
+            text += f"The functions are the artefacts of {data['source']}. "
         if data.get("arm64_note"):
             text += f"arm64: {data['arm64_note']}."
         elif data.get("zig"):

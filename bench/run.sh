@@ -8,7 +8,7 @@
 #                                         # not recorded in bench/history.json
 #   BENCH_ARM64=1 bash bench/run.sh       # also arm64 sizes via cargo-lambda (a second full build)
 #   BENCH_LABEL="features split" ...      # name this run in the before/after table
-#   BENCH_SKIP_BUILD=1 ...                # use the binaries already in target/release
+#   BENCH_SKIP_BUILD=1 ...                # use the binaries already built (.aws-sam/build, target/)
 #   BENCH_RECORD=0 ...                    # do not append this run to bench/history.json
 #   BENCH_NOTE="..." ...                  # a remark shown with the run in docs/benchmarks.md
 #
@@ -49,22 +49,25 @@ rust_embed() {
 # criterion; results land in target/criterion/**/new/
 retrieval_bench() { "$CARGO" bench -p askdocs-shared --bench retrieval "${criterion_args[@]}"; }
 
-# one cargo call per binary: a shared call would unify `shared`'s features
-# across the functions and every one would link everything.
+# The four Lambdas as `sam build` makes them (bench/sam-build.sh: one cargo
+# lambda call per function, so each links only its own features) and the
+# hello-world baseline built the same way; the askdocs command and the
+# retrieval benchmark with cargo.
 build_release() {
-  local name package
-  for name in auth document processing query hello-lambda askdocs; do
-    case "$name" in
-      hello-lambda) package="hello-lambda" ;;
-      askdocs) package="askdocs-local" ;;
-      *) package="askdocs-$name" ;;
-    esac
-    echo "run: $CARGO build --release -p $package --bin $name" >&2
-    "$CARGO" build --release -p "$package" --bin "$name" || return 1
-  done
+  echo "run: bash bench/sam-build.sh" >&2
+  bash bench/sam-build.sh > "$results/arch.txt" || return 1
+  echo "run: $CARGO build --release -p askdocs-local --bin askdocs" >&2
+  "$CARGO" build --release -p askdocs-local --bin askdocs || return 1
   echo "run: $CARGO bench -p askdocs-shared --bench retrieval --no-run" >&2
   "$CARGO" bench -p askdocs-shared --bench retrieval --no-run
 }
+
+# The binaries the cold start runs: the sam build artefacts.
+lambda_binaries=()
+for name in auth document processing query; do
+  lambda_binaries+=(--binary "$name=.aws-sam/build/${name^}Function/bootstrap")
+done
+lambda_binaries+=(--binary "hello-lambda=$target_dir/lambda/hello-lambda/bootstrap")
 
 # ---- bookkeeping -------------------------------------------------------------------
 rm -rf "$results"
@@ -78,7 +81,7 @@ declare -A shown=(
   [rust_extract]="$askdocs bench-extract --json FILES"
   [rust_embed]="$askdocs bench-embed --json --batch 32 --passages $passages --passages-file $results/passages.json --queries-file $results/queries.json"
   [retrieval_bench]="$CARGO bench -p askdocs-shared --bench retrieval ${criterion_args[*]}"
-  [build_release]="$CARGO build --release -p PACKAGE --bin NAME (per binary); $CARGO bench --no-run"
+  [build_release]="bash bench/sam-build.sh (sam build, cargo lambda per function); $CARGO build --release -p askdocs-local; $CARGO bench --no-run"
 )
 
 # step NAME OUTPUT-FILE COMMAND...: stdout to OUTPUT-FILE (JSON), stderr to NAME.log.
@@ -149,9 +152,10 @@ loadavg=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$busy" -lt 20 ] || echo "run: warning: the CPU is ${busy}% busy with other work; numbers will suffer" >&2
 
 # ---- the benchmarks, one at a time ---------------------------------------------------
-step sizes sizes.json bash bench/sizes.sh
+lambda_arch=$(cat "$results/arch.txt" 2>/dev/null || echo x86_64)
+step sizes sizes.json bash bench/sizes.sh --sam "$lambda_arch"
 step coldstart coldstart.json python3 bench/coldstart.py --runs "$runs" \
-  --target-dir "$target_dir" --log "$results/coldstart-functions.log"
+  --target-dir "$target_dir" "${lambda_binaries[@]}" --log "$results/coldstart-functions.log"
 step extract-rust extract-rust.json rust_extract "${documents[@]}"
 step extract-python extract-python.json "$venv_python" bench/python_pipeline.py --json --min-seconds 1 \
   "${documents[@]}"

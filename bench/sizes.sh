@@ -4,6 +4,9 @@
 #   bash bench/sizes.sh                 # x86_64: target/release/{auth,document,processing,query,hello-lambda}
 #   bash bench/sizes.sh --build         # build each of them first (one cargo call per binary, see below)
 #   bash bench/sizes.sh --arm64         # also arm64, built with cargo-lambda (zig from PyPI's ziglang)
+#   bash bench/sizes.sh --sam ARCH      # the artefacts `sam build` made (bench/sam-build.sh):
+#                                       # .aws-sam/build/<Fn>Function/bootstrap, and hello-lambda
+#                                       # from target/lambda/, reported under ARCH (x86_64 or arm64)
 #
 # Each binary is built by its own `cargo build -p PACKAGE --bin NAME`: one cargo
 # call for several packages unifies the features of `shared` across them, so
@@ -23,12 +26,15 @@ CARGO="${CARGO:-cargo}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 build=0
 arm64=0
-for arg in "$@"; do
-  case "$arg" in
+sam_arch=
+while [ $# -gt 0 ]; do
+  case "$1" in
     --build) build=1 ;;
     --arm64) arm64=1 ;;
-    *) echo "sizes: unknown argument $arg" >&2; exit 2 ;;
+    --sam) sam_arch=${2:?--sam needs an architecture}; shift ;;
+    *) echo "sizes: unknown argument $1" >&2; exit 2 ;;
   esac
+  shift
 done
 
 # binary name -> cargo package
@@ -70,6 +76,23 @@ entries() { # dir-of-a-binary-path-function
 
 x86_path() { echo "$target_dir/release/$1"; }
 arm_path() { echo "$target_dir/lambda/$1/bootstrap"; }
+sam_path() { # what sam build left for a function (hello-lambda: cargo lambda, same flags)
+  case "$1" in
+    hello-lambda) echo "$target_dir/lambda/hello-lambda/bootstrap" ;;
+    *) echo ".aws-sam/build/${1^}Function/bootstrap" ;;
+  esac
+}
+
+if [ -n "$sam_arch" ]; then
+  other=arm64
+  [ "$sam_arch" = arm64 ] && other=x86_64
+  printf '{\n  "tool": "bench/sizes.sh --sam",\n  "source": "sam build (BuildMethod makefile: cargo lambda per function)",\n  "strip": "%s",\n  "%s": {' \
+    "${strip_tool:-none}" "$sam_arch"
+  entries sam_path
+  printf '\n  },\n  "%s": {},\n  "arm64_note": %s,\n  "zig": null\n}\n' "$other" \
+    "$([ "$sam_arch" = arm64 ] && echo null || echo '"no aarch64 Rust target on this machine: sam build ran with LAMBDA_ARCH=--x86-64"')"
+  exit 0
+fi
 
 if [ "$build" = 1 ]; then
   for name in "${binaries[@]}"; do

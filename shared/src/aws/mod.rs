@@ -11,6 +11,13 @@
 //! that never calls a service never builds its client (nor parses its
 //! endpoint rules). `AWS_ENDPOINT_URL` points every client at an emulator
 //! (the tests use moto).
+//!
+//! Region and credentials come from aws-config's providers. A Lambda reads
+//! them from Lambda's environment (its role's session), so a function's
+//! `SdkConfig` is assembled from those providers alone and links none of the
+//! chains' other sources (STS web identity, SSO, profiles, instance
+//! metadata); the `askdocs` command, run by a person, loads the SDK's full
+//! chains (feature `aws-credential-chain`).
 
 #[cfg(feature = "aws-bedrock")]
 pub mod bedrock;
@@ -35,6 +42,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::OnceCell;
 
 use crate::config::TlsRoots;
@@ -137,6 +145,7 @@ pub struct AwsClients {
 struct Cells {
     source: Source,
     timeouts: ServiceTimeouts,
+    http: http::AwsHttp,
     sdk: OnceCell<SdkConfig>,
     dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
     secrets: OnceCell<aws_sdk_secretsmanager::Client>,
@@ -158,6 +167,7 @@ impl AwsClients {
     fn with_source(source: Source, timeouts: ServiceTimeouts) -> Self {
         AwsClients {
             inner: Arc::new(Cells {
+                http: http::AwsHttp::new(source.tls_roots()),
                 source,
                 timeouts,
                 sdk: OnceCell::new(),
@@ -220,7 +230,7 @@ impl AwsClients {
     async fn sdk(&self) -> &SdkConfig {
         self.inner
             .sdk
-            .get_or_init(|| load_sdk_config(&self.inner.source))
+            .get_or_init(|| load_sdk_config(&self.inner.source, &self.inner.http))
             .await
     }
 
@@ -337,7 +347,7 @@ impl AwsClients {
                 Arc::new(opensearch::SignedHttp::new(
                     &region,
                     credentials,
-                    self.inner.source.tls_roots(),
+                    self.inner.http.clone(),
                 ))
             })
             .await
@@ -506,50 +516,119 @@ impl AwsClients {
     }
 }
 
-/// The shared configuration: region, credentials, endpoint, HTTPS client.
-async fn load_sdk_config(source: &Source) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http::sdk_http_client(source.tls_roots()));
-    match source {
-        Source::Environment { .. } => {
-            // Lambda gives every function its role's credentials and its region
-            // in the environment, which the default chains would pick first
-            // anyway; naming those providers spares a cold start from building
-            // the chains' other sources. Elsewhere the full chains apply.
-            if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-                loader = loader.credentials_provider(
-                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-                );
-            }
-            if std::env::var_os("AWS_REGION").is_some()
-                || std::env::var_os("AWS_DEFAULT_REGION").is_some()
-            {
-                loader = loader
-                    .region(aws_config::environment::EnvironmentVariableRegionProvider::new());
-            }
-        }
+/// The shared configuration: region, credentials, endpoint, HTTPS client,
+/// retries.
+async fn load_sdk_config(source: &Source, http: &http::AwsHttp) -> SdkConfig {
+    let config = match source {
+        Source::Environment { .. } => from_environment(http).await,
         #[cfg(feature = "testing")]
-        Source::Emulator { .. } => {
-            loader = loader
-                .region(aws_config::Region::new("eu-west-1"))
-                .credentials_provider(aws_credential_types::Credentials::new(
+        Source::Emulator { .. } => sdk_config(http)
+            .region(aws_config::Region::new("eu-west-1"))
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
                     "testing", "testing", None, None, "emulator",
-                ));
-        }
-    }
-    if let Some(endpoint) = source.endpoint_url() {
-        loader = loader.endpoint_url(endpoint);
-    }
-    let sdk = loader.load().await;
-    if sdk.region().is_none() {
+                ),
+            ))
+            .build(),
+    };
+    let config = match source.endpoint_url() {
+        Some(endpoint) => config.into_builder().endpoint_url(endpoint).build(),
+        None => config,
+    };
+    if config.region().is_none() {
         tracing::warn!("no AWS region is configured (AWS_REGION); calls will fail");
     }
-    sdk
+    config
+}
+
+/// What every configuration shares: the SDK's current behaviour, our HTTPS
+/// client, tokio's timers, and the retry mode the environment asks for.
+fn sdk_config(http: &http::AwsHttp) -> aws_types::sdk_config::Builder {
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http.for_sdk())
+        .retry_config(retry_config_from(|name| std::env::var(name).ok()))
+        .time_source(aws_smithy_async::time::SharedTimeSource::default());
+    builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    builder
+}
+
+/// Lambda's environment: the function's Region and its role's credentials
+/// (and `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`, which the
+/// services' endpoint rules honour).
+#[cfg(not(feature = "aws-credential-chain"))]
+async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
+    use aws_config::meta::region::ProvideRegion as _;
+    let region = aws_config::environment::EnvironmentVariableRegionProvider::new()
+        .region()
+        .await;
+    let flag = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+    };
+    sdk_config(http)
+        .region(region)
+        .credentials_provider(SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .use_fips(flag("AWS_USE_FIPS_ENDPOINT"))
+        .use_dual_stack(flag("AWS_USE_DUALSTACK_ENDPOINT"))
+        .build()
+}
+
+/// A person's environment: the SDK's full chains (environment, profiles,
+/// SSO, `credential_process`, web identity, instance roles).
+#[cfg(feature = "aws-credential-chain")]
+async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http.for_sdk())
+        .load()
+        .await
+}
+
+/// The SDK's retry settings from `AWS_RETRY_MODE` (`standard`, `adaptive`)
+/// and `AWS_MAX_ATTEMPTS`, as aws-config reads them; standard mode with 3
+/// attempts (jittered exponential back-off, a retry quota) otherwise.
+fn retry_config_from(variable: impl Fn(&str) -> Option<String>) -> RetryConfig {
+    let config = match variable("AWS_RETRY_MODE").as_deref().map(str::trim) {
+        Some(mode) if mode.eq_ignore_ascii_case("adaptive") => RetryConfig::adaptive(),
+        _ => RetryConfig::standard(),
+    };
+    match variable("AWS_MAX_ATTEMPTS").and_then(|value| value.trim().parse::<u32>().ok()) {
+        Some(attempts) if attempts >= 1 => config.with_max_attempts(attempts),
+        _ => config,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retries_follow_the_environment_as_the_sdk_reads_it() {
+        let lookup = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            }
+        };
+        let standard = retry_config_from(lookup(&[]));
+        assert_eq!(standard.max_attempts(), 3);
+        assert_eq!(standard.mode(), aws_config::retry::RetryMode::Standard);
+        let tuned = retry_config_from(lookup(&[
+            ("AWS_MAX_ATTEMPTS", "5"),
+            ("AWS_RETRY_MODE", "adaptive"),
+        ]));
+        assert_eq!(tuned.max_attempts(), 5);
+        assert_eq!(tuned.mode(), aws_config::retry::RetryMode::Adaptive);
+        assert_eq!(
+            retry_config_from(lookup(&[("AWS_MAX_ATTEMPTS", "0")])).max_attempts(),
+            3
+        );
+    }
 
     #[tokio::test]
     async fn no_client_is_built_before_its_first_call() {

@@ -5,13 +5,13 @@
 //!
 //! Credentials come from the SDK's provider (Lambda's environment, or a
 //! person's profile/SSO) and are cached here until shortly before they
-//! expire, so a signed request does not ask the provider each time. The HTTPS
-//! client (hyper and rustls on ring) is built on the first request.
+//! expire, so a signed request does not ask the provider each time. Requests
+//! go through the same HTTPS client and pool as the SDK's ([`AwsHttp`]).
 //!
 //! Throttling (429) and server errors (5xx) are tried again after a jittered
 //! exponential back-off, as the SDK does for the services it serves.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials as _, SharedCredentialsProvider};
@@ -21,18 +21,17 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4::SigningParams;
 use aws_smithy_runtime_api::client::identity::Identity;
-use http_body_util::{BodyExt as _, Full};
+use aws_smithy_types::body::SdkBody;
+use http_body_util::BodyExt as _;
 use hyper::body::Bytes;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
 
-use crate::config::TlsRoots;
+use crate::aws::http::AwsHttp;
 use crate::error::{Error, Result};
-
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// Tries of one request: the first and two retries, as the SDK's standard mode.
 const MAX_ATTEMPTS: u32 = 3;
+/// How long a connection may take to open (as the SDK clients').
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Cached credentials are renewed this long before they expire.
 const RENEW_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
@@ -53,27 +52,21 @@ pub(crate) struct Unsigned<'a> {
     pub timeout: Duration,
 }
 
-/// Region, cached credentials and one pooled HTTPS client.
+/// Region, cached credentials and the shared HTTPS client.
 pub(crate) struct SignedHttp {
     region: String,
     provider: Option<SharedCredentialsProvider>,
     credentials: Mutex<Option<Credentials>>,
-    tls_roots: TlsRoots,
-    client: OnceLock<HttpClient>,
+    http: AwsHttp,
 }
 
 impl SignedHttp {
-    pub fn new(
-        region: &str,
-        provider: Option<SharedCredentialsProvider>,
-        tls_roots: TlsRoots,
-    ) -> Self {
+    pub fn new(region: &str, provider: Option<SharedCredentialsProvider>, http: AwsHttp) -> Self {
         SignedHttp {
             region: region.to_string(),
             provider,
             credentials: Mutex::new(None),
-            tls_roots,
-            client: OnceLock::new(),
+            http,
         }
     }
 
@@ -102,36 +95,6 @@ impl SignedHttp {
         })?;
         *self.credentials.lock().expect("not poisoned") = Some(credentials.clone());
         Ok(credentials)
-    }
-
-    fn client(&self) -> Result<&HttpClient> {
-        if let Some(client) = self.client.get() {
-            return Ok(client);
-        }
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        let builder = match self.tls_roots {
-            TlsRoots::System => builder
-                .with_provider_and_native_roots(provider)
-                .map_err(|error| anyhow::anyhow!("system TLS roots: {error}")),
-            TlsRoots::Amazon => rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map(|config| {
-                    builder.with_tls_config(
-                        config
-                            .with_root_certificates(crate::aws::http::amazon_root_store())
-                            .with_no_client_auth(),
-                    )
-                })
-                .map_err(|error| anyhow::anyhow!("TLS configuration: {error}")),
-        };
-        let connector = builder
-            .map_err(Error::Internal)?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
-        Ok(self.client.get_or_init(|| client))
     }
 
     /// Signs and sends `request`, again after a back-off while it is throttled
@@ -171,7 +134,7 @@ impl SignedHttp {
             SystemTime::now(),
             request,
         )?;
-        let client = self.client()?;
+        let client = self.http.client(CONNECT_TIMEOUT);
         let (method, url) = (request.method, request.url);
         let exchange = async {
             let response = client.request(http_request).await.map_err(|error| {
@@ -215,7 +178,7 @@ fn signed_request(
     region: &str,
     time: SystemTime,
     request: &Unsigned<'_>,
-) -> Result<http::Request<Full<Bytes>>> {
+) -> Result<http::Request<SdkBody>> {
     let url = request.url;
     let failed = |error: &dyn std::fmt::Display| {
         Error::Internal(anyhow::anyhow!("signing OpenSearch {url}: {error}"))
@@ -249,7 +212,7 @@ fn signed_request(
         .uri(url)
         .header("content-type", request.content_type)
         .header(http::header::CONTENT_LENGTH, request.body.len())
-        .body(Full::new(request.body.clone()))
+        .body(SdkBody::from(request.body.clone()))
         .map_err(|error| failed(&error))?;
     instructions.apply_to_request_http1x(&mut signed);
     Ok(signed)
