@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""askdocs answer-quality evaluation (issue 11).
+"""askdocs answer-quality evaluation (issues 11 and 26).
 
 Ingests the documents of eval/documents.tsv into a fresh data directory, asks
 every question of eval/questions.jsonl, and reports retrieval (hit@1, hit@5,
-MRR), answers (gold phrase in the answer) and answerability ("not found" for
-near misses, false "not found" for real questions), per kind and overall.
+MRR), answers (first citation on the answering passage, gold phrase in the
+answer) and answerability ("not found" for near misses and unanswerable
+questions, false "not found" for real questions), per kind and overall, for
+the dev and the test part of the questions side by side, each figure with its
+95% confidence interval (Wilson for shares, a seeded bootstrap for MRR).
 
     python3 eval/run.py                      # newest binary, best available mode
     python3 eval/run.py --mode http          # over the HTTP API of `askdocs serve`
     python3 eval/run.py --mode cli           # `askdocs ask --json` / `search --json`
-    python3 eval/run.py --record "label"     # also add the result to docs/quality.md
-    python3 eval/run.py --verbose            # list every failure
+    python3 eval/run.py --split dev          # only the dev part (tune on this one)
+    python3 eval/run.py --record "label"     # also add the result (both parts) to docs/quality.md
+    python3 eval/run.py --verbose            # list every failure (of the parts asked)
     python3 eval/run.py --data-dir .eval-data --keep   # keep (and later reuse) the ingested data
 
 Standard library only. The binary is copied to a temporary directory first, so
@@ -22,7 +26,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
+import random
 import re
 import shutil
 import sqlite3
@@ -40,15 +46,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EVAL = ROOT / "eval"
 NOT_FOUND_PREFIX = "i couldn't find the answer in your documents"
+# Question kinds, in report order. The first four are the issue-26 kinds, the
+# next four the issue-11 kinds kept from the first question set; the last two
+# must be answered "not found".
 KINDS = [
     "paraphrased",
     "plain",
+    "multi-part",
+    "table",
     "specific",
     "table_or_example",
     "similar_docs",
     "deep",
+    "near-miss",
     "unanswerable",
 ]
+NOT_FOUND_KINDS = ("near-miss", "unanswerable")
+SPLITS = ("dev", "test")
 SEARCH_TOP_K = 10
 
 
@@ -67,16 +81,44 @@ _QUOTES = {
 
 def normalize(text: str) -> str:
     """Case-folded, NFKC (ligatures such as "ﬁ" become "fi"), straight quotes,
-    plain hyphens, no asterisks (HTML emphasis becomes Markdown `*…*` in
-    extracted text), whitespace collapsed: how gold phrases are matched."""
+    plain hyphens, no asterisks or backticks (HTML emphasis and code become
+    Markdown `*…*` and `` `…` `` in extracted text, and Markdown sources carry
+    them), whitespace collapsed: how gold phrases are matched.
+
+    >>> normalize("The default `depth` is now **32**\u2014see  \u201cQ\u201d")
+    'the default depth is now 32-see "q"'
+    """
     text = unicodedata.normalize("NFKC", text or "")
-    text = text.translate(_DASHES).translate(_QUOTES).replace("*", "")
+    text = text.translate(_DASHES).translate(_QUOTES).replace("*", "").replace("`", "")
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
 def contains_phrase(text: str, phrases: list[str]) -> bool:
+    """Any one of the phrases occurs in the text (after normalize())."""
     haystack = normalize(text)
     return any(normalize(phrase) in haystack for phrase in phrases)
+
+
+def contains_all(text: str, phrases: list[str]) -> bool:
+    """Every phrase occurs in the text (after normalize())."""
+    haystack = normalize(text)
+    return all(normalize(phrase) in haystack for phrase in phrases)
+
+
+def answers_with(text: str, item: dict) -> bool:
+    """The text holds the gold answer: any gold phrase, or for a multi-part
+    question every one of them (one phrase per part).
+
+    >>> answers_with("It is 999, later 32766.", {"kind": "multi-part", "phrases": ["999", "32766"]})
+    True
+    >>> answers_with("It is 999.", {"kind": "multi-part", "phrases": ["999", "32766"]})
+    False
+    >>> answers_with("It is 999.", {"kind": "plain", "phrases": ["999", "32766"]})
+    True
+    """
+    if item.get("kind") == "multi-part":
+        return contains_all(text, item["phrases"])
+    return contains_phrase(text, item["phrases"])
 
 
 def is_not_found(answer: str, citations: list) -> bool:
@@ -86,7 +128,13 @@ def is_not_found(answer: str, citations: list) -> bool:
 # ---------------------------------------------------------------- inputs
 
 
-def load_questions(path: Path) -> list[dict]:
+def expects_not_found(item: dict) -> bool:
+    return item.get("kind") in NOT_FOUND_KINDS
+
+
+def load_questions(path: Path, require_split: bool = True) -> list[dict]:
+    """The question file, checked: unique ids, known kinds, a split, and the
+    fields each kind needs."""
     questions = []
     ids = set()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -102,9 +150,15 @@ def load_questions(path: Path) -> list[dict]:
             problems.append(f"unknown kind {item.get('kind')!r}")
         if not item.get("question"):
             problems.append("no question")
-        if item.get("kind") == "unanswerable":
+        if require_split and item.get("split") not in SPLITS:
+            problems.append(f"no split (want one of {', '.join(SPLITS)}; python3 eval/split.py assigns them)")
+        if expects_not_found(item):
             if item.get("expected") != "not found":
-                problems.append('an unanswerable item needs "expected": "not found"')
+                problems.append(f'a {item.get("kind")} item needs "expected": "not found"')
+            if item.get("kind") == "near-miss" and not item.get("near"):
+                problems.append('a near-miss item needs "near": the document whose topic it is on')
+            if item.get("document") or item.get("phrases"):
+                problems.append("an item answered \"not found\" has no gold document or phrases")
         else:
             if not item.get("document"):
                 problems.append("no gold document")
@@ -112,17 +166,39 @@ def load_questions(path: Path) -> list[dict]:
                 problems.append("no gold phrases")
             if not isinstance(item.get("pages"), list) or not item["pages"]:
                 problems.append("no gold pages")
+            if item.get("kind") == "multi-part" and len(item.get("phrases") or []) < 2:
+                problems.append("a multi-part item needs one phrase per part (two or more)")
         if problems:
             sys.exit(f"{path}:{number}: {'; '.join(problems)}")
         questions.append(item)
     return questions
 
 
+MANIFEST_COLUMNS = ("name", "source", "package", "version", "path", "sha256")
+SOURCES = ("debian", "pypi", "npm")
+
+
+def load_manifest(path: Path | None = None) -> list[dict]:
+    """eval/documents.tsv: one dict per document with the keys of
+    MANIFEST_COLUMNS (see the file's header for what each means)."""
+    path = path or EVAL / "documents.tsv"
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if len(cells) != len(MANIFEST_COLUMNS):
+            sys.exit(f"{path}:{number}: want {len(MANIFEST_COLUMNS)} tab-separated columns "
+                     f"({', '.join(MANIFEST_COLUMNS)}), found {len(cells)}")
+        row = dict(zip(MANIFEST_COLUMNS, cells))
+        if row["source"] not in SOURCES:
+            sys.exit(f"{path}:{number}: unknown source {row['source']!r} (want one of {', '.join(SOURCES)})")
+        rows.append(row)
+    return rows
+
+
 def load_documents(docs_dir: Path) -> list[Path]:
-    names = []
-    for line in (EVAL / "documents.tsv").read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            names.append(line.split("\t")[0])
+    names = [row["name"] for row in load_manifest()]
     missing = [name for name in names if not (docs_dir / name).is_file()]
     if missing:
         print(f"fetching the documents ({len(missing)} missing) …", flush=True)
@@ -356,7 +432,14 @@ class HttpClient:
 
 def rank_of(passages: list[dict], item: dict, pdf_names: set[str]) -> int | None:
     """1-based rank of the first passage from the gold document (and, for a PDF,
-    a gold page), or None."""
+    a gold page), or None.
+
+    >>> item = {"document": "a.pdf", "pages": [3]}
+    >>> rank_of([{"file": "a.pdf", "page": 2}, {"file": "a.pdf", "page": 3}], item, {"a.pdf"})
+    2
+    >>> rank_of([{"file": "b.txt", "page": 1}], item, {"a.pdf"}) is None
+    True
+    """
     gold = item["document"]
     pages = set(item["pages"])
     for index, passage in enumerate(passages, 1):
@@ -391,73 +474,228 @@ def simplify(passages: list[dict], names_by_id: dict[str, str]) -> list[dict]:
     return out
 
 
-def rate(values: list[bool]) -> float | None:
-    return sum(values) / len(values) if values else None
+# ---- confidence intervals (standard library only)
+
+Z95 = 1.959963984540054
+BOOTSTRAP_SEED = 26
+BOOTSTRAP_ROUNDS = 2000
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (95% by default); None when n is 0.
+
+    >>> [round(x, 3) for x in wilson(8, 10)]
+    [0.49, 0.943]
+    >>> [round(x, 3) for x in wilson(0, 10)]
+    [0.0, 0.278]
+    >>> [round(x, 3) for x in wilson(10, 10)]
+    [0.722, 1.0]
+    >>> wilson(0, 0) is None
+    True
+    """
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def bootstrap_mean(values: list[float], rounds: int = BOOTSTRAP_ROUNDS, seed: int = BOOTSTRAP_SEED,
+                   level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of a mean, reproducible (fixed seed).
+
+    >>> bootstrap_mean([1.0, 1.0, 1.0])
+    (1.0, 1.0)
+    >>> lo, hi = bootstrap_mean([0.0, 1.0] * 20)
+    >>> 0.3 < lo < 0.5 < hi < 0.7
+    True
+    >>> bootstrap_mean([]) is None
+    True
+    """
+    if not values:
+        return None
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(rounds))
+    tail = (1 - level) / 2
+    low = means[int(math.floor(tail * (rounds - 1)))]
+    high = means[int(math.ceil((1 - tail) * (rounds - 1)))]
+    return low, high
+
+
+# ---- one figure: value, interval, counts
+
+def share(flags: list[bool]) -> dict | None:
+    """A proportion with its Wilson interval: {"value", "low", "high", "k", "n"}."""
+    if not flags:
+        return None
+    k, n = sum(bool(f) for f in flags), len(flags)
+    low, high = wilson(k, n)
+    return {"value": k / n, "low": low, "high": high, "k": k, "n": n}
+
+
+def mean_figure(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    low, high = bootstrap_mean(values)
+    return {"value": sum(values) / len(values), "low": low, "high": high, "n": len(values)}
+
+
+# Metrics of answerable questions, in table order: key, column title, how it is
+# computed from one scored record (see score()).
+ANSWERABLE_METRICS = [
+    ("hit@1", "hit@1", lambda r: r["rank"] is not None and r["rank"] <= 1),
+    ("hit@5", "hit@5", lambda r: r["rank"] is not None and r["rank"] <= 5),
+    ("mrr", "MRR", lambda r: 1.0 / r["rank"] if r["rank"] else 0.0),
+    ("doc_hit@5", "doc hit@5", lambda r: r["doc_rank"] is not None and r["doc_rank"] <= 5),
+    ("first_cited", "1st citation right", lambda r: bool(r.get("first_cited"))),
+    ("cited", "cited", lambda r: bool(r["cited"])),
+    ("phrase", "phrase in answer", lambda r: bool(r["phrase"])),
+    ("not_found", "\"not found\"", lambda r: bool(r["not_found"])),
+    ("not_found_hit5", "\"not found\" with hit@5", lambda r: bool(r["not_found"]) and r["rank"] is not None and r["rank"] <= 5),
+]
 
 
 def summarize(records: list[dict]) -> dict:
+    """Per kind (in KINDS order), the pooled "all answerable" row before the
+    not-found kinds, each metric as a figure with its 95% interval.
+
+    >>> recs = [{"kind": "plain", "rank": 1, "doc_rank": 1, "first_cited": True, "cited": True,
+    ...          "phrase": True, "not_found": False},
+    ...         {"kind": "plain", "rank": None, "doc_rank": 3, "first_cited": False, "cited": False,
+    ...          "phrase": False, "not_found": True},
+    ...         {"kind": "near-miss", "not_found": True}]
+    >>> s = summarize(recs)
+    >>> list(s)
+    ['plain', 'all answerable', 'near-miss']
+    >>> s["plain"]["hit@1"]["value"], s["plain"]["mrr"]["value"], s["plain"]["not_found_hit5"]["k"]
+    (0.5, 0.5, 0)
+    >>> s["near-miss"]["not_found"]["value"]
+    1.0
+    """
     groups: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     for record in records:
         groups[record["kind"]].append(record)
-    groups["all answerable"] = [r for r in records if r["kind"] != "unanswerable"]
-    groups["unanswerable"] = groups.pop("unanswerable")  # last, after the pooled row
+    ordered: dict[str, list[dict]] = {}
+    for kind in KINDS:
+        if kind in NOT_FOUND_KINDS:
+            continue
+        ordered[kind] = groups[kind]
+    ordered["all answerable"] = [r for r in records if r["kind"] not in NOT_FOUND_KINDS]
+    for kind in NOT_FOUND_KINDS:
+        ordered[kind] = groups[kind]
     summary = {}
-    for name, rows in groups.items():
+    for name, rows in ordered.items():
         if not rows:
             continue
-        entry = {"n": len(rows), "not_found": rate([r["not_found"] for r in rows])}
-        if name != "unanswerable":
-            ranks = [r["rank"] for r in rows]
-            entry.update(
-                {
-                    "hit@1": rate([r is not None and r <= 1 for r in ranks]),
-                    "hit@5": rate([r is not None and r <= 5 for r in ranks]),
-                    "mrr": sum(1.0 / r for r in ranks if r) / len(rows),
-                    "doc_hit@5": rate([r["doc_rank"] is not None and r["doc_rank"] <= 5 for r in rows]),
-                    "cited": rate([r["cited"] for r in rows]),
-                    "phrase": rate([r["phrase"] for r in rows]),
-                    "gold_indexed": rate([r["gold_indexed"] for r in rows if r["gold_indexed"] is not None]),
-                }
-            )
+        entry: dict = {"n": len(rows)}
+        if name in NOT_FOUND_KINDS:
+            entry["not_found"] = share([r["not_found"] for r in rows])
+        else:
+            for key, _, get in ANSWERABLE_METRICS:
+                values = [get(r) for r in rows]
+                entry[key] = mean_figure(values) if key == "mrr" else share(values)
+            entry["gold_indexed"] = share([r["gold_indexed"] for r in rows if r.get("gold_indexed") is not None])
         summary[name] = entry
     return summary
+
+
+def split_records(records: list[dict], splits: list[str]) -> dict[str, list[dict]]:
+    """Records per reported part: "dev", "test", or "all" (everything)."""
+    return {part: [r for r in records if part == "all" or r.get("split") == part] for part in splits}
+
+
+def summarize_parts(records: list[dict], splits: list[str]) -> dict[str, dict]:
+    return {part: summarize(rows) for part, rows in split_records(records, splits).items()}
 
 
 def fmt(value, digits=2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def markdown_table(summary: dict) -> str:
+def fmt_figure(figure: dict | None) -> str:
+    """0.75 (0.62–0.85): value and its 95% interval.
+
+    >>> fmt_figure({"value": 0.5, "low": 0.2368, "high": 0.7632})
+    '0.50 (0.24–0.76)'
+    >>> fmt_figure(None)
+    '–'
+    """
+    if not figure:
+        return "–"
+    return f"{figure['value']:.2f} ({figure['low']:.2f}–{figure['high']:.2f})"
+
+
+def markdown_table(parts: dict[str, dict]) -> str:
+    """One table for all reported parts: for every kind one row per part (dev
+    and test side by side), every metric with its 95% interval. In the
+    not-found rows (near-miss, unanswerable) "not found" is the share answered
+    "not found" (higher is better); in the others it is the false "not found"
+    rate (lower is better).
+
+    >>> recs = [{"kind": "plain", "split": s, "rank": 1, "doc_rank": 1, "first_cited": True,
+    ...          "cited": True, "phrase": True, "not_found": False} for s in ("dev", "test")]
+    >>> print(markdown_table(summarize_parts(recs, ["dev", "test"])).splitlines()[2])
+    | plain | dev | 1 | 1.00 (0.21–1.00) | 1.00 (0.21–1.00) | 1.00 (1.00–1.00) | 1.00 (0.21–1.00) | 1.00 (0.21–1.00) | 1.00 (0.21–1.00) | 1.00 (0.21–1.00) | 0.00 (0.00–0.79) | 0.00 (0.00–0.79) |
+    """
+    titles = [title for _, title, _ in ANSWERABLE_METRICS]
     lines = [
-        "| kind | n | hit@1 | hit@5 | MRR | doc hit@5 | cited | phrase in answer | \"not found\" |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| kind | part | n | " + " | ".join(titles) + " |",
+        "|---|---|---:|" + "---:|" * len(titles),
     ]
-    for name, entry in summary.items():
-        if name == "unanswerable":
-            lines.append(
-                f"| unanswerable (near misses) | {entry['n']} | | | | | | | **{fmt(entry['not_found'])}** |"
-            )
-        else:
-            label = f"**{name}**" if name == "all answerable" else name
-            lines.append(
-                f"| {label} | {entry['n']} | {fmt(entry['hit@1'])} | {fmt(entry['hit@5'])} | "
-                f"{fmt(entry['mrr'])} | {fmt(entry['doc_hit@5'])} | {fmt(entry['cited'])} | "
-                f"{fmt(entry['phrase'])} | {fmt(entry['not_found'])} |"
-            )
+    names: list[str] = []
+    for summary in parts.values():
+        for name in summary:
+            if name not in names:
+                names.append(name)
+    order = [k for k in KINDS if k not in NOT_FOUND_KINDS] + ["all answerable"] + list(NOT_FOUND_KINDS)
+    names.sort(key=order.index)
+    for name in names:
+        for part, summary in parts.items():
+            entry = summary.get(name)
+            if entry is None:
+                continue
+            if name in NOT_FOUND_KINDS:
+                cells = [""] * (len(titles) - 2) + [f"**{fmt_figure(entry['not_found'])}**", ""]
+                label = f"{name} (answer \"not found\")"
+            else:
+                cells = [fmt_figure(entry.get(key)) for key, _, _ in ANSWERABLE_METRICS]
+                label = f"**{name}**" if name == "all answerable" else name
+            lines.append(f"| {label} | {part} | {entry['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def summary_row(label: str, meta: dict, summary: dict) -> str:
-    def get(kind, key):
-        return summary.get(kind, {}).get(key)
+def headline(summary: dict, kind: str, key: str) -> str:
+    entry = summary.get(kind) or {}
+    figure = entry.get(key)
+    return fmt(figure["value"]) if figure else "–"
 
+
+SUMMARY_COLUMNS = [
+    ("paraphrased hit@1 / hit@5", [("paraphrased", "hit@1"), ("paraphrased", "hit@5")]),
+    ("plain hit@1 / hit@5", [("plain", "hit@1"), ("plain", "hit@5")]),
+    ("all hit@1 / hit@5", [("all answerable", "hit@1"), ("all answerable", "hit@5")]),
+    ("1st citation right", [("all answerable", "first_cited")]),
+    ("phrase in answer", [("all answerable", "phrase")]),
+    ("near misses \"not found\"", [("near-miss", "not_found")]),
+    ("unanswerable \"not found\"", [("unanswerable", "not_found")]),
+    ("false \"not found\"", [("all answerable", "not_found")]),
+]
+
+
+def summary_row(label: str, meta: dict, parts: dict[str, dict]) -> str:
+    """One row of the results table: dev · test for each headline figure (their
+    intervals are in the run's own table below)."""
+    cells = []
+    for _, keys in SUMMARY_COLUMNS:
+        per_part = [" / ".join(headline(parts[p], kind, key) for kind, key in keys) for p in parts]
+        cells.append(" · ".join(per_part))
     return (
         f"| {label} | {meta['date'][:10]} | {meta['commit']} | {meta['mode']} | "
-        f"{fmt(get('paraphrased', 'hit@1'))} / {fmt(get('paraphrased', 'hit@5'))} | "
-        f"{fmt(get('plain', 'hit@1'))} / {fmt(get('plain', 'hit@5'))} | "
-        f"{fmt(get('all answerable', 'hit@1'))} / {fmt(get('all answerable', 'hit@5'))} | "
-        f"{fmt(get('all answerable', 'phrase'))} | {fmt(get('unanswerable', 'not_found'))} | "
-        f"{fmt(get('all answerable', 'not_found'))} | {meta['ingest_seconds']:.0f} s / {meta['total_seconds']:.0f} s |"
+        + " | ".join(cells)
+        + f" | {meta['ingest_seconds']:.0f} s / {meta['total_seconds']:.0f} s |"
     )
 
 
@@ -465,17 +703,21 @@ SUMMARY_MARKER = "<!-- eval:summary-rows (run.py --record adds rows above this l
 DETAIL_MARKER = "<!-- eval:details (run.py --record appends below) -->"
 
 
-def record(quality: Path, label: str, meta: dict, summary: dict, table: str):
+def record(quality: Path, label: str, meta: dict, parts: dict[str, dict], table: str):
     text = quality.read_text(encoding="utf-8")
     if SUMMARY_MARKER not in text or DETAIL_MARKER not in text:
         sys.exit(f"{quality} lacks the eval markers; cannot record")
-    row = summary_row(label, meta, summary)
+    row = summary_row(label, meta, parts)
     text = text.replace(SUMMARY_MARKER, row + "\n" + SUMMARY_MARKER, 1)
+    counts = " · ".join(
+        f"{part} {sum(e['n'] for k, e in summary.items() if k != 'all answerable')} questions"
+        for part, summary in parts.items()
+    )
     detail = (
         f"\n### {label}\n\n"
         f"{meta['date']} · commit {meta['commit']} · {meta['mode']} mode · {meta['binary']} · "
         f"{meta['documents_ready']}/{meta['documents']} documents ready, {meta['chunks']} passages · "
-        f"ingest {meta['ingest_seconds']:.0f} s, questions {meta['questions_seconds']:.0f} s, "
+        f"{counts} · ingest {meta['ingest_seconds']:.0f} s, questions {meta['questions_seconds']:.0f} s, "
         f"total {meta['total_seconds']:.0f} s\n\n{table}\n"
     )
     if meta.get("failed_documents"):
@@ -518,29 +760,46 @@ def indexed_chunks(data_dir: Path) -> tuple[dict, dict]:
 
 
 def gold_indexed(item: dict, passages: dict, pdf_names: set[str]) -> bool | None:
+    """Did extraction keep the answer: a gold phrase (for a multi-part question,
+    every part's phrase) in some passage indexed from the gold document/page."""
     if not passages:
         return None
-    rows = passages.get(item["document"], [])
-    pages = set(item["pages"])
-    return any(
-        contains_phrase(text, item["phrases"])
-        for page, text in rows
-        if item["document"] not in pdf_names or page in pages
-    )
+    rows = [
+        text
+        for page, text in passages.get(item["document"], [])
+        if item["document"] not in pdf_names or page in set(item["pages"])
+    ]
+    if item["kind"] == "multi-part":
+        return all(any(contains_phrase(text, [phrase]) for text in rows) for phrase in item["phrases"])
+    return any(contains_phrase(text, item["phrases"]) for text in rows)
 
 
 def score(item: dict, answer: str, cited: list, ranked: list, not_found: bool, pdf_names: set) -> dict:
+    """How one answerable question fared: the gold passage's rank in search
+    (and its document's), whether the answer's first citation / any citation is
+    the answering passage (gold document and, for a PDF, gold page), and
+    whether the answer holds the gold phrase(s).
+
+    >>> item = {"kind": "plain", "document": "a.txt", "pages": [1], "phrases": ["42"]}
+    >>> cited = [{"file": "b.txt", "page": 1}, {"file": "a.txt", "page": 1}]
+    >>> r = score(item, "It is 42.", cited, cited, False, set())
+    >>> r["rank"], r["first_cited"], r["cited"], r["phrase"]
+    (2, False, True, True)
+    >>> score(item, "It is 42.", cited, cited, True, set())["phrase"]
+    False
+    """
     return {
         "gold": {"document": item["document"], "pages": item["pages"], "phrases": item["phrases"]},
         "rank": rank_of(ranked, item, pdf_names),
         "doc_rank": doc_rank_of(ranked, item),
+        "first_cited": rank_of(cited[:1], item, pdf_names) is not None,
         "cited": rank_of(cited, item, pdf_names) is not None,
-        "phrase": (not not_found) and contains_phrase(answer, item["phrases"]),
+        "phrase": (not not_found) and answers_with(answer, item),
     }
 
 
-def rescore(path: Path, questions: list[dict]) -> int:
-    """A saved run scored with the current question file and matching rules."""
+def rescore(path: Path, questions: list[dict], splits: list[str]) -> int:
+    """A saved run scored with the current question file, splits and matching rules."""
     saved = json.loads(path.read_text(encoding="utf-8"))
     by_id = {q["id"]: q for q in questions}
     pdf_names = {q["document"] for q in questions if q.get("document", "").lower().endswith(".pdf")}
@@ -549,12 +808,12 @@ def rescore(path: Path, questions: list[dict]) -> int:
         item = by_id.get(rec["id"])
         if item is None:
             continue
-        rec = dict(rec, kind=item["kind"])
-        if item["kind"] != "unanswerable":
+        rec = dict(rec, kind=item["kind"], split=item.get("split"))
+        if not expects_not_found(item):
             rec.update(score(item, rec["answer"], rec["citations"], rec["ranked"], rec["not_found"], pdf_names))
         records.append(rec)
     print(f"{path.name}: {len(records)} of {len(saved['records'])} saved questions are in the question file")
-    print(markdown_table(summarize(records)))
+    print(markdown_table(summarize_parts(records, splits)))
     return 0
 
 
@@ -572,19 +831,24 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--top-k", type=int, help="topK sent with each question (default: askdocs' own)")
     parser.add_argument("--kind", action="append", choices=KINDS, help="only these kinds (repeatable)")
+    parser.add_argument("--split", choices=["dev", "test", "all"],
+                        help="only the dev or the test part, or both pooled as one (default: both, reported side by side)")
     parser.add_argument("--limit", type=int, help="only the first N questions")
-    parser.add_argument("--record", metavar="LABEL", help="add the result to docs/quality.md under LABEL")
+    parser.add_argument("--record", metavar="LABEL", help="add the result (dev and test) to docs/quality.md under LABEL")
     parser.add_argument("--quality-file", default=str(ROOT / "docs" / "quality.md"))
     parser.add_argument("--verbose", action="store_true", help="list every failed question")
     parser.add_argument("--wait", type=float, default=3600, help="seconds to wait for processing (http)")
     parser.add_argument("--rescore", metavar="RESULTS_JSON",
                         help="score a saved run again with the current questions (no askdocs needed)")
     args = parser.parse_args()
+    splits = [args.split] if args.split else list(SPLITS)
     if args.rescore:
-        return rescore(Path(args.rescore), load_questions(Path(args.questions)))
+        return rescore(Path(args.rescore), load_questions(Path(args.questions)), splits)
 
     started = time.time()
     questions = load_questions(Path(args.questions))
+    if args.split in SPLITS:
+        questions = [q for q in questions if q["split"] == args.split]
     if args.kind:
         questions = [q for q in questions if q["kind"] in args.kind]
     if args.limit:
@@ -605,7 +869,8 @@ def main() -> int:
     if subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
                       capture_output=True, text=True).stdout.strip():
         commit += "+dirty"
-    print(f"askdocs eval: {len(questions)} questions, {len(files)} documents, {mode} mode")
+    per_split = ", ".join(f"{part} {sum(q['split'] == part for q in questions)}" for part in SPLITS)
+    print(f"askdocs eval: {len(questions)} questions ({per_split}), {len(files)} documents, {mode} mode")
     print(f"  binary {binary} (copied to {askdocs.binary})")
     print(f"  data   {data_dir}")
 
@@ -686,6 +951,7 @@ def main() -> int:
             rec = {
                 "id": item["id"],
                 "kind": item["kind"],
+                "split": item["split"],
                 "question": item["question"],
                 "answer": answer,
                 "model": model,
@@ -694,12 +960,12 @@ def main() -> int:
                 "citations": [{k: c[k] for k in ("file", "page", "score", "text")} for c in cited],
                 "ranked": [{k: p[k] for k in ("file", "page", "score")} for p in ranked],
             }
-            if item["kind"] != "unanswerable":
+            if not expects_not_found(item):
                 rec.update(score(item, answer, cited, ranked, not_found, pdf_names))
                 rec["gold_indexed"] = gold_indexed(item, passages, pdf_names)
             records.append(rec)
             mark = ""
-            if item["kind"] == "unanswerable":
+            if expects_not_found(item):
                 mark = "ok" if not_found else "ANSWERED"
             else:
                 mark = f"rank {rec['rank'] or '-'}" + (" phrase" if rec["phrase"] else "") + (" NOT-FOUND" if not_found else "")
@@ -709,8 +975,8 @@ def main() -> int:
         if server:
             server.stop()
 
-    summary = summarize(records)
-    table = markdown_table(summary)
+    parts = summarize_parts(records, splits)
+    table = markdown_table(parts)
     total_seconds = time.time() - started
     meta = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -727,24 +993,26 @@ def main() -> int:
         "seconds_per_question": questions_seconds / max(1, len(questions)),
         "total_seconds": total_seconds,
         "questions": len(questions),
+        "splits": splits,
     }
 
     if args.verbose:
         print("\nFailures:")
         for rec in records:
-            if rec["kind"] == "unanswerable":
+            if rec["kind"] in NOT_FOUND_KINDS:
                 if rec["not_found"]:
                     continue
-                print(f"\n- {rec['id']} ({rec['kind']}) {rec['question']}\n  ANSWERED: {rec['answer'][:300]}")
+                print(f"\n- {rec['id']} ({rec['kind']}, {rec['split']}) {rec['question']}\n  ANSWERED: {rec['answer'][:300]}")
                 for c in rec["citations"][:3]:
                     print(f"    cites {c['file']} p{c['page']}")
                 continue
-            if rec["rank"] == 1 and rec["phrase"]:
+            if rec["rank"] == 1 and rec["first_cited"] and rec["phrase"]:
                 continue
             gold = rec["gold"]
-            print(f"\n- {rec['id']} ({rec['kind']}) {rec['question']}")
+            print(f"\n- {rec['id']} ({rec['kind']}, {rec['split']}) {rec['question']}")
             print(f"  gold {gold['document']} p{gold['pages']} {gold['phrases']}"
-                  f" · rank {rec['rank']} · doc rank {rec['doc_rank']} · phrase {rec['phrase']}"
+                  f" · rank {rec['rank']} · doc rank {rec['doc_rank']} · first citation {rec['first_cited']}"
+                  f" · phrase {rec['phrase']}"
                   f" · gold indexed {rec['gold_indexed']}")
             print("  ranked: " + ", ".join(f"{p['file']}:{p['page']}" for p in rec["ranked"][:5]))
             print(f"  answer: {rec['answer'][:300]}")
@@ -763,15 +1031,15 @@ def main() -> int:
     results_dir.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = results_dir / f"{stamp}.json"
-    out.write_text(json.dumps({"label": args.record, "meta": meta, "summary": summary, "records": records},
+    out.write_text(json.dumps({"label": args.record, "meta": meta, "summary": parts, "records": records},
                               indent=1, ensure_ascii=False), encoding="utf-8")
     print(f"results: {out.relative_to(ROOT)}")
 
     if args.record:
-        if args.kind or args.limit:
-            print("(not recorded: --record needs the whole question set)")
+        if args.kind or args.limit or args.split:
+            print("(not recorded: --record needs the whole question set, dev and test)")
         else:
-            record(Path(args.quality_file), args.record, meta, summary, table)
+            record(Path(args.quality_file), args.record, meta, parts, table)
 
     if args.keep and not args.data_dir:
         print(f"kept {work}")

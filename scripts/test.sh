@@ -24,3 +24,6 @@ cargo test --workspace --all-targets "$@"
 
 bash scripts/schemathesis.sh
 bash scripts/browser-test.sh
+# The eval's own scoring (metrics, confidence intervals, dev/test split)
+# against a fake askdocs: no documents, no model, a few seconds.
+python3 eval/test_run.py
