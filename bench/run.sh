@@ -62,12 +62,14 @@ build_release() {
   "$CARGO" bench -p askdocs-shared --bench retrieval --no-run
 }
 
-# The binaries the cold start runs: the sam build artefacts.
+# The binaries the cold start runs: built by sam build's rules for this
+# machine (bench/sam-build.sh), since arm64 artefacts cannot run here.
 lambda_binaries=()
-for name in auth document processing query; do
-  lambda_binaries+=(--binary "$name=.aws-sam/build/${name^}Function/bootstrap")
+lambda_dir=$target_dir/lambda
+[[ "$lambda_dir" = /* ]] || lambda_dir=$PWD/$lambda_dir
+for name in auth document processing query hello-lambda; do
+  lambda_binaries+=(--binary "$name=$lambda_dir/$name/bootstrap")
 done
-lambda_binaries+=(--binary "hello-lambda=$target_dir/lambda/hello-lambda/bootstrap")
 
 # ---- bookkeeping -------------------------------------------------------------------
 rm -rf "$results"

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # The Lambda artefacts as `sam build` makes them (template.yaml's BuildMethod
-# makefile: `make build-<LogicalId>`, cargo lambda per function), plus the
-# hello-world baseline built the same way, for bench/sizes.sh --sam and the
-# cold-start benchmark.
+# makefile: `make build-<LogicalId>`, cargo lambda per function) and, for the
+# cold start, the same build rules for this machine's architecture.
 #
-#   bash bench/sam-build.sh        # -> .aws-sam/build/<Fn>Function/bootstrap,
-#                                  #    target/lambda/hello-lambda/bootstrap
+#   bash bench/sam-build.sh
+#     .aws-sam/build/<Fn>Function/bootstrap   sam build: the stack's arm64 artefacts
+#     .aws-sam/hello-lambda/bootstrap         the hello-world baseline, built alike
+#     target/lambda/<fn>/bootstrap            make build-lambda LAMBDA_ARCH=--x86-64
+#                                             (and hello-lambda): what the cold start runs
+#   prints the architecture of the sam build artefacts (arm64, or x86_64 when no
+#   aarch64 Rust target can be had) on stdout.
 #
-# The stack runs on arm64. Where this machine has no aarch64 Rust target
-# (rustup cannot download one from a registry-only network), the same
-# `sam build` runs with LAMBDA_ARCH=--x86-64: the same build rules and
-# features, for the architecture this machine can also run the cold start on.
-# Prints the architecture built (arm64 or x86_64) on stdout.
-# Tools: SAM CLI from .venv-infra (scripts/lint-infra.sh makes it), cargo-lambda
-# and zig from .venv-bench-tools (bench/requirements-tools.txt).
+# The aarch64 target comes from rustup (`rustup target add`); where it cannot
+# be downloaded, sam build runs with LAMBDA_ARCH=--x86-64 (same rules and
+# features) and the sizes say so. Tools: SAM CLI from .venv-infra
+# (scripts/lint-infra.sh makes it), cargo-lambda and zig from
+# .venv-bench-tools (bench/requirements-tools.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +32,12 @@ fi
 export PATH="$PWD/$tools/bin:$PATH"
 export SAM_CLI_TELEMETRY=0
 
-if rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; then
+has_arm64() { rustup target list --installed 2>/dev/null | grep -q '^aarch64-unknown-linux-gnu$'; }
+if ! has_arm64; then
+  echo "sam-build: rustup target add aarch64-unknown-linux-gnu" >&2
+  timeout 600 rustup target add aarch64-unknown-linux-gnu >&2 || true
+fi
+if has_arm64; then
   arch=arm64
   flag=--arm64
 else
@@ -38,6 +45,15 @@ else
   flag=--x86-64
   echo "sam-build: no aarch64 Rust target here; sam build with LAMBDA_ARCH=$flag" >&2
 fi
+
 LAMBDA_ARCH="$flag" .venv-infra/bin/sam build >&2
 cargo lambda build --release "$flag" -p hello-lambda --bin hello-lambda >&2
+mkdir -p .aws-sam/hello-lambda
+cp target/lambda/hello-lambda/bootstrap .aws-sam/hello-lambda/bootstrap
+
+# The cold start runs here, so on this machine's architecture, by the same rules.
+if [ "$arch" != x86_64 ]; then
+  make --no-print-directory build-lambda LAMBDA_ARCH=--x86-64 >&2
+  cargo lambda build --release --x86-64 -p hello-lambda --bin hello-lambda >&2
+fi
 echo "$arch"

@@ -5,8 +5,8 @@
 #   bash bench/sizes.sh --build         # build each of them first (one cargo call per binary, see below)
 #   bash bench/sizes.sh --arm64         # also arm64, built with cargo-lambda (zig from PyPI's ziglang)
 #   bash bench/sizes.sh --sam ARCH      # the artefacts `sam build` made (bench/sam-build.sh):
-#                                       # .aws-sam/build/<Fn>Function/bootstrap, and hello-lambda
-#                                       # from target/lambda/, reported under ARCH (x86_64 or arm64)
+#                                       # .aws-sam/build/<Fn>Function/bootstrap and
+#                                       # .aws-sam/hello-lambda/, reported under ARCH (arm64 or x86_64)
 #
 # Each binary is built by its own `cargo build -p PACKAGE --bin NAME`: one cargo
 # call for several packages unifies the features of `shared` across them, so
@@ -78,7 +78,7 @@ x86_path() { echo "$target_dir/release/$1"; }
 arm_path() { echo "$target_dir/lambda/$1/bootstrap"; }
 sam_path() { # what sam build left for a function (hello-lambda: cargo lambda, same flags)
   case "$1" in
-    hello-lambda) echo "$target_dir/lambda/hello-lambda/bootstrap" ;;
+    hello-lambda) echo ".aws-sam/hello-lambda/bootstrap" ;;
     *) echo ".aws-sam/build/${1^}Function/bootstrap" ;;
   esac
 }
