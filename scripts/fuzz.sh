@@ -3,7 +3,7 @@
 #   bash scripts/fuzz.sh [SECONDS]     default 300 per target
 # 1. The stable harness (tests/fuzz.rs: extraction of every format through the
 #    sandbox, chunking, every route's request extractors) with many more inputs.
-# 2. The coverage-guided cargo-fuzz targets in fuzz/ (chunk, extract,
+# 2. The coverage-guided cargo-fuzz targets in extract/fuzz/ (extract) and fuzz/ (chunk,
 #    request_body, cursor), when a nightly toolchain is installed; cargo-fuzz
 #    itself is installed from crates.io when missing. Findings land in
 #    fuzz/artifacts/<target>/; corpora in fuzz/corpus/<target>/.
@@ -25,14 +25,18 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "fuzz: installing cargo-fuzz from crates.io ..." >&2
   cargo install --locked cargo-fuzz
 fi
-# Seed each corpus with the committed test documents.
-for target in chunk extract request_body cursor; do
+# Seed each corpus with the committed test documents. The readers' own
+# target lives with them (extract/fuzz); askdocs' others in fuzz/.
+for target in chunk request_body cursor; do
   mkdir -p "fuzz/corpus/$target"
 done
+mkdir -p extract/fuzz/corpus/extract
 cp tests/fixtures/*.pdf tests/fixtures/*.docx tests/fixtures/*.html tests/fixtures/*.txt tests/fixtures/*.md \
-  tests/fixtures/*.csv fuzz/corpus/extract/ 2>/dev/null || true
+  tests/fixtures/*.csv extract/fuzz/corpus/extract/ 2>/dev/null || true
 cp tests/fixtures/*.txt tests/fixtures/*.md fuzz/corpus/chunk/ 2>/dev/null || true
-for target in chunk extract request_body cursor; do
+echo "fuzz: cargo fuzz run extract (extract/fuzz) for ${seconds}s" >&2
+(cd extract/fuzz && cargo +nightly fuzz run extract -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10)
+for target in chunk request_body cursor; do
   echo "fuzz: cargo fuzz run $target for ${seconds}s" >&2
   (cd fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10)
 done

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use askdocs_extract::extract;
 use askdocs_shared::config::ChunkSettings;
 use askdocs_shared::embedded::MiniLmEmbedder;
 use askdocs_shared::model::Format;
 use askdocs_shared::processing::chunk::chunk_pages;
-use askdocs_shared::processing::extract::extract;
 use serde_json::json;
 
 /// Repeats `work` until at least a second has passed; the median of the runs.

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use askdocs_shared::documents::keys::parse_object_key;
 use askdocs_shared::embedded::FsObjectStore;
 use askdocs_shared::http::{read_body, ApiPath, ApiQuery};
+use askdocs_shared::model::object_key::parse_object_key;
 use askdocs_shared::model::DocumentStatus;
 use askdocs_shared::ports::{DocumentStore, ObjectStore as _};
 use askdocs_shared::{Error, Result};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use askdocs_processing::{handle, object_created_event, ProcessingState};
-use askdocs_shared::documents::keys::parse_object_key;
+use askdocs_shared::model::object_key::parse_object_key;
 use tokio::sync::{Notify, Semaphore};
 
 /// Lambda retries a failed asynchronous invocation twice; so does the local server.

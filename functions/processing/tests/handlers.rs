@@ -320,7 +320,7 @@ async fn keys_that_are_not_known_documents_are_skipped() {
     // The committed event itself parses and names a key in the documents layout.
     let event: S3Event = serde_json::from_value(event("s3-put.json")).unwrap();
     let keys = askdocs_processing::created_object_keys(&event);
-    assert!(askdocs_shared::documents::keys::parse_object_key(&keys[0]).is_some());
+    assert!(askdocs_shared::model::object_key::parse_object_key(&keys[0]).is_some());
 }
 
 #[tokio::test]

@@ -3,18 +3,17 @@
 //! always within one owner's documents.
 
 pub mod file_names;
-pub mod keys;
 
 use std::sync::Arc;
 
 use crate::config::DocumentSettings;
 use crate::error::{Error, Result};
+use crate::model::object_key::object_key;
 use crate::model::{now, Document, DocumentStatus, Format};
 use crate::pagination::{decode_cursor, is_id, page_size, Listing};
 use crate::ports::{DocumentStore, ObjectStore, PresignedRequest, VectorIndex};
 use crate::processing::runs::RunningProcessing;
 use file_names::validate_file_name;
-use keys::object_key;
 
 /// What a client is about to upload through an upload URL.
 #[derive(Debug, Clone)]

@@ -2,14 +2,14 @@
 //! the document formats, and small text helpers every layer may use.
 
 pub mod answer_type;
-mod format;
+pub mod object_key;
 pub mod text;
 pub mod vector;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use format::{Format, DOCX_CONTENT_TYPE};
+pub use askdocs_extract::{Format, DOCX_CONTENT_TYPE};
 
 /// What the caller hears when their documents don't say.
 pub const NOT_FOUND_ANSWER: &str = "I couldn't find the answer in your documents.";

@@ -11,12 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ChunkSettings;
 
-/// One page of extracted text; numbers start at 1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Page {
-    pub number: u32,
-    pub text: String,
-}
+pub use askdocs_extract::Page;
 
 /// A passage before it has a vector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

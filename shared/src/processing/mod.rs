@@ -10,7 +10,6 @@
 
 pub mod chunk;
 #[cfg(feature = "extract")]
-pub mod extract;
 pub mod runs;
 pub mod sandbox;
 
@@ -18,9 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::ProcessingSettings;
-use crate::documents::keys::parse_object_key;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
+use crate::model::object_key::parse_object_key;
 use crate::model::{timestamp, Chunk, Document, DocumentStatus, Format, ProcessingOutcome};
 use crate::ports::{DocumentStore, Embedder, ObjectStore, VectorIndex};
 use runs::{Cancellation, RunningProcessing};

@@ -353,7 +353,7 @@ pub(crate) mod worker {
     use super::{Parsed, WorkerReply, WorkerRequest};
     use crate::config::ChunkSettings;
     use crate::processing::chunk::chunk_pages_bounded;
-    use crate::processing::extract::extract;
+    use askdocs_extract::extract;
 
     pub fn main(request: Option<std::ffi::OsString>) -> i32 {
         let Some(request) = request

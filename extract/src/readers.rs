@@ -1,16 +1,6 @@
-//! Text extraction: from an uploaded file's bytes to pages of plain text.
-//!
-//! The format is detected from the bytes, with the declared type only breaking
-//! ties between plain-text formats, so a binary named `.txt` or a renamed ZIP is
-//! refused with a reason a person understands. Every failure here is permanent:
-//! retrying the same bytes cannot help.
+//! The readers: a file's bytes to its format and pages of text.
 
-mod html;
-mod pdf;
-mod terminal;
-
-use super::chunk::Page;
-use crate::model::Format;
+use super::{html, pdf, terminal, Format, Page};
 
 #[derive(Debug, Clone)]
 pub struct Extracted {
@@ -32,9 +22,9 @@ fn refuse(reason: impl Into<String>) -> ExtractionError {
 /// far below what a zip bomb would expand to.
 pub const MAX_DOCX_XML_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Extracts the text of `bytes`, declared as `declared`. It runs inside the
-/// extract worker ([`super::sandbox`]): parsers may panic, loop or recurse
-/// without bound on hostile files, and only a process of its own contains that.
+/// Extracts the text of `bytes`, declared as `declared`. askdocs runs it
+/// inside its extract worker: parsers may panic, loop or recurse without
+/// bound on hostile files, and only a process of its own contains that.
 pub fn extract(bytes: &[u8], declared: Format) -> Result<Extracted, ExtractionError> {
     if bytes.is_empty() {
         return Err(refuse("the file is empty"));

@@ -4,8 +4,7 @@
 //! with `-rss_limit_mb` and `-timeout` as scripts/fuzz.sh does.
 #![no_main]
 
-use askdocs_shared::model::Format;
-use askdocs_shared::processing::extract::extract;
+use askdocs_extract::{extract, Format};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

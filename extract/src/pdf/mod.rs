@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 
-use super::super::chunk::Page;
+use crate::Page;
 
 mod content;
 #[rustfmt::skip]
