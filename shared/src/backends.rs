@@ -12,7 +12,6 @@ use crate::auth::tokens::{Authenticator, FixedSecret};
 use crate::auth::Accounts;
 use crate::config::{Backend, Config, EmbedderChoice, GeneratorChoice, JwtSecretSource};
 use crate::documents::Documents;
-use crate::embedded::ExtractiveAnswerer;
 use crate::ports::{
     DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, ProcessingQueue, SigningSecret,
     TokenStore, UserStore, VectorIndex,
@@ -20,6 +19,7 @@ use crate::ports::{
 use crate::processing::runs::RunningProcessing;
 use crate::processing::sandbox::{Sandbox, WorkerProgram};
 use crate::processing::Processor;
+use crate::query::answer::ExtractiveAnswerer;
 use crate::query::Asker;
 
 #[cfg(feature = "aws")]

@@ -5,10 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use askdocs_shared::embedded::{
-    openai_chat::ChatEndpoint, ExtractiveAnswerer, MiniLmEmbedder, OpenAiChatGenerator,
-};
+use askdocs_shared::embedded::{openai_chat::ChatEndpoint, MiniLmEmbedder, OpenAiChatGenerator};
 use askdocs_shared::ports::Generator;
+use askdocs_shared::query::answer::ExtractiveAnswerer;
 use askdocs_shared::testing::harness::model_dir;
 use askdocs_shared::testing::{generator_contract, sample_generation_request};
 use askdocs_shared::Error;

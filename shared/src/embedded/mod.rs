@@ -1,11 +1,11 @@
 //! Adapters for one machine: files, SQLite and the in-process index under a
 //! single private data directory (feature `embedded`); the local embedding
-//! model (`local-model`); the extractive answerer; an OpenAI-compatible chat
-//! server (`openai`).
+//! model (`local-model`); an OpenAI-compatible chat server (`openai`). One
+//! machine's I/O only: the extractive answerer is an algorithm and lives in
+//! `query::answer`.
 
 #[cfg(feature = "embedded")]
 pub mod documents;
-pub mod extractive;
 #[cfg(feature = "embedded")]
 pub mod history;
 #[cfg(feature = "embedded")]
@@ -25,7 +25,6 @@ pub mod sqlite;
 
 #[cfg(feature = "embedded")]
 pub use documents::SqliteDocumentStore;
-pub use extractive::ExtractiveAnswerer;
 #[cfg(feature = "embedded")]
 pub use history::SqliteHistoryStore;
 #[cfg(feature = "embedded")]

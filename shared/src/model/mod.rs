@@ -1,7 +1,6 @@
 //! The domain's vocabulary: data types as stored and as shown to clients,
 //! the document formats, and small text helpers every layer may use.
 
-pub mod answer_type;
 pub mod object_key;
 pub mod text;
 pub mod vector;

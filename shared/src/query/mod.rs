@@ -2,6 +2,7 @@
 //! the caller's ready documents, a generator that cites numbered passages, a
 //! relevance floor so nothing is invented, and the history of what was asked.
 
+pub mod answer;
 pub mod citations;
 pub mod prompt;
 pub mod retrieve;
@@ -14,13 +15,14 @@ use std::time::{Duration, Instant};
 use crate::config::RetrievalSettings;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
-use crate::model::text::{shorten, QuestionTerms};
+use crate::model::text::shorten;
 use crate::model::{
     now, Citation, Completion, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
     SearchScope, Turn, NOT_FOUND_ANSWER,
 };
 use crate::pagination::{decode_cursor, is_id, page_size, Listing};
 use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex};
+use answer::relevance::QuestionTerms;
 use citations::{cited_passages, renumber_citations};
 use retrieve::{fuse, order_by_best_sentence, Candidate};
 

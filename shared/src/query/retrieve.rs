@@ -9,10 +9,11 @@
 
 use std::collections::HashMap;
 
-use crate::config::RetrievalSettings;
-use crate::model::text::{
-    is_contents_entry, is_question, sentence_relevance, sentences, term_coverage, QuestionTerms,
+use super::answer::relevance::{
+    is_contents_entry, is_question, sentence_relevance, term_coverage, QuestionTerms,
 };
+use crate::config::RetrievalSettings;
+use crate::model::text::sentences;
 use crate::model::vector::dot;
 use crate::model::ScoredChunk;
 use crate::ports::SearchHits;

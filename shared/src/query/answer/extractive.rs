@@ -7,15 +7,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::error::Result;
-use crate::model::answer_type::{
+use super::answer_type::{
     can_answer, expected_answer, mentions_number, named_numbers, names_codes,
     states_value_of_codes, tells_introduction, Expected,
 };
-use crate::model::text::{
-    is_contents_entry, is_question, sentence_relevance, sentences, shorten, term_coverage,
-    QuestionTerms,
+use super::relevance::{
+    is_contents_entry, is_question, sentence_relevance, term_coverage, QuestionTerms,
 };
+use crate::error::Result;
+use crate::model::text::{sentences, shorten};
 use crate::model::vector::dot;
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
 use crate::ports::{Embedder, Generator};
