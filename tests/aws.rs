@@ -50,7 +50,10 @@ async fn an_unreachable_dynamodb_is_unavailable_after_retries() {
     // GIVEN clients aimed at a port nothing listens on
     let clients = askdocs_shared::aws::AwsClients::for_emulator("http://127.0.0.1:9");
     // WHEN a user is read
-    let result = clients.user_store("askdocs-users").get("someone").await;
+    let result = clients
+        .user_store("askdocs-users")
+        .get(&"someone".into())
+        .await;
     // THEN the error says "try again later" (503), not a crash or a 500
     assert!(matches!(result, Err(Error::Unavailable(_))), "{result:?}");
 }
@@ -230,11 +233,11 @@ mod whole_stack {
         let index = clients.vector_index(&get("VECTOR_BUCKET"), &get("VECTOR_INDEX"));
         let ada_id = {
             let (_, profile) = server.call("GET", "/auth/profile", Some(&ada), None);
-            profile["userId"].as_str().unwrap().to_string()
+            askdocs_shared::model::UserId::new(profile["userId"].as_str().unwrap())
         };
         use askdocs_shared::ports::VectorIndex as _;
         assert_eq!(
-            runtime.block_on(index.count(&ada_id, id)).unwrap() as u64,
+            runtime.block_on(index.count(&ada_id, &id.into())).unwrap() as u64,
             chunks,
             "the same event delivered twice adds nothing"
         );
@@ -265,7 +268,13 @@ mod whole_stack {
         );
         let store = clients.document_store(&get("DOCUMENTS_TABLE"));
         use askdocs_shared::ports::DocumentStore as _;
-        assert!(runtime.block_on(store.get(&ada_id, id)).unwrap().is_none());
-        assert_eq!(runtime.block_on(index.count(&ada_id, id)).unwrap(), 0);
+        assert!(runtime
+            .block_on(store.get(&ada_id, &id.into()))
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            runtime.block_on(index.count(&ada_id, &id.into())).unwrap(),
+            0
+        );
     }
 }

@@ -120,11 +120,11 @@ fn passage_rate(passages: u64, elapsed: std::time::Duration) -> String {
 async fn ingest_one(
     documents: &askdocs_shared::documents::Documents,
     processing: &ProcessingState,
-    user_id: &str,
+    user_id: &askdocs_shared::model::UserId,
     path: &Path,
     name: &str,
     limit: u64,
-) -> Result<String, String> {
+) -> Result<askdocs_shared::model::DocumentId, String> {
     let size = std::fs::metadata(path)
         .map_err(|error| format!("cannot read it: {error}"))?
         .len();

@@ -73,7 +73,7 @@ async fn upload(
     };
     let document = state
         .documents
-        .get(user_id, document_id)
+        .get(&user_id, &document_id)
         .await?
         .ok_or_else(|| Error::NotFound("the document was deleted".into()))?;
     if document.status != DocumentStatus::Pending {

@@ -50,7 +50,7 @@ fn index_of(
                     let (embedding, text) = passage(n);
                     Chunk {
                         user_id: "owner".into(),
-                        document_id: format!("document-{}", n / 100),
+                        document_id: format!("document-{}", n / 100).into(),
                         ordinal: (n % 100) as u32,
                         page: 1,
                         text,

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::model::{
-    Chunk, Document, DocumentStatus, Generated, GenerationRequest, HistoryEntry, ListPosition,
-    Page, ProcessingOutcome, ScoredChunk, SearchScope, User,
+    Chunk, ConversationId, Document, DocumentId, DocumentStatus, Generated, GenerationRequest,
+    HistoryEntry, ListPosition, Page, ProcessingOutcome, ScoredChunk, SearchScope, User, UserId,
 };
 
 #[async_trait]
@@ -18,7 +18,7 @@ pub trait UserStore: Send + Sync {
     /// Stores a new account. A taken email is `Error::email_taken()` and
     /// leaves the store unchanged.
     async fn create(&self, user: &User) -> Result<()>;
-    async fn get(&self, user_id: &str) -> Result<Option<User>>;
+    async fn get(&self, user_id: &UserId) -> Result<Option<User>>;
     /// `email` is already normalised.
     async fn find_by_email(&self, email: &str) -> Result<Option<User>>;
 }
@@ -77,11 +77,15 @@ pub trait ObjectStore: Send + Sync {
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
     async fn create(&self, document: &Document) -> Result<()>;
-    async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>>;
+    async fn get(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Option<Document>>;
     /// The owner's documents among `document_ids`, in the order asked; ids
     /// that are unknown or another owner's are left out. One read where the
     /// store can batch (a search needs the documents of several passages).
-    async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
+    async fn get_many(
+        &self,
+        user_id: &UserId,
+        document_ids: &[DocumentId],
+    ) -> Result<Vec<Document>> {
         let mut found = Vec::with_capacity(document_ids.len());
         for document_id in document_ids {
             found.extend(self.get(user_id, document_id).await?);
@@ -91,7 +95,7 @@ pub trait DocumentStore: Send + Sync {
     /// Newest first; `after` continues from a previous page's `next`.
     async fn list(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<Document>>;
@@ -101,19 +105,19 @@ pub trait DocumentStore: Send + Sync {
     /// only one concurrent caller can.
     async fn start_processing(
         &self,
-        user_id: &str,
-        document_id: &str,
+        user_id: &UserId,
+        document_id: &DocumentId,
         stale_before: &str,
     ) -> Result<Option<u32>>;
     /// Records how processing ended. Returns false when the document no longer exists.
     async fn finish_processing(
         &self,
-        user_id: &str,
-        document_id: &str,
+        user_id: &UserId,
+        document_id: &DocumentId,
         outcome: &ProcessingOutcome,
     ) -> Result<bool>;
     /// Returns whether there was such a document.
-    async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool>;
+    async fn delete(&self, user_id: &UserId, document_id: &DocumentId) -> Result<bool>;
     /// Documents of any owner in `status` since before `updated_before`
     /// (e.g. runs that died, uploads that never arrived), oldest first, at most `limit`.
     async fn in_status_since(
@@ -146,7 +150,7 @@ pub trait VectorIndex: Send + Sync {
     /// Adds chunks; a chunk with the same document and ordinal is replaced.
     async fn upsert(&self, chunks: &[Chunk]) -> Result<()>;
     /// Removes every chunk of a document.
-    async fn delete_document(&self, user_id: &str, document_id: &str) -> Result<()>;
+    async fn delete_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()>;
     /// Up to `limit` passages by meaning and up to `limit` by words. A store
     /// without a keyword index ranks the words of a wider set found by meaning.
     async fn search(
@@ -156,7 +160,7 @@ pub trait VectorIndex: Send + Sync {
         limit: usize,
     ) -> Result<SearchHits>;
     /// How many chunks a document has in the index.
-    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize>;
+    async fn count(&self, user_id: &UserId, document_id: &DocumentId) -> Result<usize>;
 }
 
 /// A passage's vector and its sentences' vectors (empty when not given).
@@ -196,8 +200,8 @@ pub trait HistoryStore: Send + Sync {
     /// Newest first, optionally one conversation only; `after` continues a listing.
     async fn list(
         &self,
-        user_id: &str,
-        conversation_id: Option<&str>,
+        user_id: &UserId,
+        conversation_id: Option<&ConversationId>,
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<HistoryEntry>>;
@@ -227,8 +231,8 @@ pub trait ProcessingQueue: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reprocess {
-    pub user_id: String,
-    pub document_id: String,
+    pub user_id: UserId,
+    pub document_id: DocumentId,
     /// The document's object key, as its S3 notification names it.
     pub key: String,
 }

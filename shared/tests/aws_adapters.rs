@@ -202,7 +202,7 @@ async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
     };
     let clients = AwsClients::for_emulator_with(&endpoint, timeouts);
     let store = clients.document_store(&settings.documents_table);
-    let user = uuid::Uuid::new_v4().to_string();
+    let user = askdocs_shared::model::UserId::generate();
     let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
     store.create(&document).await.unwrap();
 
@@ -253,7 +253,7 @@ async fn a_document_put_whose_answer_was_lost_is_not_reported_as_a_failure() {
     };
     let store = AwsClients::for_emulator_with(&endpoint, timeouts)
         .document_store(&settings.documents_table);
-    let user = uuid::Uuid::new_v4().to_string();
+    let user = askdocs_shared::model::UserId::generate();
     let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
     // WHEN the document is recorded (the retry meets its own item)
     store.create(&document).await.unwrap();
@@ -274,7 +274,7 @@ async fn the_sweeps_requeued_documents_reach_the_processing_queue() {
         .create_queue(&format!("askdocs-test-{}", uuid::Uuid::new_v4()))
         .await;
     let queue = clients.processing_queue(&url);
-    let document = testing::sample_document("user-1", "2026-03-01T00:00:00.000Z");
+    let document = testing::sample_document(&"user-1".into(), "2026-03-01T00:00:00.000Z");
     // WHEN a document is put back on it
     queue.requeue(&document).await.unwrap();
     // THEN one message names the document and its file

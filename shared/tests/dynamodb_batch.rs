@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use askdocs_shared::aws::AwsClients;
+use askdocs_shared::model::DocumentId;
 use askdocs_shared::ports::DocumentStore;
 use askdocs_shared::Error;
 use axum::body::Bytes;
@@ -79,9 +80,9 @@ async fn keys_left_unprocessed_are_asked_again_and_the_order_asked_is_kept() {
     // GIVEN a DynamoDB that processes two keys a call
     let (stand_in, clients) = start(2).await;
     let store = clients.document_store(TABLE);
-    let asked: Vec<String> = ["d3", "d1", "d2", "d1"].map(String::from).to_vec();
+    let asked: Vec<DocumentId> = ["d3", "d1", "d2", "d1"].map(DocumentId::from).to_vec();
     // WHEN three documents are read at once (one of them named twice)
-    let documents = store.get_many("owner", &asked).await.unwrap();
+    let documents = store.get_many(&"owner".into(), &asked).await.unwrap();
     // THEN every one comes back, in the order asked, after a second call for the one left
     let ids: Vec<&str> = documents.iter().map(|d| d.document_id.as_str()).collect();
     assert_eq!(ids, ["d3", "d1", "d2", "d1"]);
@@ -97,7 +98,7 @@ async fn keys_never_processed_make_the_store_unavailable() {
     let store = clients.document_store(TABLE);
     // WHEN documents are read THEN the store answers unavailable after the SDK's attempts
     let error = store
-        .get_many("owner", &["d1".to_string()])
+        .get_many(&"owner".into(), &["d1".into()])
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Unavailable(_)), "{error:?}");

@@ -164,7 +164,7 @@ async fn throttled_and_failing_opensearch_requests_are_tried_again() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let index = AwsClients::for_emulator(&endpoint).opensearch_index(&endpoint, "passages");
     // WHEN a document's passages are counted
-    let count = askdocs_shared::ports::VectorIndex::count(&index, "u1", "d1")
+    let count = askdocs_shared::ports::VectorIndex::count(&index, &"u1".into(), &"d1".into())
         .await
         .unwrap();
     // THEN the answer came on the third try

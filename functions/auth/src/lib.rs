@@ -94,7 +94,7 @@ pub struct SessionResponse {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionUser {
-    pub user_id: String,
+    pub user_id: askdocs_shared::model::UserId,
     pub email: String,
     pub name: Option<String>,
 }

@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::backends::Backends;
-use askdocs_shared::documents::{Documents, NewUpload};
+use askdocs_shared::documents::{document_id, Documents, NewUpload};
 use askdocs_shared::http::{
     finish, no_content, read_body, ApiJson, ApiPath, ApiQuery, Authenticated,
 };
-use askdocs_shared::model::Document;
+use askdocs_shared::model::{Document, DocumentId};
 use askdocs_shared::{Error, Result};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
@@ -83,7 +83,7 @@ pub struct UploadRequest {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadTicket {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub upload_url: String,
     pub upload_method: &'static str,
     pub upload_headers: BTreeMap<String, String>,
@@ -207,6 +207,7 @@ pub async fn details(
     Authenticated(caller): Authenticated,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
+    let id = document_id(&id)?;
     let (document, download_url) = state.documents.details(&caller.user_id, &id).await?;
     Ok(Json(DocumentDetails {
         document,
@@ -221,6 +222,7 @@ pub async fn delete(
     Authenticated(caller): Authenticated,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Response> {
+    let id = document_id(&id)?;
     state.documents.delete(&caller.user_id, &id).await?;
     Ok(no_content())
 }

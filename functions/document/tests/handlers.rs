@@ -31,7 +31,7 @@ impl Harness {
     }
 
     /// A registered, logged-in user: (user id, bearer token).
-    async fn user(&self, email: &str) -> (String, String) {
+    async fn user(&self, email: &str) -> (askdocs_shared::model::UserId, String) {
         signed_in(&self.backends, email).await
     }
 
@@ -238,7 +238,7 @@ async fn a_small_file_sent_directly_is_processed_to_ready() {
     let stored = harness
         .backends
         .document_store()
-        .get(&user_id, &id)
+        .get(&user_id, &id.as_str().into())
         .await
         .unwrap()
         .unwrap();

@@ -67,7 +67,7 @@ impl Harness {
             let document = self
                 .documents
                 .upload(
-                    user_id,
+                    &user_id.into(),
                     file_name,
                     Some(content_type),
                     b"placeholder".to_vec(),
@@ -79,7 +79,13 @@ impl Harness {
             return document;
         }
         self.documents
-            .upload(user_id, file_name, Some(content_type), bytes, u64::MAX)
+            .upload(
+                &user_id.into(),
+                file_name,
+                Some(content_type),
+                bytes,
+                u64::MAX,
+            )
             .await
             .unwrap()
     }
@@ -161,7 +167,7 @@ async fn every_supported_format_becomes_ready_with_pages_and_chunks() {
         assert_eq!(stored.pages, Some(pages), "{fixture}");
         let chunks = harness
             .index
-            .count("user-a", &document.document_id)
+            .count(&document.user_id, &document.document_id)
             .await
             .unwrap();
         assert!(chunks > 0, "{fixture}");
@@ -229,7 +235,7 @@ async fn bad_files_fail_with_a_reason_and_leave_nothing_indexed() {
         assert_eq!(
             harness
                 .index
-                .count("user-b", &document.document_id)
+                .count(&document.user_id, &document.document_id)
                 .await
                 .unwrap(),
             0,
@@ -247,7 +253,7 @@ async fn the_same_event_delivered_twice_leaves_one_copy() {
     harness.deliver(&document).await;
     let first = harness
         .index
-        .count("user-c", &document.document_id)
+        .count(&document.user_id, &document.document_id)
         .await
         .unwrap();
 
@@ -262,7 +268,7 @@ async fn the_same_event_delivered_twice_leaves_one_copy() {
     assert_eq!(
         harness
             .index
-            .count("user-c", &document.document_id)
+            .count(&document.user_id, &document.document_id)
             .await
             .unwrap(),
         first
@@ -279,7 +285,7 @@ async fn a_failed_document_reprocessed_replaces_rather_than_duplicates() {
     harness.deliver(&document).await;
     let chunks = harness
         .index
-        .count("user-d", &document.document_id)
+        .count(&document.user_id, &document.document_id)
         .await
         .unwrap();
     // GIVEN the document was marked failed (e.g. a retried run) with its chunks still there
@@ -288,7 +294,7 @@ async fn a_failed_document_reprocessed_replaces_rather_than_duplicates() {
     };
     harness
         .store
-        .finish_processing("user-d", &document.document_id, &failed)
+        .finish_processing(&document.user_id, &document.document_id, &failed)
         .await
         .unwrap();
     // WHEN it is processed again THEN the chunk count is the same, not doubled
@@ -296,7 +302,7 @@ async fn a_failed_document_reprocessed_replaces_rather_than_duplicates() {
     assert_eq!(
         harness
             .index
-            .count("user-d", &document.document_id)
+            .count(&document.user_id, &document.document_id)
             .await
             .unwrap(),
         chunks
@@ -334,7 +340,7 @@ async fn a_document_another_run_holds_asks_for_a_retry_instead_of_being_dropped(
         askdocs_shared::model::timestamp(chrono::Utc::now() - chrono::Duration::minutes(15));
     assert!(harness
         .store
-        .start_processing("user-e", &document.document_id, &recent)
+        .start_processing(&document.user_id, &document.document_id, &recent)
         .await
         .unwrap()
         .is_some());
@@ -359,7 +365,7 @@ async fn a_file_put_after_its_document_was_deleted_is_removed() {
     // GIVEN the document is deleted but its upload URL is used again afterwards
     harness
         .documents
-        .delete("user-f", &document.document_id)
+        .delete(&document.user_id, &document.document_id)
         .await
         .unwrap();
     std::fs::create_dir_all(harness.object_path(&document.key).parent().unwrap()).unwrap();
@@ -375,7 +381,7 @@ async fn a_file_put_after_its_document_was_deleted_is_removed() {
     assert_eq!(
         harness
             .index
-            .count("user-f", &document.document_id)
+            .count(&document.user_id, &document.document_id)
             .await
             .unwrap(),
         0
@@ -392,7 +398,7 @@ async fn runs_interrupted_by_a_restart_are_recovered_and_processed_again() {
     let long_ago = "2000-01-01T00:00:00.000Z";
     assert!(harness
         .store
-        .start_processing("user-g", &document.document_id, long_ago)
+        .start_processing(&document.user_id, &document.document_id, long_ago)
         .await
         .unwrap()
         .is_some());
@@ -472,7 +478,7 @@ async fn hostile_files_fail_alone_with_a_reason_within_their_limits() {
         assert_eq!(
             harness
                 .index
-                .count("user-h", &document.document_id)
+                .count(&document.user_id, &document.document_id)
                 .await
                 .unwrap(),
             stored.chunks.unwrap_or(0) as usize
@@ -524,7 +530,7 @@ async fn a_document_whose_runs_died_twice_is_given_up() {
         assert_eq!(
             harness
                 .store
-                .start_processing("user-d", &document.document_id, long_ago)
+                .start_processing(&document.user_id, &document.document_id, long_ago)
                 .await
                 .unwrap(),
             Some(attempt)
@@ -533,7 +539,7 @@ async fn a_document_whose_runs_died_twice_is_given_up() {
             harness
                 .store
                 .finish_processing(
-                    "user-d",
+                    &document.user_id,
                     &document.document_id,
                     &askdocs_shared::model::ProcessingOutcome::Failed {
                         reason: askdocs_shared::processing::INTERRUPTED.into(),
@@ -576,7 +582,7 @@ async fn deleting_a_document_stops_its_run() {
     let started = std::time::Instant::now();
     harness
         .documents
-        .delete("user-x", &document.document_id)
+        .delete(&document.user_id, &document.document_id)
         .await
         .unwrap();
     // THEN the run ends at once, having recorded nothing
@@ -592,7 +598,7 @@ async fn deleting_a_document_stops_its_run() {
     );
     assert!(harness
         .store
-        .get("user-x", &document.document_id)
+        .get(&document.user_id, &document.document_id)
         .await
         .unwrap()
         .is_none());
@@ -610,14 +616,14 @@ async fn a_removed_file_takes_the_passages_of_its_deleted_document_along() {
     assert!(
         harness
             .index
-            .count("user-r", &document.document_id)
+            .count(&document.user_id, &document.document_id)
             .await
             .unwrap()
             > 0
     );
     harness
         .store
-        .delete("user-r", &document.document_id)
+        .delete(&document.user_id, &document.document_id)
         .await
         .unwrap();
 
@@ -630,7 +636,7 @@ async fn a_removed_file_takes_the_passages_of_its_deleted_document_along() {
     assert_eq!(
         harness
             .index
-            .count("user-r", &document.document_id)
+            .count(&document.user_id, &document.document_id)
             .await
             .unwrap(),
         0

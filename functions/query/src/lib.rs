@@ -99,7 +99,7 @@ fn invocation_time_left(context: &lambda_http::Context) -> Duration {
 pub struct AskResponse {
     pub answer: String,
     pub citations: Vec<Citation>,
-    pub conversation_id: String,
+    pub conversation_id: askdocs_shared::model::ConversationId,
     pub query_id: String,
     pub model: String,
     /// The answer stopped at the model's length limit.

@@ -4,8 +4,8 @@
 
 use askdocs_query::{app, QueryState};
 use askdocs_shared::backends::Backends;
-use askdocs_shared::model::SearchScope;
 use askdocs_shared::model::NOT_FOUND_ANSWER;
+use askdocs_shared::model::{DocumentId, SearchScope};
 use askdocs_shared::testing::harness::{
     embedded_backends, event, fixture, send, send_for_headers, signed_in, with_bearer, with_query,
 };
@@ -18,7 +18,7 @@ struct Harness {
 }
 
 struct User {
-    id: String,
+    id: askdocs_shared::model::UserId,
     token: String,
 }
 
@@ -39,13 +39,13 @@ impl Harness {
     }
 
     /// Uploads a fixture for the user and processes it as the S3 event would; returns its id.
-    async fn document(&self, user: &User, fixture_name: &str, file_name: &str) -> String {
+    async fn document(&self, user: &User, fixture_name: &str, file_name: &str) -> DocumentId {
         self.document_with(user, fixture(fixture_name), file_name)
             .await
     }
 
     /// Uploads these bytes for the user and processes them; returns the document's id.
-    async fn document_with(&self, user: &User, bytes: Vec<u8>, file_name: &str) -> String {
+    async fn document_with(&self, user: &User, bytes: Vec<u8>, file_name: &str) -> DocumentId {
         let document = self
             .backends
             .documents()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::config::LoginLimits;
 use crate::error::{Error, Result};
-use crate::model::{now, Caller, Profile, User};
+use crate::model::{now, Caller, Profile, User, UserId};
 use crate::ports::UserStore;
 use limits::FailedLogins;
 use passwords::PasswordHasher;
@@ -74,7 +74,7 @@ impl Accounts {
             return Err(Error::email_taken());
         }
         let user = User {
-            user_id: uuid::Uuid::new_v4().to_string(),
+            user_id: UserId::generate(),
             email,
             name,
             password_hash: self.hasher.hash(password).await?,
@@ -157,7 +157,7 @@ impl Accounts {
         }
         let password = format!("Local-{}-{}", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
         let user = User {
-            user_id: uuid::Uuid::new_v4().to_string(),
+            user_id: UserId::generate(),
             email,
             name: Some("Local user".into()),
             password_hash: self.hasher.hash(password).await?,

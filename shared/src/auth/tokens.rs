@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
 use crate::error::{Error, Result};
-use crate::model::{Caller, User};
+use crate::model::{Caller, User, UserId};
 use crate::ports::{SigningSecret, TokenStore};
 
 const ISSUER: &str = "askdocs";
@@ -88,7 +88,7 @@ impl Authenticator {
     pub async fn issue(&self, user: &User) -> Result<IssuedToken> {
         let issued_at = chrono::Utc::now().timestamp();
         let claims = Claims {
-            sub: user.user_id.clone(),
+            sub: user.user_id.to_string(),
             email: user.email.clone(),
             iat: issued_at,
             exp: issued_at + self.ttl.as_secs() as i64,
@@ -130,7 +130,8 @@ impl Authenticator {
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
         let claims = self.decode(token).await?;
         let caller = Caller {
-            user_id: claims.sub,
+            // The token's signature is verified: its subject is an account id.
+            user_id: UserId::new(claims.sub),
             email: claims.email,
             token_id: claims.jti,
             expires_at: claims.exp,

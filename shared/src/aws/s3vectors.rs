@@ -21,7 +21,7 @@ use super::errors::sdk_error;
 use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::text::bm25_rank;
-use crate::model::{Chunk, ScoredChunk, SearchScope};
+use crate::model::{Chunk, DocumentId, ScoredChunk, SearchScope, UserId};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
 
 /// QueryVectors returns at most this many vectors.
@@ -89,7 +89,7 @@ impl S3VectorIndex {
 
     /// The document's keys that exist, found block by block from ordinal 0:
     /// keys are contiguous, so the first empty block is the end.
-    async fn keys_of(&self, user_id: &str, document_id: &str) -> Result<Vec<String>> {
+    async fn keys_of(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Vec<String>> {
         let mut found = Vec::new();
         for block in 0.. {
             let keys: Vec<String> = (block * GET_BATCH..(block + 1) * GET_BATCH)
@@ -144,7 +144,7 @@ impl S3VectorIndex {
     }
 }
 
-pub(crate) fn vector_key(document_id: &str, ordinal: u32) -> String {
+pub(crate) fn vector_key(document_id: &DocumentId, ordinal: u32) -> String {
     format!("{document_id}#{ordinal}")
 }
 
@@ -224,7 +224,7 @@ fn scope_filter(scope: &SearchScope) -> Json {
 
 fn scored_chunk(metadata: &Json, score: f32) -> Option<ScoredChunk> {
     Some(ScoredChunk {
-        document_id: field_text(metadata, "documentId")?.to_string(),
+        document_id: DocumentId::new(field_text(metadata, "documentId")?),
         ordinal: field_number(metadata, "ordinal")?,
         page: field_number(metadata, "page")?,
         text: field_text(metadata, "text")?.to_string(),
@@ -262,7 +262,7 @@ impl VectorIndex for S3VectorIndex {
         Ok(())
     }
 
-    async fn delete_document(&self, user_id: &str, document_id: &str) -> Result<()> {
+    async fn delete_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()> {
         let keys = self.keys_of(user_id, document_id).await?;
         self.delete_keys(keys).await?;
         // A delete interrupted half-way leaves a gap the block walk stops at:
@@ -272,8 +272,8 @@ impl VectorIndex for S3VectorIndex {
         };
         let probe = unit_vector(dimension);
         let scope = SearchScope {
-            user_id: user_id.to_string(),
-            document_ids: Some(vec![document_id.to_string()]),
+            user_id: user_id.clone(),
+            document_ids: Some(vec![document_id.clone()]),
         };
         for _ in 0..MAX_LEFTOVER_ROUNDS {
             let leftovers: Vec<String> = self
@@ -324,7 +324,7 @@ impl VectorIndex for S3VectorIndex {
         })
     }
 
-    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize> {
+    async fn count(&self, user_id: &UserId, document_id: &DocumentId) -> Result<usize> {
         Ok(self.keys_of(user_id, document_id).await?.len())
     }
 }
@@ -410,6 +410,6 @@ mod tests {
             ),
             ("d1", 7, 3, "Error code E-4012")
         );
-        assert_eq!(vector_key("d1", 7), "d1#7");
+        assert_eq!(vector_key(&"d1".into(), 7), "d1#7");
     }
 }

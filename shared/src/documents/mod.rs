@@ -9,8 +9,8 @@ use std::sync::Arc;
 use crate::config::DocumentSettings;
 use crate::error::{Error, Result};
 use crate::model::object_key::object_key;
-use crate::model::{now, Document, DocumentStatus, Format};
-use crate::pagination::{decode_cursor, is_id, page_size, Listing};
+use crate::model::{now, Document, DocumentId, DocumentStatus, Format, UserId};
+use crate::pagination::{decode_cursor, page_size, Listing};
 use crate::ports::{DocumentStore, ObjectStore, PresignedRequest, VectorIndex};
 use crate::processing::runs::RunningProcessing;
 use file_names::validate_file_name;
@@ -35,6 +35,12 @@ fn megabytes(bytes: u64) -> String {
 
 fn no_such_document() -> Error {
     Error::NotFound("no such document".into())
+}
+
+/// A document id from a request (a path, a body): text that cannot be an id
+/// askdocs made names no document, and never reaches a store.
+pub fn document_id(text: &str) -> Result<DocumentId> {
+    DocumentId::parse(text).ok_or_else(no_such_document)
 }
 
 pub struct Documents {
@@ -71,15 +77,15 @@ impl Documents {
 
     fn new_document(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         file_name: String,
         format: Format,
         size: u64,
     ) -> Document {
-        let document_id = uuid::Uuid::new_v4().to_string();
+        let document_id = DocumentId::generate();
         let timestamp = now();
         Document {
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
             key: object_key(user_id, &document_id, &file_name),
             document_id,
             file_name,
@@ -111,7 +117,7 @@ impl Documents {
     /// Records a `pending` document and returns it with a single-use URL to upload its file to.
     pub async fn request_upload(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         upload: NewUpload,
     ) -> Result<(Document, PresignedRequest)> {
         let file_name = validate_file_name(&upload.file_name)?;
@@ -130,7 +136,7 @@ impl Documents {
             )
             .await?;
         self.store.create(&document).await?;
-        tracing::info!(user_id, document_id = %document.document_id, "upload URL issued");
+        tracing::info!(%user_id, document_id = %document.document_id, "upload URL issued");
         Ok((document, presigned))
     }
 
@@ -138,7 +144,7 @@ impl Documents {
     /// Storing the object is what starts processing, as an S3 upload does.
     pub async fn upload(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         file_name: &str,
         content_type: Option<&str>,
         bytes: Vec<u8>,
@@ -164,13 +170,13 @@ impl Documents {
             let _ = self.store.delete(user_id, &document.document_id).await;
             return Err(error);
         }
-        tracing::info!(user_id, document_id = %document.document_id, "document uploaded directly");
+        tracing::info!(%user_id, document_id = %document.document_id, "document uploaded directly");
         Ok(document)
     }
 
     pub async fn list(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         limit: Option<usize>,
         cursor: Option<&str>,
     ) -> Result<Listing<Document>> {
@@ -183,12 +189,8 @@ impl Documents {
             .into())
     }
 
-    /// The caller's document; another user's id is as missing as a made-up one,
-    /// and an id this API could not have made never reaches the store.
-    pub async fn get(&self, user_id: &str, document_id: &str) -> Result<Document> {
-        if !is_id(document_id) {
-            return Err(no_such_document());
-        }
+    /// The caller's document; another user's id is as missing as a made-up one.
+    pub async fn get(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Document> {
         self.store
             .get(user_id, document_id)
             .await?
@@ -196,7 +198,11 @@ impl Documents {
     }
 
     /// The document with a short-lived link to download its file.
-    pub async fn details(&self, user_id: &str, document_id: &str) -> Result<(Document, String)> {
+    pub async fn details(
+        &self,
+        user_id: &UserId,
+        document_id: &DocumentId,
+    ) -> Result<(Document, String)> {
         let document = self.get(user_id, document_id).await?;
         let download_url = self
             .objects
@@ -215,7 +221,7 @@ impl Documents {
     /// vectors are removed once more at the end: a processing run elsewhere (a
     /// Lambda) either finds the record gone (and removes its own chunks) or
     /// finished before this second pass.
-    pub async fn delete(&self, user_id: &str, document_id: &str) -> Result<()> {
+    pub async fn delete(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()> {
         let document = self.get(user_id, document_id).await?;
         self.running.cancel(document_id);
         if let Some(index) = &self.index {
@@ -226,7 +232,7 @@ impl Documents {
         if let Some(index) = &self.index {
             index.delete_document(user_id, document_id).await?;
         }
-        tracing::info!(user_id, document_id, "document deleted");
+        tracing::info!(%user_id, %document_id, "document deleted");
         Ok(())
     }
 }

@@ -5,7 +5,9 @@ use rusqlite::{params, OptionalExtension};
 
 use super::sqlite::{internal, SqliteDb};
 use crate::error::Result;
-use crate::model::{now, Document, DocumentStatus, ListPosition, Page, ProcessingOutcome};
+use crate::model::{
+    now, Document, DocumentId, DocumentStatus, ListPosition, Page, ProcessingOutcome, UserId,
+};
 use crate::ports::DocumentStore;
 
 pub struct SqliteDocumentStore {
@@ -73,7 +75,7 @@ impl DocumentStore for SqliteDocumentStore {
             .await
     }
 
-    async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>> {
+    async fn get(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Option<Document>> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
         self.db
             .read(move |connection| {
@@ -88,7 +90,11 @@ impl DocumentStore for SqliteDocumentStore {
             .await
     }
 
-    async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
+    async fn get_many(
+        &self,
+        user_id: &UserId,
+        document_ids: &[DocumentId],
+    ) -> Result<Vec<Document>> {
         let (user_id, document_ids) = (user_id.to_string(), document_ids.to_vec());
         // One trip to the database thread, one cached statement per id.
         self.db
@@ -100,7 +106,7 @@ impl DocumentStore for SqliteDocumentStore {
                 for document_id in &document_ids {
                     found.extend(
                         statement
-                            .query_row([&user_id, document_id], document_from_row)
+                            .query_row(params![user_id, document_id], document_from_row)
                             .optional()
                             .map_err(internal("reading documents"))?,
                     );
@@ -112,7 +118,7 @@ impl DocumentStore for SqliteDocumentStore {
 
     async fn list(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<Document>> {
@@ -145,8 +151,8 @@ impl DocumentStore for SqliteDocumentStore {
 
     async fn start_processing(
         &self,
-        user_id: &str,
-        document_id: &str,
+        user_id: &UserId,
+        document_id: &DocumentId,
         stale_before: &str,
     ) -> Result<Option<u32>> {
         let (user_id, document_id, stale_before) = (
@@ -175,8 +181,8 @@ impl DocumentStore for SqliteDocumentStore {
 
     async fn finish_processing(
         &self,
-        user_id: &str,
-        document_id: &str,
+        user_id: &UserId,
+        document_id: &DocumentId,
         outcome: &ProcessingOutcome,
     ) -> Result<bool> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
@@ -228,7 +234,7 @@ impl DocumentStore for SqliteDocumentStore {
             .await
     }
 
-    async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
+    async fn delete(&self, user_id: &UserId, document_id: &DocumentId) -> Result<bool> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
         self.db
             .call(move |connection| {

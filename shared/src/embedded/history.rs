@@ -5,7 +5,7 @@ use rusqlite::params;
 
 use super::sqlite::{internal, SqliteDb};
 use crate::error::{Error, Result};
-use crate::model::{HistoryEntry, ListPosition, Page};
+use crate::model::{ConversationId, HistoryEntry, ListPosition, Page, UserId};
 use crate::ports::HistoryStore;
 
 pub struct SqliteHistoryStore {
@@ -45,13 +45,13 @@ impl HistoryStore for SqliteHistoryStore {
 
     async fn list(
         &self,
-        user_id: &str,
-        conversation_id: Option<&str>,
+        user_id: &UserId,
+        conversation_id: Option<&ConversationId>,
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<HistoryEntry>> {
         let user_id = user_id.to_string();
-        let conversation_id = conversation_id.map(str::to_string);
+        let conversation_id = conversation_id.map(ConversationId::to_string);
         let (at, id) = match after {
             Some(position) => (Some(position.at.clone()), Some(position.id.clone())),
             None => (None, None),

@@ -18,7 +18,7 @@ use super::library::Library;
 use super::sqlite::{internal, SqliteDb};
 use crate::error::Result;
 use crate::model::vector::dot;
-use crate::model::{Chunk, ScoredChunk, SearchScope};
+use crate::model::{Chunk, DocumentId, ScoredChunk, SearchScope, UserId};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
 
 /// Vector candidates fetched per result wanted: int8 estimates are rescored
@@ -392,7 +392,7 @@ impl VectorIndex for SqliteVectorIndex {
         Ok(())
     }
 
-    async fn delete_document(&self, user_id: &str, document_id: &str) -> Result<()> {
+    async fn delete_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()> {
         let (user, document) = (user_id.to_string(), document_id.to_string());
         self.db
             .call(move |connection| {
@@ -482,7 +482,7 @@ impl VectorIndex for SqliteVectorIndex {
             .await
     }
 
-    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize> {
+    async fn count(&self, user_id: &UserId, document_id: &DocumentId) -> Result<usize> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
         self.db
             .read(move |connection| {
@@ -563,7 +563,10 @@ mod tests {
             ["The pump runs at noon."]
         );
         // WHEN it is deleted and another document takes its place (row ids are reused)
-        index.delete_document("ada", "d1").await.unwrap();
+        index
+            .delete_document(&"ada".into(), &"d1".into())
+            .await
+            .unwrap();
         assert!(texts_found(&index, "pump").await.is_empty());
         index
             .upsert(&[chunk("d2", 0, "Valves open at dawn.", 0)])

@@ -117,7 +117,7 @@ impl Library {
     }
 
     /// The documents' indexes, for filtering a search to some documents.
-    pub fn documents_among(&self, document_ids: &[String]) -> HashSet<u32> {
+    pub fn documents_among(&self, document_ids: &[crate::model::DocumentId]) -> HashSet<u32> {
         self.documents
             .iter()
             .enumerate()
@@ -573,7 +573,7 @@ mod tests {
         library
             .put(9, "other", "error E-4012 again", &unit(0.0))
             .unwrap();
-        let only_other = library.documents_among(&["other".to_string()]);
+        let only_other = library.documents_among(&["other".into()]);
         let found = library.keyword("E-4012", 4, Some(&only_other));
         assert_eq!(
             found.iter().map(|(row, _)| *row).collect::<Vec<_>>(),

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{Error, Result};
-use crate::model::User;
+use crate::model::{ConversationId, DocumentId, User, UserId};
 use crate::ports::{TokenStore, UserStore};
 
 const SCHEMA: &str = "
@@ -265,7 +265,7 @@ impl UserStore for SqliteUserStore {
             .await
     }
 
-    async fn get(&self, user_id: &str) -> Result<Option<User>> {
+    async fn get(&self, user_id: &UserId) -> Result<Option<User>> {
         let user_id = user_id.to_string();
         self.db
             .read(move |connection| {
@@ -354,6 +354,25 @@ impl TokenStore for SqliteTokenStore {
             .await
     }
 }
+
+/// The ids are TEXT columns: stored and read as their strings.
+macro_rules! text_column {
+    ($($id:ty),*) => {$(
+        impl rusqlite::types::ToSql for $id {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl rusqlite::types::FromSql for $id {
+            fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+                value.as_str().map(<$id>::new)
+            }
+        }
+    )*};
+}
+
+text_column!(UserId, DocumentId, ConversationId);
 
 #[cfg(test)]
 mod tests {

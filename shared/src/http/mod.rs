@@ -21,7 +21,7 @@ use tracing::Instrument as _;
 
 use crate::auth::tokens::Authenticator;
 use crate::error::{Error, FailureDetail, Result};
-use crate::model::Caller;
+use crate::model::{Caller, UserId};
 
 /// Largest JSON body any route accepts; uploads never travel as JSON.
 pub const MAX_JSON_BODY_BYTES: usize = 64 * 1024;
@@ -225,7 +225,8 @@ fn caller_from_authorizer(parts: &Parts) -> Option<Caller> {
         _ => None,
     };
     Some(Caller {
-        user_id: text("userId")?,
+        // Put there by the API Gateway authorizer from a verified token.
+        user_id: UserId::new(text("userId")?),
         email: text("email")?,
         token_id: text("tokenId")?,
         expires_at: text("expiresAt")?.parse().ok()?,

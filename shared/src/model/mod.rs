@@ -1,6 +1,7 @@
 //! The domain's vocabulary: data types as stored and as shown to clients,
 //! the document formats, and small text helpers every layer may use.
 
+mod ids;
 pub mod object_key;
 pub mod text;
 pub mod vector;
@@ -9,6 +10,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use askdocs_extract::{Format, DOCX_CONTENT_TYPE};
+pub use ids::{ConversationId, DocumentId, UserId};
 
 /// What the caller hears when their documents don't say.
 pub const NOT_FOUND_ANSWER: &str = "I couldn't find the answer in your documents.";
@@ -26,7 +28,7 @@ pub fn now() -> String {
 /// A stored account. The hash never leaves the domain: clients get [`Profile`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub user_id: String,
+    pub user_id: UserId,
     /// Trimmed and lower-cased; unique.
     pub email: String,
     pub name: Option<String>,
@@ -39,7 +41,7 @@ pub struct User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub name: Option<String>,
     pub created_at: String,
@@ -59,7 +61,7 @@ impl From<&User> for Profile {
 /// The caller of a request, established from a verified, unrevoked token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     /// The token's id, needed to revoke it on logout.
     pub token_id: String,
@@ -104,8 +106,8 @@ impl DocumentStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Document {
     #[serde(skip_serializing)]
-    pub user_id: String,
-    pub document_id: String,
+    pub user_id: UserId,
+    pub document_id: DocumentId,
     /// The name as the uploader gave it.
     pub file_name: String,
     pub content_type: String,
@@ -162,7 +164,7 @@ impl Listed for Document {
     fn position(&self) -> ListPosition {
         ListPosition {
             at: self.upload_date.clone(),
-            id: self.document_id.clone(),
+            id: self.document_id.to_string(),
         }
     }
 }
@@ -188,8 +190,8 @@ pub struct ListPosition {
 /// A passage of a document, ready to be indexed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {
-    pub user_id: String,
-    pub document_id: String,
+    pub user_id: UserId,
+    pub document_id: DocumentId,
     pub ordinal: u32,
     pub page: u32,
     pub text: String,
@@ -202,7 +204,7 @@ pub struct Chunk {
 /// A passage found by a search, with its score (higher is better).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredChunk {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub ordinal: u32,
     pub page: u32,
     pub text: String,
@@ -218,16 +220,16 @@ pub struct ScoredChunk {
 /// way to search without one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchScope {
-    pub user_id: String,
+    pub user_id: UserId,
     /// Restrict to these documents (all of the owner's when `None`).
-    pub document_ids: Option<Vec<String>>,
+    pub document_ids: Option<Vec<DocumentId>>,
 }
 
 /// A passage an answer rests on, as the client sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Citation {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub file_name: String,
     pub page: u32,
     /// The words of the passage the answer rests on.
@@ -245,8 +247,8 @@ pub struct Citation {
 pub struct HistoryEntry {
     pub query_id: String,
     #[serde(skip_serializing)]
-    pub user_id: String,
-    pub conversation_id: String,
+    pub user_id: UserId,
+    pub conversation_id: ConversationId,
     pub question: String,
     pub answer: String,
     pub citations: Vec<Citation>,

@@ -47,16 +47,19 @@ pub fn safe_file_name(file_name: &str) -> String {
     format!("{stem}{extension}")
 }
 
+use super::{DocumentId, UserId};
+
 /// The object key of a document.
-pub fn object_key(user_id: &str, document_id: &str, file_name: &str) -> String {
+pub fn object_key(user_id: &UserId, document_id: &DocumentId, file_name: &str) -> String {
     format!(
         "documents/{user_id}/{document_id}/{}",
         safe_file_name(file_name)
     )
 }
 
-/// The owner and document of an object key, if it has the documents layout.
-pub fn parse_object_key(key: &str) -> Option<(&str, &str)> {
+/// The owner and document of an object key, if it has the documents layout
+/// (the layout is askdocs' own: what it names are ids askdocs wrote there).
+pub fn parse_object_key(key: &str) -> Option<(UserId, DocumentId)> {
     let mut parts = key.split('/');
     match (
         parts.next(),
@@ -68,7 +71,7 @@ pub fn parse_object_key(key: &str) -> Option<(&str, &str)> {
         (Some("documents"), Some(user), Some(document), Some(name), None)
             if !user.is_empty() && !document.is_empty() && !name.is_empty() =>
         {
-            Some((user, document))
+            Some((UserId::new(user), DocumentId::new(document)))
         }
         _ => None,
     }
@@ -80,9 +83,10 @@ mod tests {
 
     #[test]
     fn object_keys_parse_back_to_owner_and_document() {
-        let key = object_key("user-1", "doc-1", "a b.pdf");
+        let (user, document) = (UserId::new("user-1"), DocumentId::new("doc-1"));
+        let key = object_key(&user, &document, "a b.pdf");
         assert_eq!(key, "documents/user-1/doc-1/a_b.pdf");
-        assert_eq!(parse_object_key(&key), Some(("user-1", "doc-1")));
+        assert_eq!(parse_object_key(&key), Some((user, document)));
         assert_eq!(parse_object_key("uploads/user-1/doc-1/a.pdf"), None);
         assert_eq!(parse_object_key("documents/user-1/a.pdf"), None);
         assert_eq!(parse_object_key("documents/u/d/x/y.pdf"), None);

@@ -9,7 +9,6 @@
 //! after the second death instead of being retried for ever.
 
 pub mod chunk;
-#[cfg(feature = "extract")]
 pub mod runs;
 pub mod sandbox;
 
@@ -117,7 +116,7 @@ impl Processor {
     /// the document is then `failed` with a "will be retried" reason, which a
     /// retry may claim again. Permanent problems are `Ok(Processed::Failed)`.
     pub async fn process(&self, key: &str) -> Result<Processed> {
-        let Some((user_id, document_id)) = parse_object_key(key) else {
+        let Some((ref user_id, ref document_id)) = parse_object_key(key) else {
             return Ok(skipped(format!("{key} is not a document upload")));
         };
         let Some(document) = self.documents.get(user_id, document_id).await? else {
@@ -151,7 +150,7 @@ impl Processor {
                 document.status.as_str()
             )));
         };
-        tracing::info!(user_id, document_id, attempt, "processing started");
+        tracing::info!(%user_id, %document_id, attempt, "processing started");
 
         let run = self.running.start(document_id);
         match self.run(&document, run.cancellation()).await {
@@ -168,7 +167,7 @@ impl Processor {
                         "document {document_id} was deleted during processing"
                     )));
                 }
-                tracing::info!(user_id, document_id, pages, chunks, "document ready");
+                tracing::info!(%user_id, %document_id, pages, chunks, "document ready");
                 metrics::count(Metric::DocumentsProcessed);
                 Ok(Processed::Ready {
                     document_id: document_id.to_string(),
@@ -178,7 +177,7 @@ impl Processor {
             }
             Err(RunError::Permanent(reason)) => {
                 self.fail(&document, &reason).await?;
-                tracing::info!(user_id, document_id, reason, "document failed");
+                tracing::info!(%user_id, %document_id, reason, "document failed");
                 metrics::count(Metric::DocumentsFailed);
                 Ok(Processed::Failed {
                     document_id: document_id.to_string(),
@@ -194,7 +193,7 @@ impl Processor {
                 )))
             }
             Err(RunError::Retryable(error)) => {
-                tracing::warn!(user_id, document_id, error = %error, "processing failed; will be retried");
+                tracing::warn!(%user_id, %document_id, error = %error, "processing failed; will be retried");
                 self.fail(
                     &document,
                     "processing was interrupted by a temporary problem; it will be retried",
@@ -208,7 +207,7 @@ impl Processor {
     /// S3 reported the object at `key` removed: if its document is gone too,
     /// none of its passages may stay in the index.
     pub async fn forget(&self, key: &str) -> Result<Processed> {
-        let Some((user_id, document_id)) = parse_object_key(key) else {
+        let Some((ref user_id, ref document_id)) = parse_object_key(key) else {
             return Ok(skipped(format!("{key} is not a document upload")));
         };
         if self.documents.get(user_id, document_id).await?.is_some() {
@@ -216,8 +215,8 @@ impl Processor {
         }
         self.index.delete_document(user_id, document_id).await?;
         tracing::info!(
-            user_id,
-            document_id,
+            %user_id,
+            %document_id,
             "passages of a deleted document removed"
         );
         Ok(skipped(format!(

@@ -17,10 +17,10 @@ use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
 use crate::model::text::shorten;
 use crate::model::{
-    now, Citation, Completion, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
-    SearchScope, Turn, NOT_FOUND_ANSWER,
+    now, Citation, Completion, ConversationId, Document, DocumentId, DocumentStatus,
+    GenerationRequest, HistoryEntry, Passage, SearchScope, Turn, UserId, NOT_FOUND_ANSWER,
 };
-use crate::pagination::{decode_cursor, is_id, page_size, Listing};
+use crate::pagination::{decode_cursor, page_size, Listing};
 use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex};
 use answer::relevance::QuestionTerms;
 use citations::{cited_passages, renumber_citations};
@@ -70,7 +70,7 @@ pub struct Question {
 pub struct Answer {
     pub answer: String,
     pub citations: Vec<Citation>,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub query_id: String,
     pub model: String,
     /// The generator stopped at its length limit: the answer is cut short.
@@ -122,7 +122,7 @@ fn milliseconds_since(started: std::time::Instant) -> f64 {
 /// A passage retrieved for a question, as `askdocs search` shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retrieved {
-    pub document_id: String,
+    pub document_id: DocumentId,
     pub file_name: String,
     pub page: u32,
     pub ordinal: u32,
@@ -162,24 +162,16 @@ fn validate_top_k(top_k: Option<i64>) -> Result<usize> {
     }
 }
 
-fn validate_conversation_id(id: &str) -> Result<String> {
-    let valid = !id.is_empty()
-        && id.len() <= 100
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid {
-        return Err(Error::Validation(
-            "conversationId must be 1 to 100 letters, digits, '-' or '_'".into(),
-        ));
-    }
-    Ok(id.to_string())
+fn validate_conversation_id(id: &str) -> Result<ConversationId> {
+    ConversationId::parse(id).ok_or_else(|| {
+        Error::Validation("conversationId must be 1 to 100 letters, digits, '-' or '_'".into())
+    })
 }
 
 /// The documents a question may search, as checked before searching.
 struct OwnedDocuments {
     /// The documents named (deduplicated), or none for all of the caller's.
-    ids: Option<Vec<String>>,
+    ids: Option<Vec<DocumentId>>,
     /// Of those (or of the newest), how many are not searchable yet.
     still_processing: usize,
     /// The documents read while checking: retrieval need not read them again.
@@ -213,7 +205,7 @@ impl Asker {
         }
     }
 
-    pub async fn ask(&self, user_id: &str, question: Question) -> Result<Answer> {
+    pub async fn ask(&self, user_id: &UserId, question: Question) -> Result<Answer> {
         let started = std::time::Instant::now();
         // One deadline for every stage: embedding, search, reads and the
         // answer share the time the request has.
@@ -230,7 +222,7 @@ impl Asker {
         // A new conversation has no earlier turns to read.
         let (conversation_id, continues) = match question.conversation_id.as_deref() {
             Some(id) => (validate_conversation_id(id)?, true),
-            None => (uuid::Uuid::new_v4().to_string(), false),
+            None => (ConversationId::generate(), false),
         };
         let owned = before(
             answer_deadline,
@@ -239,7 +231,7 @@ impl Asker {
         .await?;
         let still_processing = owned.still_processing;
         let scope = SearchScope {
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
             document_ids: owned.ids,
         };
         let history = if continues {
@@ -288,7 +280,7 @@ impl Asker {
 
         let entry = HistoryEntry {
             query_id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
             conversation_id: conversation_id.clone(),
             question: text,
             answer: answer.clone(),
@@ -297,7 +289,7 @@ impl Asker {
             created_at: now(),
         };
         before(deadline, self.history.append(&entry)).await?;
-        tracing::info!(user_id, query_id = %entry.query_id, citations = citations.len(), "question answered");
+        tracing::info!(%user_id, query_id = %entry.query_id, citations = citations.len(), "question answered");
         metrics::count(if citations.is_empty() {
             Metric::AnswersNotFound
         } else {
@@ -319,13 +311,13 @@ impl Asker {
     /// The passages a question retrieves, best first, without answering it.
     pub async fn search(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         question: &str,
         top_k: usize,
     ) -> Result<Vec<Retrieved>> {
         let text = validate_question(question)?;
         let scope = SearchScope {
-            user_id: user_id.to_string(),
+            user_id: user_id.clone(),
             document_ids: None,
         };
         let (found, _) = self
@@ -351,7 +343,11 @@ impl Asker {
     }
 
     /// The last turns of the conversation, oldest first.
-    async fn earlier_turns(&self, user_id: &str, conversation_id: &str) -> Result<Vec<Turn>> {
+    async fn earlier_turns(
+        &self,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
+    ) -> Result<Vec<Turn>> {
         let earlier = self
             .history
             .list(
@@ -435,7 +431,7 @@ impl Asker {
     /// and one page keeps every question to one read.
     async fn owned_documents(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         ids: Option<Vec<String>>,
     ) -> Result<OwnedDocuments> {
         let in_progress = |document: &Document| {
@@ -473,9 +469,11 @@ impl Asker {
                 "documentIds may name at most {MAX_DOCUMENT_IDS} documents"
             )));
         }
-        if let Some(bad) = ids.iter().find(|id| !is_id(id)) {
-            return Err(no_such_document(bad));
-        }
+        // Text that cannot be an id askdocs made names no document.
+        let ids = ids
+            .iter()
+            .map(|id| DocumentId::parse(id).ok_or_else(|| no_such_document(id)))
+            .collect::<Result<Vec<_>>>()?;
         let mut still_processing = 0;
         let mut read = Vec::with_capacity(ids.len());
         for id in &ids {
@@ -525,7 +523,7 @@ impl Asker {
 
         // Only ready documents that still exist may be cited.
         let ready = |document: &Document| document.status == DocumentStatus::Ready;
-        let mut documents: HashMap<String, Option<Document>> = read
+        let mut documents: HashMap<DocumentId, Option<Document>> = read
             .into_iter()
             .map(|document| {
                 let id = document.document_id.clone();
@@ -537,7 +535,7 @@ impl Asker {
         while found.len() < top_k && ranked.peek().is_some() {
             // As many candidates as places left; their unread documents in one read.
             let batch: Vec<Candidate> = ranked.by_ref().take(top_k - found.len()).collect();
-            let mut unread: Vec<String> = batch
+            let mut unread: Vec<DocumentId> = batch
                 .iter()
                 .map(|candidate| &candidate.chunk.document_id)
                 .filter(|id| !documents.contains_key(*id))
@@ -568,7 +566,7 @@ impl Asker {
 
     pub async fn history(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         limit: Option<usize>,
         cursor: Option<&str>,
         conversation_id: Option<&str>,
@@ -578,7 +576,7 @@ impl Asker {
         let conversation_id = conversation_id.map(validate_conversation_id).transpose()?;
         Ok(self
             .history
-            .list(user_id, conversation_id.as_deref(), limit, after.as_ref())
+            .list(user_id, conversation_id.as_ref(), limit, after.as_ref())
             .await?
             .into())
     }

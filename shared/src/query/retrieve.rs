@@ -55,7 +55,7 @@ pub fn fuse(
     question_vector: &[f32],
     settings: &RetrievalSettings,
 ) -> Vec<Candidate> {
-    let mut candidates: HashMap<(String, u32), Candidate> = HashMap::new();
+    let mut candidates: HashMap<(crate::model::DocumentId, u32), Candidate> = HashMap::new();
     let mut add = |rank: usize, chunk: ScoredChunk, cosine: Option<f32>| {
         let key = (chunk.document_id.clone(), chunk.ordinal);
         let entry = candidates.entry(key).or_insert(Candidate {
@@ -73,7 +73,7 @@ pub fn fuse(
     for (rank, chunk) in hits.by_words.into_iter().enumerate() {
         add(rank, chunk, None);
     }
-    let mut by_sentence: Vec<(f32, (String, u32))> = candidates
+    let mut by_sentence: Vec<(f32, (crate::model::DocumentId, u32))> = candidates
         .iter()
         .filter_map(|(key, candidate)| {
             let best = candidate

@@ -108,7 +108,7 @@ pub fn with_query(mut event: Value, query: Value) -> Value {
 }
 
 /// Registers and logs in a user; returns (user id, bearer token).
-pub async fn signed_in(backends: &Backends, email: &str) -> (String, String) {
+pub async fn signed_in(backends: &Backends, email: &str) -> (crate::model::UserId, String) {
     let accounts = backends.accounts().unwrap();
     let password = "Correct1horse".to_string();
     let user_id = accounts

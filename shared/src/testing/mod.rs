@@ -14,8 +14,8 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    now, Chunk, Citation, Document, DocumentStatus, GenerationRequest, HistoryEntry, Passage,
-    ProcessingOutcome, SearchScope, Turn, User,
+    now, Chunk, Citation, Document, DocumentId, DocumentStatus, GenerationRequest, HistoryEntry,
+    Passage, ProcessingOutcome, SearchScope, Turn, User, UserId,
 };
 use crate::ports::{
     DocumentStore, Generator, HistoryStore, ObjectStore, SearchQuery, TokenStore, UserStore,
@@ -24,7 +24,7 @@ use crate::ports::{
 
 pub fn sample_user(email: &str) -> User {
     User {
-        user_id: uuid::Uuid::new_v4().to_string(),
+        user_id: UserId::generate(),
         email: email.to_string(),
         name: Some("Sample".into()),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
@@ -47,7 +47,7 @@ pub async fn user_store_contract(store: &dyn UserStore) {
         Some(&user)
     );
     // AND unknown ids and emails are simply absent
-    assert_eq!(store.get("no-such-user").await.unwrap(), None);
+    assert_eq!(store.get(&"no-such-user".into()).await.unwrap(), None);
     assert_eq!(
         store.find_by_email("nobody@example.com").await.unwrap(),
         None
@@ -99,12 +99,12 @@ impl UserStore for MemoryUserStore {
         if users.values().any(|existing| existing.email == user.email) {
             return Err(Error::email_taken());
         }
-        users.insert(user.user_id.clone(), user.clone());
+        users.insert(user.user_id.to_string(), user.clone());
         Ok(())
     }
 
-    async fn get(&self, user_id: &str) -> Result<Option<User>> {
-        Ok(self.users.lock().unwrap().get(user_id).cloned())
+    async fn get(&self, user_id: &UserId) -> Result<Option<User>> {
+        Ok(self.users.lock().unwrap().get(user_id.as_str()).cloned())
     }
 
     async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
@@ -171,10 +171,10 @@ pub async fn object_store_contract(store: &dyn ObjectStore) {
     assert_eq!(store.get(&key).await.unwrap(), None);
 }
 
-pub fn sample_document(user_id: &str, upload_date: &str) -> Document {
-    let document_id = uuid::Uuid::new_v4().to_string();
+pub fn sample_document(user_id: &UserId, upload_date: &str) -> Document {
+    let document_id = DocumentId::generate();
     Document {
-        user_id: user_id.to_string(),
+        user_id: user_id.clone(),
         key: format!("documents/{user_id}/{document_id}/report.pdf"),
         document_id,
         file_name: "report.pdf".into(),
@@ -192,8 +192,8 @@ pub fn sample_document(user_id: &str, upload_date: &str) -> Document {
 
 /// What every [`DocumentStore`] must do.
 pub async fn document_store_contract(store: &dyn DocumentStore) {
-    let owner = uuid::Uuid::new_v4().to_string();
-    let stranger = uuid::Uuid::new_v4().to_string();
+    let owner = UserId::generate();
+    let stranger = UserId::generate();
     // GIVEN three documents uploaded one after another
     let dates = [
         "2026-01-01T00:00:00.000Z",
@@ -227,7 +227,7 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
     // ids or another owner's
     let asked = [
         documents[2].document_id.clone(),
-        uuid::Uuid::new_v4().to_string(),
+        DocumentId::generate(),
         documents[0].document_id.clone(),
     ];
     assert_eq!(
@@ -392,10 +392,7 @@ fn chunk(user_id: &str, document_id: &str, ordinal: u32, text: &str, axis: usize
 
 /// What every [`VectorIndex`] must do.
 pub async fn vector_index_contract(index: &dyn VectorIndex) {
-    let (alice, bob) = (
-        uuid::Uuid::new_v4().to_string(),
-        uuid::Uuid::new_v4().to_string(),
-    );
+    let (alice, bob) = (UserId::generate(), UserId::generate());
     // GIVEN Alice has two documents and Bob one, with similar text
     index
         .upsert(&[
@@ -513,27 +510,27 @@ pub async fn vector_index_contract(index: &dyn VectorIndex) {
         )])
         .await
         .unwrap();
-    assert_eq!(index.count(&alice, "a1").await.unwrap(), 2);
+    assert_eq!(index.count(&alice, &"a1".into()).await.unwrap(), 2);
 
     // WHEN a document is deleted THEN none of its chunks can be found
-    index.delete_document(&alice, "a1").await.unwrap();
-    assert_eq!(index.count(&alice, "a1").await.unwrap(), 0);
+    index.delete_document(&alice, &"a1".into()).await.unwrap();
+    assert_eq!(index.count(&alice, &"a1".into()).await.unwrap(), 0);
     let hits = search(alice_all.clone(), 0, "E-4012 lighthouse", 10).await;
     assert!(hits.by_words.iter().all(|hit| hit.document_id == "a2"));
     assert!(hits.by_meaning.iter().all(|hit| hit.document_id == "a2"));
     // AND Bob's chunks are untouched
-    assert_eq!(index.count(&bob, "b1").await.unwrap(), 1);
+    assert_eq!(index.count(&bob, &"b1".into()).await.unwrap(), 1);
 
     // WHEN a document is re-indexed shorter THEN no passage of the longer run remains
     let long: Vec<Chunk> = (0..5)
         .map(|ordinal| chunk(&alice, "a3", ordinal, "Tide tables for the harbour.", 3))
         .collect();
     index.upsert(&long).await.unwrap();
-    index.delete_document(&alice, "a3").await.unwrap();
+    index.delete_document(&alice, &"a3".into()).await.unwrap();
     index.upsert(&long[..2]).await.unwrap();
-    assert_eq!(index.count(&alice, "a3").await.unwrap(), 2);
-    index.delete_document(&alice, "a3").await.unwrap();
-    assert_eq!(index.count(&alice, "a3").await.unwrap(), 0);
+    assert_eq!(index.count(&alice, &"a3".into()).await.unwrap(), 2);
+    index.delete_document(&alice, &"a3".into()).await.unwrap();
+    assert_eq!(index.count(&alice, &"a3".into()).await.unwrap(), 0);
 }
 
 /// The request every generator is checked with: passage 2 holds the answer.
@@ -618,10 +615,7 @@ fn history_entry(
 
 /// What every [`HistoryStore`] must do.
 pub async fn history_store_contract(store: &dyn HistoryStore) {
-    let (ada, bob) = (
-        uuid::Uuid::new_v4().to_string(),
-        uuid::Uuid::new_v4().to_string(),
-    );
+    let (ada, bob) = (UserId::generate(), UserId::generate());
     let first = history_entry(&ada, "c1", "first", "2026-01-01T00:00:00.000Z");
     let second = history_entry(&ada, "c2", "second", "2026-01-02T00:00:00.000Z");
     let third = history_entry(&ada, "c1", "third", "2026-01-03T00:00:00.000Z");
@@ -641,7 +635,10 @@ pub async fn history_store_contract(store: &dyn HistoryStore) {
     );
     assert_eq!(all.next, None);
     // AND one conversation can be listed alone
-    let thread = store.list(&ada, Some("c1"), 10, None).await.unwrap();
+    let thread = store
+        .list(&ada, Some(&"c1".into()), 10, None)
+        .await
+        .unwrap();
     assert_eq!(thread.items, vec![third.clone(), first.clone()]);
     // AND pages continue where they stopped
     let page = store.list(&ada, None, 2, None).await.unwrap();
@@ -657,7 +654,7 @@ pub async fn history_store_contract(store: &dyn HistoryStore) {
 /// ~12 KB each (1.8 MB) pages through all 150, newest first, none twice.
 async fn history_pages_through_large_entries(store: &dyn HistoryStore) {
     // GIVEN 150 entries whose citations carry long passages
-    let user = uuid::Uuid::new_v4().to_string();
+    let user = UserId::generate();
     let passage = "The keeper logs the tide every six hours and checks the fog pump. ".repeat(180);
     let mut written = Vec::new();
     for n in 0..150 {

@@ -17,7 +17,9 @@ use super::{
 use crate::aws::errors::sdk_error;
 use crate::aws::AwsClients;
 use crate::error::{Error, Result};
-use crate::model::{now, Document, DocumentStatus, ListPosition, Page, ProcessingOutcome};
+use crate::model::{
+    now, Document, DocumentId, DocumentStatus, ListPosition, Page, ProcessingOutcome, UserId,
+};
 use crate::ports::DocumentStore;
 
 /// BatchGetItem reads at most this many keys a call.
@@ -38,7 +40,7 @@ impl DynamoDocumentStore {
         }
     }
 
-    fn key(user_id: &str, document_id: &str) -> Item {
+    fn key(user_id: &UserId, document_id: &DocumentId) -> Item {
         HashMap::from([
             ("userId".into(), s(user_id)),
             ("documentId".into(), s(document_id)),
@@ -76,8 +78,8 @@ impl DynamoDocumentStore {
 
 fn document_from_item(item: &Item) -> Result<Document> {
     Ok(Document {
-        user_id: text(item, "userId")?,
-        document_id: text(item, "documentId")?,
+        user_id: UserId::new(text(item, "userId")?),
+        document_id: DocumentId::new(text(item, "documentId")?),
         file_name: text(item, "fileName")?,
         content_type: text(item, "contentType")?,
         size: optional_number(item, "size").ok_or_else(|| malformed("size"))?,
@@ -149,7 +151,7 @@ impl DocumentStore for DynamoDocumentStore {
         }
     }
 
-    async fn get(&self, user_id: &str, document_id: &str) -> Result<Option<Document>> {
+    async fn get(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Option<Document>> {
         let output = self
             .clients
             .dynamodb()
@@ -164,13 +166,17 @@ impl DocumentStore for DynamoDocumentStore {
         output.item().map(document_from_item).transpose()
     }
 
-    async fn get_many(&self, user_id: &str, document_ids: &[String]) -> Result<Vec<Document>> {
+    async fn get_many(
+        &self,
+        user_id: &UserId,
+        document_ids: &[DocumentId],
+    ) -> Result<Vec<Document>> {
         // BatchGetItem answers in any order and, under load, may leave keys
         // unprocessed for the caller to ask again (after a back-off).
-        let mut unique: Vec<&String> = document_ids.iter().collect();
+        let mut unique: Vec<&DocumentId> = document_ids.iter().collect();
         unique.sort();
         unique.dedup();
-        let mut found: HashMap<String, Document> = HashMap::new();
+        let mut found: HashMap<DocumentId, Document> = HashMap::new();
         for batch in unique.chunks(BATCH_GET_KEYS) {
             let mut keys: Vec<Item> = batch.iter().map(|id| Self::key(user_id, id)).collect();
             let mut round = 0;
@@ -201,12 +207,12 @@ impl DocumentStore for DynamoDocumentStore {
 
     async fn list(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<Document>> {
         let start = after.map(|position| {
-            let mut key = Self::key(user_id, &position.id);
+            let mut key = Self::key(user_id, &DocumentId::new(position.id.as_str()));
             key.insert("uploadDate".into(), s(&position.at));
             key
         });
@@ -235,8 +241,8 @@ impl DocumentStore for DynamoDocumentStore {
 
     async fn start_processing(
         &self,
-        user_id: &str,
-        document_id: &str,
+        user_id: &UserId,
+        document_id: &DocumentId,
         stale_before: &str,
     ) -> Result<Option<u32>> {
         // The run's own token tells a retry of this very update (which landed,
@@ -291,8 +297,8 @@ impl DocumentStore for DynamoDocumentStore {
 
     async fn finish_processing(
         &self,
-        user_id: &str,
-        document_id: &str,
+        user_id: &UserId,
+        document_id: &DocumentId,
         outcome: &ProcessingOutcome,
     ) -> Result<bool> {
         // Retrying this update is harmless: it sets the same values again.
@@ -351,7 +357,10 @@ impl DocumentStore for DynamoDocumentStore {
         let keys = query_at_least("DynamoDB Query (StatusIndex)", query, limit, None).await?;
         let mut documents = Vec::new();
         for key in keys.iter().take(limit) {
-            let (user_id, document_id) = (text(key, "userId")?, text(key, "documentId")?);
+            let (user_id, document_id) = (
+                UserId::new(text(key, "userId")?),
+                DocumentId::new(text(key, "documentId")?),
+            );
             if let Some(document) = self.get(&user_id, &document_id).await? {
                 // The index is eventually consistent: trust only the item itself.
                 if document.status == status {
@@ -362,7 +371,7 @@ impl DocumentStore for DynamoDocumentStore {
         Ok(documents)
     }
 
-    async fn delete(&self, user_id: &str, document_id: &str) -> Result<bool> {
+    async fn delete(&self, user_id: &UserId, document_id: &DocumentId) -> Result<bool> {
         let output = self
             .clients
             .dynamodb()

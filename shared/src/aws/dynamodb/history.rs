@@ -8,7 +8,7 @@ use super::{malformed, query_at_least, s, text, Item};
 use crate::aws::errors::sdk_error;
 use crate::aws::AwsClients;
 use crate::error::{Error, Result};
-use crate::model::{HistoryEntry, ListPosition, Page};
+use crate::model::{ConversationId, HistoryEntry, ListPosition, Page, UserId};
 use crate::ports::HistoryStore;
 
 pub struct DynamoHistoryStore {
@@ -37,8 +37,8 @@ fn conversation_key(user_id: &str, conversation_id: &str) -> String {
 fn history_from_item(item: &Item) -> Result<HistoryEntry> {
     Ok(HistoryEntry {
         query_id: text(item, "queryId")?,
-        user_id: text(item, "userId")?,
-        conversation_id: text(item, "conversationId")?,
+        user_id: UserId::new(text(item, "userId")?),
+        conversation_id: ConversationId::new(text(item, "conversationId")?),
         question: text(item, "question")?,
         answer: text(item, "answer")?,
         citations: serde_json::from_str(&text(item, "citations")?)
@@ -87,8 +87,8 @@ impl HistoryStore for DynamoHistoryStore {
 
     async fn list(
         &self,
-        user_id: &str,
-        conversation_id: Option<&str>,
+        user_id: &UserId,
+        conversation_id: Option<&ConversationId>,
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<HistoryEntry>> {

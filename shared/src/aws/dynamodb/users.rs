@@ -11,7 +11,7 @@ use super::{optional_text, query_at_least, s, text, Item};
 use crate::aws::errors::sdk_error;
 use crate::aws::AwsClients;
 use crate::error::{Error, Result};
-use crate::model::User;
+use crate::model::{User, UserId};
 use crate::ports::UserStore;
 
 pub struct DynamoUserStore {
@@ -47,7 +47,7 @@ fn email_claim_key(email: &str) -> String {
 
 fn user_from_item(item: &Item) -> Result<User> {
     Ok(User {
-        user_id: text(item, "userId")?,
+        user_id: UserId::new(text(item, "userId")?),
         email: text(item, "email")?,
         name: optional_text(item, "name"),
         password_hash: text(item, "passwordHash")?,
@@ -107,7 +107,7 @@ impl UserStore for DynamoUserStore {
         }
     }
 
-    async fn get(&self, user_id: &str) -> Result<Option<User>> {
+    async fn get(&self, user_id: &UserId) -> Result<Option<User>> {
         if user_id.starts_with("email#") {
             return Ok(None);
         }

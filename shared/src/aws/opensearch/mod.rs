@@ -28,7 +28,7 @@ use signed::Unsigned;
 
 use super::AwsClients;
 use crate::error::{Error, Result};
-use crate::model::{Chunk, ScoredChunk, SearchScope};
+use crate::model::{Chunk, DocumentId, ScoredChunk, SearchScope, UserId};
 use crate::ports::{SearchHits, SearchQuery, VectorIndex};
 
 /// Long enough for a collection waking from scale-to-zero.
@@ -265,7 +265,7 @@ fn hits(value: &Value) -> impl Iterator<Item = &Value> {
     value["hits"]["hits"].as_array().into_iter().flatten()
 }
 
-fn owner_filter(user_id: &str) -> Value {
+fn owner_filter(user_id: &UserId) -> Value {
     json!({"term": {"userId": user_id}})
 }
 
@@ -277,8 +277,8 @@ fn scope_filter(scope: &SearchScope) -> Value {
     Value::Array(clauses)
 }
 
-fn document_filter(user_id: &str, document_id: &str) -> Value {
-    json!([owner_filter(user_id), {"term": {"documentId": document_id}}])
+fn document_filter(user_id: &UserId, document_id: &DocumentId) -> Value {
+    json!([owner_filter(user_id), {"term": {"documentId": document_id.as_str()}}])
 }
 
 /// faiss' inner-product score back to the dot product (cosine, on unit vectors):
@@ -294,7 +294,7 @@ fn cosine_from_score(score: f64) -> f32 {
 fn scored(hit: &Value, score: f32) -> Option<ScoredChunk> {
     let source = &hit["_source"];
     Some(ScoredChunk {
-        document_id: source["documentId"].as_str()?.to_string(),
+        document_id: DocumentId::new(source["documentId"].as_str()?),
         ordinal: source["ordinal"].as_u64()? as u32,
         page: source["page"].as_u64()? as u32,
         text: source["text"].as_str()?.to_string(),
@@ -309,7 +309,7 @@ impl VectorIndex for OpenSearchIndex {
         for batch in chunks.chunks(BULK_BATCH) {
             // A passage indexed again replaces its earlier copy (the collection
             // cannot be told which id to overwrite).
-            let mut by_document: std::collections::BTreeMap<(&str, &str), Vec<u32>> =
+            let mut by_document: std::collections::BTreeMap<(&UserId, &DocumentId), Vec<u32>> =
                 Default::default();
             for chunk in batch {
                 by_document
@@ -355,7 +355,7 @@ impl VectorIndex for OpenSearchIndex {
         Ok(())
     }
 
-    async fn delete_document(&self, user_id: &str, document_id: &str) -> Result<()> {
+    async fn delete_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()> {
         self.delete_matching(document_filter(user_id, document_id))
             .await
     }
@@ -430,7 +430,7 @@ impl VectorIndex for OpenSearchIndex {
         })
     }
 
-    async fn count(&self, user_id: &str, document_id: &str) -> Result<usize> {
+    async fn count(&self, user_id: &UserId, document_id: &DocumentId) -> Result<usize> {
         self.count_matching(document_filter(user_id, document_id))
             .await
     }
