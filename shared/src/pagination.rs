@@ -64,11 +64,6 @@ pub fn decode_cursor(cursor: &str) -> Result<ListPosition> {
     })
 }
 
-/// Whether `text` can be an id this API made (a UUID, in its usual text form).
-pub fn is_id(text: &str) -> bool {
-    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
-}
-
 /// Checks a `limit` query parameter against 1..=max.
 pub fn page_size(limit: Option<usize>) -> Result<usize> {
     match limit {
