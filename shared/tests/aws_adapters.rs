@@ -184,15 +184,19 @@ async fn answer_losing_proxy(
     (endpoint, seen)
 }
 
-#[tokio::test]
-async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
+/// The document store on moto behind [`answer_losing_proxy`] for `target`,
+/// with a DynamoDB attempt timeout (0.5 s) shorter than the lost answer's
+/// delay (1.5 s); and how many `target` requests reached moto.
+async fn store_losing_first_answer(
+    target: &'static str,
+) -> (
+    askdocs_shared::aws::DynamoDocumentStore,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     use askdocs_shared::aws::{AwsClients, ServiceTimeouts};
-    use askdocs_shared::ports::DocumentStore;
     let (_, settings) = aws_emulator().await;
-    // GIVEN a pending document, and a DynamoDB whose first answer to an
-    // UpdateItem comes after the client has stopped waiting
-    let (endpoint, updates) =
-        answer_losing_proxy("UpdateItem", std::time::Duration::from_millis(1500)).await;
+    let (endpoint, seen) =
+        answer_losing_proxy(target, std::time::Duration::from_millis(1500)).await;
     let timeouts = ServiceTimeouts {
         dynamodb: (
             std::time::Duration::from_millis(500),
@@ -200,8 +204,17 @@ async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
         ),
         ..ServiceTimeouts::default()
     };
-    let clients = AwsClients::for_emulator_with(&endpoint, timeouts);
-    let store = clients.document_store(&settings.documents_table);
+    let store = AwsClients::for_emulator_with(&endpoint, timeouts)
+        .document_store(&settings.documents_table);
+    (store, seen)
+}
+
+#[tokio::test]
+async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
+    use askdocs_shared::ports::DocumentStore;
+    // GIVEN a pending document, and a DynamoDB whose first answer to an
+    // UpdateItem comes after the client has stopped waiting
+    let (store, updates) = store_losing_first_answer("UpdateItem").await;
     let user = askdocs_shared::model::UserId::generate();
     let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
     store.create(&document).await.unwrap();
@@ -238,21 +251,9 @@ async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
 
 #[tokio::test]
 async fn a_document_put_whose_answer_was_lost_is_not_reported_as_a_failure() {
-    use askdocs_shared::aws::{AwsClients, ServiceTimeouts};
     use askdocs_shared::ports::DocumentStore;
-    let (_, settings) = aws_emulator().await;
     // GIVEN a DynamoDB whose first answer to a PutItem comes too late
-    let (endpoint, puts) =
-        answer_losing_proxy("PutItem", std::time::Duration::from_millis(1500)).await;
-    let timeouts = ServiceTimeouts {
-        dynamodb: (
-            std::time::Duration::from_millis(500),
-            std::time::Duration::from_secs(10),
-        ),
-        ..ServiceTimeouts::default()
-    };
-    let store = AwsClients::for_emulator_with(&endpoint, timeouts)
-        .document_store(&settings.documents_table);
+    let (store, puts) = store_losing_first_answer("PutItem").await;
     let user = askdocs_shared::model::UserId::generate();
     let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
     // WHEN the document is recorded (the retry meets its own item)

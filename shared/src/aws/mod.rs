@@ -134,6 +134,29 @@ impl ServiceTimeouts {
     }
 }
 
+/// A service's client, built on its first call from the shared `SdkConfig`
+/// with the service's own timeouts and the configured retries.
+macro_rules! service_client {
+    ($(#[$attribute:meta])* $name:ident: $crate_name:ident, $timeouts:ident) => {
+        $(#[$attribute])*
+        pub(crate) async fn $name(&self) -> &$crate_name::Client {
+            self.inner
+                .$name
+                .get_or_init(|| async {
+                    let sdk = self.sdk().await;
+                    let timeouts = &self.inner.timeouts;
+                    $crate_name::Client::from_conf(
+                        $crate_name::config::Builder::from(sdk)
+                            .timeout_config(timeouts.config(timeouts.$timeouts))
+                            .retry_config(Self::retries(sdk))
+                            .build(),
+                    )
+                })
+                .await
+        }
+    };
+}
+
 /// The SDK clients, each built on first use and then shared by every adapter
 /// (cloning is cheap); a build has those of the `aws-*` features it was
 /// compiled with.
@@ -254,37 +277,9 @@ impl AwsClients {
             .unwrap_or_else(RetryConfig::standard)
     }
 
-    pub(crate) async fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
-        self.inner
-            .dynamodb
-            .get_or_init(|| async {
-                let sdk = self.sdk().await;
-                let timeouts = &self.inner.timeouts;
-                aws_sdk_dynamodb::Client::from_conf(
-                    aws_sdk_dynamodb::config::Builder::from(sdk)
-                        .timeout_config(timeouts.config(timeouts.dynamodb))
-                        .retry_config(Self::retries(sdk))
-                        .build(),
-                )
-            })
-            .await
-    }
+    service_client!(dynamodb: aws_sdk_dynamodb, dynamodb);
 
-    pub(crate) async fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
-        self.inner
-            .secrets
-            .get_or_init(|| async {
-                let sdk = self.sdk().await;
-                let timeouts = &self.inner.timeouts;
-                aws_sdk_secretsmanager::Client::from_conf(
-                    aws_sdk_secretsmanager::config::Builder::from(sdk)
-                        .timeout_config(timeouts.config(timeouts.secrets))
-                        .retry_config(Self::retries(sdk))
-                        .build(),
-                )
-            })
-            .await
-    }
+    service_client!(secrets: aws_sdk_secretsmanager, secrets);
 
     #[cfg(feature = "aws-files")]
     pub(crate) async fn s3(&self) -> &aws_sdk_s3::Client {
@@ -317,22 +312,10 @@ impl AwsClients {
         timeouts.config(timeouts.s3_transfers)
     }
 
-    #[cfg(feature = "aws-search")]
-    pub(crate) async fn s3vectors(&self) -> &aws_sdk_s3vectors::Client {
-        self.inner
-            .s3vectors
-            .get_or_init(|| async {
-                let sdk = self.sdk().await;
-                let timeouts = &self.inner.timeouts;
-                aws_sdk_s3vectors::Client::from_conf(
-                    aws_sdk_s3vectors::config::Builder::from(sdk)
-                        .timeout_config(timeouts.config(timeouts.s3vectors))
-                        .retry_config(Self::retries(sdk))
-                        .build(),
-                )
-            })
-            .await
-    }
+    service_client!(
+        #[cfg(feature = "aws-search")]
+        s3vectors: aws_sdk_s3vectors, s3vectors
+    );
 
     /// The signed HTTPS client of the OpenSearch Serverless data plane, with
     /// the SDK's region and credentials provider (credentials are cached and
@@ -353,39 +336,15 @@ impl AwsClients {
             .await
     }
 
-    #[cfg(feature = "aws-bedrock")]
-    pub(crate) async fn bedrock(&self) -> &aws_sdk_bedrockruntime::Client {
-        self.inner
-            .bedrock
-            .get_or_init(|| async {
-                let sdk = self.sdk().await;
-                let timeouts = &self.inner.timeouts;
-                aws_sdk_bedrockruntime::Client::from_conf(
-                    aws_sdk_bedrockruntime::config::Builder::from(sdk)
-                        .timeout_config(timeouts.config(timeouts.bedrock))
-                        .retry_config(Self::retries(sdk))
-                        .build(),
-                )
-            })
-            .await
-    }
+    service_client!(
+        #[cfg(feature = "aws-bedrock")]
+        bedrock: aws_sdk_bedrockruntime, bedrock
+    );
 
-    #[cfg(feature = "aws-queue")]
-    pub(crate) async fn sqs(&self) -> &aws_sdk_sqs::Client {
-        self.inner
-            .sqs
-            .get_or_init(|| async {
-                let sdk = self.sdk().await;
-                let timeouts = &self.inner.timeouts;
-                aws_sdk_sqs::Client::from_conf(
-                    aws_sdk_sqs::config::Builder::from(sdk)
-                        .timeout_config(timeouts.config(timeouts.sqs))
-                        .retry_config(Self::retries(sdk))
-                        .build(),
-                )
-            })
-            .await
-    }
+    service_client!(
+        #[cfg(feature = "aws-queue")]
+        sqs: aws_sdk_sqs, sqs
+    );
 
     #[cfg(feature = "aws-admin")]
     pub(crate) async fn opensearch_admin(&self) -> &aws_sdk_opensearchserverless::Client {

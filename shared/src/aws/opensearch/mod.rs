@@ -105,20 +105,26 @@ impl OpenSearchIndex {
         Ok(value)
     }
 
-    async fn bulk(&self, lines: Vec<Value>) -> Result<()> {
+    /// POSTs `lines` as NDJSON (every line ends with a newline, the last one
+    /// too) to `path`, which must answer 2xx.
+    async fn post_lines(&self, path: &str, lines: Vec<Value>) -> Result<Value> {
         let mut body = Vec::new();
         for line in lines {
             serde_json::to_writer(&mut body, &line).expect("JSON");
-            // NDJSON: every line ends with a newline, the last one too.
             body.push(b'\n');
         }
-        let (status, value) = self.call("POST", "/_bulk", body, true).await?;
+        let (status, value) = self.call("POST", path, body, true).await?;
         if !(200..300).contains(&status) {
             return Err(Error::Internal(anyhow::anyhow!(
-                "OpenSearch _bulk answered {status}: {}",
+                "OpenSearch {path} answered {status}: {}",
                 error_reason(&value)
             )));
         }
+        Ok(value)
+    }
+
+    async fn bulk(&self, lines: Vec<Value>) -> Result<()> {
+        let value = self.post_lines("/_bulk", lines).await?;
         if value["errors"] == json!(true) {
             // A delete of a passage already gone is fine; anything else is not.
             let failed = value["items"]
@@ -385,23 +391,10 @@ impl VectorIndex for OpenSearchIndex {
             "query": {"bool": {"must": [{"match": {"text": terms}}], "filter": filter}},
         });
         // One round trip for both searches.
-        let mut body = Vec::new();
-        for part in [
-            json!({"index": self.index}),
-            knn,
-            json!({"index": self.index}),
-            words,
-        ] {
-            serde_json::to_writer(&mut body, &part).expect("JSON");
-            body.push(b'\n');
-        }
-        let (status, value) = self.call("POST", "/_msearch", body, true).await?;
-        if !(200..300).contains(&status) {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "OpenSearch _msearch answered {status}: {}",
-                error_reason(&value)
-            )));
-        }
+        let header = json!({"index": self.index});
+        let value = self
+            .post_lines("/_msearch", vec![header.clone(), knn, header, words])
+            .await?;
         let responses = value["responses"].as_array().cloned().unwrap_or_default();
         let answer = |index: usize| -> Result<&Value> {
             let response = responses.get(index).ok_or_else(|| {
