@@ -254,6 +254,42 @@ class Askdocs:
             timeout=timeout,
         )
 
+    def has_batch(self) -> bool:
+        """Whether the binary answers many questions in one process (`ask-batch`)."""
+        try:
+            return self.run("ask-batch", "--help", timeout=60).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def batch(self, questions: list, top_k: int | None):
+        """One `ask-batch` process for every question (the model loaded once):
+        yields each question's ({"ask", "search"} or {"error"}) as it comes."""
+        process = subprocess.Popen(
+            [str(self.binary), "--data-dir", str(self.data_dir), "ask-batch",
+             "--search-top-k", str(SEARCH_TOP_K)],
+            env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        feeder = threading.Thread(target=self._feed, args=(process, questions, top_k), daemon=True)
+        feeder.start()
+        try:
+            for _ in questions:
+                line = process.stdout.readline()
+                if not line:
+                    raise RuntimeError(f"ask-batch stopped (exit {process.poll()})")
+                yield json.loads(line)
+        finally:
+            process.stdout.close()
+            process.wait(timeout=60)
+
+    @staticmethod
+    def _feed(process, questions, top_k):
+        for item in questions:
+            request = {"question": item["question"]}
+            if top_k:
+                request["topK"] = top_k
+            process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.close()
+
     def has_json_commands(self) -> bool:
         try:
             search = self.run("search", "--help", timeout=60)
@@ -921,12 +957,22 @@ def main() -> int:
         # ---- questions
         t1 = time.time()
         latencies = []
+        batched = askdocs.batch(questions, args.top_k) if mode == "cli" and askdocs.has_batch() else None
         for number, item in enumerate(questions, 1):
             q0 = time.time()
             error = None
             ranked, cited, answer, model = [], [], "", ""
             try:
-                if mode == "http":
+                if batched is not None:
+                    out = next(batched)
+                    if "error" in out:
+                        raise RuntimeError(out["error"])
+                    response = out["ask"]
+                    answer = response.get("answer", "")
+                    model = response.get("model", "")
+                    cited = simplify(response.get("citations", []), names_by_id)
+                    ranked = simplify(passage_list(out["search"]), names_by_id)
+                elif mode == "http":
                     response = server.ask(item["question"], args.top_k)
                 else:
                     extra = ["--top-k", str(args.top_k)] if args.top_k else []
@@ -934,15 +980,16 @@ def main() -> int:
                     if result.returncode != 0:
                         raise RuntimeError(result.stderr.strip()[-500:])
                     response = parse_json_output(result.stdout)
-                answer = response.get("answer", "")
-                model = response.get("model", "")
-                cited = simplify(response.get("citations", []), names_by_id)
-                if mode == "cli":
+                if batched is None:
+                    answer = response.get("answer", "")
+                    model = response.get("model", "")
+                    cited = simplify(response.get("citations", []), names_by_id)
+                if mode == "cli" and batched is None:
                     result = askdocs.run("search", "--json", "--top-k", str(SEARCH_TOP_K), item["question"], timeout=600)
                     if result.returncode != 0:
                         raise RuntimeError(result.stderr.strip()[-500:])
                     ranked = simplify(passage_list(parse_json_output(result.stdout)), names_by_id)
-                else:
+                elif batched is None:
                     ranked = cited
             except Exception as exc:  # a failed call is a failed question, not a failed run
                 error = str(exc)

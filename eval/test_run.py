@@ -59,25 +59,30 @@ FAKE_ASKDOCS = textwrap.dedent(
         db.commit()
         print(f"ingested {len(args) - 1}")
         sys.exit(0)
-    question = args[-1]
-    q = questions[question]
-    dev = q["split"] == "dev"
-    other = {"fileName": "other.txt", "page": 1, "score": 0.1, "text": "unrelated"}
-    if q["kind"] in ("near-miss", "unanswerable"):
-        gold = None
-    else:
-        gold = {"fileName": q["document"], "page": q["pages"][0], "score": 0.9, "text": " ".join(q["phrases"])}
-    if args[0] == "search":
+    def replies(question):
+        q = questions[question]
+        dev = q["split"] == "dev"
+        other = {"fileName": "other.txt", "page": 1, "score": 0.1, "text": "unrelated"}
+        if q["kind"] in ("near-miss", "unanswerable"):
+            gold = None
+        else:
+            gold = {"fileName": q["document"], "page": q["pages"][0], "score": 0.9, "text": " ".join(q["phrases"])}
         passages = ([gold, other] if dev else [other, gold]) if gold else [other]
-        print(json.dumps({"passages": passages}))
-    elif args[0] == "ask":
         if gold is None:
             answer = {"answer": NOT_FOUND, "citations": []} if dev else {"answer": "Probably 7.", "citations": [other]}
         elif dev:
             answer = {"answer": "It says: " + " and ".join(q["phrases"]), "citations": [gold, other]}
         else:
             answer = {"answer": NOT_FOUND, "citations": []}
-        print(json.dumps(answer))
+        return answer, {"passages": passages}
+    if args[0] == "ask-batch":
+        # One process, one JSON line in and out per question.
+        for line in sys.stdin:
+            answer, search = replies(json.loads(line)["question"])
+            print(json.dumps({"ask": answer, "search": search}), flush=True)
+        sys.exit(0)
+    answer, search = replies(args[-1])
+    print(json.dumps(search if args[0] == "search" else answer))
     '''
 )
 

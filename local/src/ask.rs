@@ -55,3 +55,42 @@ pub async fn run(config: &Config, options: AskOptions) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `askdocs ask-batch`: every question of stdin (one JSON object a line,
+/// `{"question": …, "topK": …}`) answered and searched by one process, with
+/// the model loaded once; one JSON line out each, `{"ask": …, "search": …}`
+/// or `{"error": …}`. What `make eval` runs.
+pub async fn batch(config: &Config, email: &str, search_top_k: usize) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let backends = Backends::connect(config).await?;
+    let user = backends.accounts()?.local_user(email).await?;
+    let asker = backends.asker()?;
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request: serde_json::Value = serde_json::from_str(&line)?;
+        let text = request["question"].as_str().unwrap_or_default().to_string();
+        let question = Question {
+            question: text.clone(),
+            top_k: request["topK"].as_i64(),
+            ..Question::default()
+        };
+        let out = match asker.ask(&user.user_id, question).await {
+            Ok(answer) => {
+                let passages = asker
+                    .search(&user.user_id, &text, search_top_k)
+                    .await
+                    .map_err(|error| anyhow::anyhow!(error.public_message()))?;
+                serde_json::json!({
+                    "ask": AskResponse::from(answer),
+                    "search": {"passages": crate::search::passages_json(&passages)},
+                })
+            }
+            Err(error) => serde_json::json!({"error": error.public_message()}),
+        };
+        println!("{out}");
+    }
+    Ok(())
+}

@@ -106,6 +106,16 @@ enum Command {
     BootstrapAws,
     /// Fetch the embedding model now (otherwise the first command that needs it does).
     FetchModel,
+    /// (make eval) Answer and search many questions in one process: one JSON
+    /// line in per question ({"question", "topK"}), one out ({"ask", "search"}).
+    #[command(hide = true)]
+    AskBatch {
+        /// How many passages `search` returns per question.
+        #[arg(long, default_value_t = 10)]
+        search_top_k: usize,
+        #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
+        email: String,
+    },
     /// (make bench) Time extraction + chunking of files in this process.
     #[command(hide = true)]
     BenchExtract {
@@ -201,6 +211,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             email,
         } => search::run(&config, &email, &question, top_k, json).await?,
+        Command::AskBatch {
+            search_top_k,
+            email,
+        } => ask::batch(&config, &email, search_top_k).await?,
         Command::Ingest { paths, email } => {
             if !ingest::run(&config, &email, &paths).await? {
                 return Ok(ExitCode::FAILURE);

@@ -20,22 +20,9 @@ pub async fn run(
         .await
         .map_err(|error| anyhow::anyhow!(error.public_message()))?;
     if as_json {
-        let passages: Vec<_> = passages
-            .iter()
-            .map(|passage| {
-                json!({
-                    "documentId": passage.document_id,
-                    "fileName": passage.file_name,
-                    "page": passage.page,
-                    "ordinal": passage.ordinal,
-                    "score": passage.score,
-                    "text": passage.text,
-                })
-            })
-            .collect();
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "passages": passages }))?
+            serde_json::to_string_pretty(&json!({ "passages": passages_json(&passages) }))?
         );
         return Ok(());
     }
@@ -53,4 +40,21 @@ pub async fn run(
         );
     }
     Ok(())
+}
+
+/// The passages as `search --json` prints them.
+pub fn passages_json(passages: &[askdocs_shared::query::Retrieved]) -> Vec<serde_json::Value> {
+    passages
+        .iter()
+        .map(|passage| {
+            json!({
+                "documentId": passage.document_id,
+                "fileName": passage.file_name,
+                "page": passage.page,
+                "ordinal": passage.ordinal,
+                "score": passage.score,
+                "text": passage.text,
+            })
+        })
+        .collect()
 }
