@@ -425,11 +425,50 @@ pub fn named_numbers(question: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `text` contains the number `number` as a whole token.
+/// Whether `text` contains the number `number` as a whole token, or as the
+/// start of a longer version ("2.39" in "2.39.0", "v2.39").
 pub fn mentions_number(text: &str, number: &str) -> bool {
     text.split(|c: char| !(c.is_alphanumeric() || c == '.'))
         .map(|word| word.trim_matches('.'))
-        .any(|word| word == number || word.strip_prefix('-') == Some(number))
+        .map(|word| {
+            word.strip_prefix('v')
+                .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+                .unwrap_or(word)
+        })
+        .any(|word| {
+            word == number
+                || word.strip_prefix('-') == Some(number)
+                || word
+                    .strip_prefix(number)
+                    .and_then(|rest| rest.strip_prefix('.'))
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        })
+}
+
+/// Whether a document's file name names `number` ("git-2.39.0-RelNotes.txt"
+/// names 2.39, "python-whatsnew-3.11.html" names 3.11): a question's
+/// "Git 2.39" is then the document's subject, which its passages need not repeat.
+pub fn file_name_names_number(file_name: &str, number: &str) -> bool {
+    let stem = file_name
+        .rsplit_once('.')
+        .map_or(file_name, |(stem, _)| stem);
+    mentions_number(&stem.replace(['-', '_'], " "), number)
+}
+
+/// Whether a line of `text` before `sentence` heads a section with a version
+/// ("4.14.0 / 2016-06-16", "## 2.26.0 (2021-07-13)", "v1.2.0"): in release
+/// notes and changelogs the version that made a change heads its section.
+pub fn under_version_heading(text: &str, sentence: &str) -> bool {
+    let probe: String = sentence.chars().take(40).collect();
+    let Some(at) = text.find(probe.trim()) else {
+        return false;
+    };
+    text[..at].lines().any(|line| {
+        let line = line.trim_start_matches(['#', ' ', '*', '-', '=']).trim();
+        line.split_whitespace()
+            .next()
+            .is_some_and(|first| is_version(first.trim_end_matches([':', ','])))
+    })
 }
 
 #[cfg(test)]
@@ -596,5 +635,28 @@ mod tests {
         assert!(mentions_number("xz -9 uses 674 MiB", "9"));
         assert!(!mentions_number("Debian 13 trixie", "14"));
         assert!(!mentions_number("version 140", "14"));
+    }
+
+    #[test]
+    fn a_version_is_named_by_its_longer_forms_but_not_by_other_numbers() {
+        assert!(mentions_number("Git 2.39.0 Release Notes", "2.39"));
+        assert!(mentions_number("changes since v2.39", "2.39"));
+        assert!(!mentions_number("Git 2.391 Release Notes", "2.39"));
+        assert!(!mentions_number("Git 12.39.0", "2.39"));
+    }
+
+    #[test]
+    fn a_document_named_for_a_version_is_about_that_version() {
+        assert!(file_name_names_number("git-2.39.0-RelNotes.txt", "2.39"));
+        assert!(file_name_names_number("python-whatsnew-3.11.html", "3.11"));
+        assert!(!file_name_names_number("python-whatsnew-3.12.html", "3.11"));
+    }
+
+    #[test]
+    fn a_change_under_a_version_heading_belongs_to_that_version() {
+        let changelog = "4.14.0 / 2016-06-16\n===\n\n  * Add acceptRanges option\n";
+        assert!(under_version_heading(changelog, "Add acceptRanges option"));
+        let prose = "Introduction\n\nThe server accepts ranges.\n";
+        assert!(!under_version_heading(prose, "The server accepts ranges."));
     }
 }

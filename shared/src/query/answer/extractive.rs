@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::answer_type::{
-    can_answer, expected_answer, mentions_number, named_numbers, names_codes,
-    states_value_of_codes, tells_introduction, Expected,
+    can_answer, expected_answer, file_name_names_number, mentions_number, named_numbers,
+    names_codes, states_value_of_codes, tells_introduction, under_version_heading, Expected,
 };
 use super::relevance::{
     is_contents_entry, is_question, sentence_relevance, term_coverage, QuestionTerms,
@@ -253,9 +253,12 @@ impl Generator for ExtractiveAnswerer {
             .passages
             .iter()
             .filter(|passage| {
-                numbers
-                    .iter()
-                    .all(|number| mentions_number(&passage.text, number))
+                // ... or whose document's name does: "Git 2.39" is the subject
+                // of git-2.39.0-RelNotes.txt, which its passages need not repeat.
+                numbers.iter().all(|number| {
+                    mentions_number(&passage.text, number)
+                        || file_name_names_number(&passage.file_name, number)
+                })
             })
             .map(|passage| passage.number)
             .collect();
@@ -267,7 +270,14 @@ impl Generator for ExtractiveAnswerer {
             naming_them.contains(&candidate.passage)
                 && !is_question(&candidate.sentence)
                 && !is_contents_entry(&candidate.sentence)
-                && can_answer(expected, &request.question, &candidate.sentence)
+                && (can_answer(expected, &request.question, &candidate.sentence)
+                    // A change in release notes or a changelog is answered by
+                    // the version heading its section.
+                    || (expected == Expected::Version
+                        && under_version_heading(
+                            &request.passages[candidate.passage - 1].text,
+                            &candidate.sentence,
+                        )))
                 && names_codes(&request.question, &candidate.with_context())
                 // "0 <= nUnused <= BZ_MAX_UNUSED" names the constant, not its value.
                 && (!asks_value || states_value_of_codes(&request.question, &candidate.sentence))
