@@ -99,11 +99,12 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     }
     assert!(put.send().await.unwrap().status().is_success());
 
-    // THEN it lists as pending, reads with a download URL, and deletes completely
+    // THEN it lists as uploading (until processing picks the file up), reads
+    // with a download URL, and deletes completely
     let id = ticket["documentId"].as_str().unwrap();
     let (_, list) = send(&documents, with_bearer(event("document-list.json"), &token)).await;
     assert_eq!(list["documents"][0]["documentId"], id);
-    assert_eq!(list["documents"][0]["status"], "pending");
+    assert_eq!(list["documents"][0]["status"], "uploading");
     let mut get = with_bearer(event("document-get.json"), &token);
     get["path"] = json!(format!("/documents/{id}"));
     let (status, details) = send(&documents, get.clone()).await;
@@ -276,5 +277,15 @@ mod whole_stack {
             runtime.block_on(index.count(&ada_id, &id.into())).unwrap(),
             0
         );
+        // AND her history keeps the answer, its citation without the passage's words
+        let (status, history) = server.call("GET", "/query/history", Some(&ada), None);
+        assert_eq!(status, 200, "{history}");
+        let citation = &history["items"][0]["citations"][0];
+        assert_eq!(citation["documentDeleted"], true, "{history}");
+        assert_eq!(
+            (&citation["snippet"], &citation["text"]),
+            (&json!(""), &json!(""))
+        );
+        assert_eq!(citation["fileName"], "Lighthouse manual.pdf");
     }
 }

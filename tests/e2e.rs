@@ -161,6 +161,18 @@ fn a_person_uploads_a_pdf_and_a_docx_sees_them_ready_and_deletes_one() {
 
     let (_, list) = server.call("GET", "/documents", Some(&token), None);
     assert_eq!(list["documents"].as_array().unwrap().len(), 2);
+    // AND a question is answered from the manual
+    let question =
+        json!({"question": "What does error code E-4012 mean?", "documentIds": [ids[0]]});
+    let (status, answer) = server.call(
+        "POST",
+        "/query/ask",
+        Some(&token),
+        Some(&question.to_string()),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["citations"][0]["documentId"], ids[0]);
+    assert!(!answer["citations"][0]["text"].as_str().unwrap().is_empty());
 
     // WHEN one is deleted THEN it is gone and the other stays
     let (status, _) = server.call(
@@ -175,6 +187,51 @@ fn a_person_uploads_a_pdf_and_a_docx_sees_them_ready_and_deletes_one() {
     let (_, list) = server.call("GET", "/documents", Some(&token), None);
     assert_eq!(list["documents"][0]["documentId"], ids[1]);
     assert_eq!(list["documents"].as_array().unwrap().len(), 1);
+    // AND the answer stays in history, its citation without the manual's words
+    let (_, history) = server.call("GET", "/query/history", Some(&token), None);
+    let citation = &history["items"][0]["citations"][0];
+    assert_eq!(citation["documentDeleted"], true, "{history}");
+    assert_eq!(
+        (&citation["snippet"], &citation["text"]),
+        (&json!(""), &json!(""))
+    );
+}
+
+#[test]
+fn a_page_opened_at_localhost_gets_localhost_upload_urls_and_private_answers() {
+    // GIVEN the server, reached by the name the README's curl lines use
+    let server = Server::start();
+    let token = signed_in(&server, "lou@example.com");
+    let port = server.base_url.rsplit(':').next().unwrap().to_string();
+    let request = json!({"fileName": "notes.txt", "contentType": "text/plain", "size": 5});
+
+    // WHEN an upload URL is asked for at localhost and at 127.0.0.1
+    for host in ["localhost", "127.0.0.1"] {
+        let response = Server::agent()
+            .post(&format!("http://{host}:{port}/documents/upload"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json")
+            .send_string(&request.to_string())
+            .unwrap();
+
+        // THEN the answer is not to be cached or sniffed
+        assert_eq!(response.header("Cache-Control"), Some("no-store"));
+        assert_eq!(response.header("X-Content-Type-Options"), Some("nosniff"));
+        // AND its upload URL names the host the request came to, so the
+        // page's `connect-src 'self'` lets it PUT there
+        let ticket: serde_json::Value = response.into_json().unwrap();
+        let url = ticket["uploadUrl"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("http://{host}:{port}/local-objects/")),
+            "{url}"
+        );
+        let put = Server::agent()
+            .put(url)
+            .set("Content-Type", "text/plain")
+            .send_bytes(b"hello")
+            .unwrap();
+        assert_eq!(put.status(), 200);
+    }
 }
 
 #[test]

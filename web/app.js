@@ -18,7 +18,7 @@
     htm: 'text/html',
     csv: 'text/csv',
   };
-  const STATUS_LABELS = { pending: 'Pending', processing: 'Processing', ready: 'Ready', failed: 'Failed' };
+  const STATUS_LABELS = { uploading: 'Uploading', pending: 'Queued', processing: 'Processing', ready: 'Ready', failed: 'Failed' };
 
   const state = {
     api: '', // base URL of the API; '' = this page's origin
@@ -424,7 +424,7 @@
 
   function schedulePoll() {
     clearTimeout(state.pollTimer);
-    const busy = [...state.docs.values()].some((doc) => doc.status === 'pending' || doc.status === 'processing');
+    const busy = [...state.docs.values()].some((doc) => ['uploading', 'pending', 'processing'].includes(doc.status));
     if (busy && state.token) state.pollTimer = setTimeout(poll, state.pollDelay);
   }
 
@@ -445,8 +445,10 @@
     if (doc.status === 'ready') {
       if (doc.pages != null) parts.push(plural(doc.pages, 'page', 'pages'));
       if (doc.chunks != null) parts.push(plural(doc.chunks, 'passage', 'passages'));
-    } else if (doc.status === 'pending') {
+    } else if (doc.status === 'uploading') {
       parts.push('waiting for the file');
+    } else if (doc.status === 'pending') {
+      parts.push('waiting to be read');
     } else if (doc.status === 'processing') {
       parts.push('reading and indexing');
     }

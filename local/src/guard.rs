@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use askdocs_shared::embedded::FsObjectStore;
 use askdocs_shared::Error;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -21,6 +22,9 @@ pub struct LocalOrigins {
     origins: HashSet<String>,
     /// Bound to every interface: any IP literal with our port is a fine `Host`.
     any_ip_port: Option<u16>,
+    /// No public URL is configured: the URLs the server hands out (upload,
+    /// download) name the host each request came to.
+    urls_follow_host: bool,
 }
 
 impl LocalOrigins {
@@ -53,6 +57,7 @@ impl LocalOrigins {
             hosts,
             origins,
             any_ip_port: bound.ip().is_unspecified().then_some(port),
+            urls_follow_host: public_url.is_none(),
         }
     }
 
@@ -174,6 +179,10 @@ pub async fn guard(origins: Arc<LocalOrigins>, request: Request, next: Next) -> 
         .is_some_and(is_simple_content_type);
     if from_a_browser && simple_type && takes_json(&request) {
         return forbidden("send JSON from a browser as application/json");
+    }
+    if origins.urls_follow_host {
+        let origin = format!("http://{}", host.to_ascii_lowercase());
+        return FsObjectStore::with_request_origin(origin, next.run(request)).await;
     }
     next.run(request).await
 }

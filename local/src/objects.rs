@@ -76,7 +76,7 @@ async fn upload(
         .get(&user_id, &document_id)
         .await?
         .ok_or_else(|| Error::NotFound("the document was deleted".into()))?;
-    if document.status != DocumentStatus::Pending {
+    if document.status != DocumentStatus::Uploading {
         return Err(used());
     }
     let sent_type = headers
@@ -132,6 +132,7 @@ async fn download(
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_DISPOSITION, disposition),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (header::CACHE_CONTROL, "private, no-store".to_string()),
         ],
         bytes,
     )

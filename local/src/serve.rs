@@ -136,12 +136,21 @@ async fn start_processing(
     });
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     tokio::spawn(queue.clone().run(state.clone(), cores));
+    let sweeps = queue.clone();
     tokio::spawn(async move {
         let mut every = tokio::time::interval(SWEEP_EVERY);
         loop {
             every.tick().await;
-            if let Err(error) = state.processor.fail_abandoned_uploads().await {
-                tracing::warn!(error = %error, "sweeping abandoned uploads failed");
+            match state.processor.fail_abandoned_uploads().await {
+                Ok(swept) => {
+                    for document in swept.retry {
+                        sweeps.push(Job {
+                            key: document.key,
+                            size: document.size,
+                        });
+                    }
+                }
+                Err(error) => tracing::warn!(error = %error, "sweeping abandoned uploads failed"),
             }
         }
     });

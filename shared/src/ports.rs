@@ -53,6 +53,8 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> Result<()>;
     /// `None` when there is no such object.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Whether an object is stored at `key`, without reading it.
+    async fn exists(&self, key: &str) -> Result<bool>;
     /// Removes the object and every earlier version of it; deleting a missing
     /// object is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
@@ -205,6 +207,10 @@ pub trait HistoryStore: Send + Sync {
         limit: usize,
         after: Option<&ListPosition>,
     ) -> Result<Page<HistoryEntry>>;
+    /// Removes the passages' words of `document_id` from every citation of
+    /// the owner's past answers (the document is being deleted); the answers
+    /// stay, their citations marked as from a deleted document.
+    async fn forget_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()>;
 }
 
 /// Writes an answer from numbered passages, citing the ones it used as `[n]`.

@@ -224,6 +224,16 @@ async fn a_taken_email_is_a_conflict_whatever_its_case() {
     assert_eq!(status, 201);
     let (status, body) = harness.register("  LIN@example.COM ").await;
     assert_error(status, &body, 409, "email_taken");
+    // AND full-width and dotted-İ spellings of one address are that address
+    let (status, body) = harness.register("ｌｉｎ@ｅｘａｍｐｌｅ.ｃｏｍ").await;
+    assert_error(status, &body, 409, "email_taken");
+    let (status, _) = harness.register("ida@example.com").await;
+    assert_eq!(status, 201);
+    let (status, body) = harness.register("\u{130}DA@example.com").await;
+    assert_error(status, &body, 409, "email_taken");
+    // AND an address with a zero-width space is refused, not a new account
+    let (status, body) = harness.register("l\u{200B}in@example.com").await;
+    assert_error(status, &body, 400, "validation_failed");
 }
 
 #[tokio::test]

@@ -95,7 +95,7 @@ async fn an_upload_url_is_issued_and_the_document_waits_as_pending() {
         .unwrap()
         .starts_with("http://127.0.0.1:3000/local-objects/documents/"));
 
-    // AND the document is listed as pending under its original name
+    // AND the document is listed as uploading under its original name
     let (status, list) = harness
         .send(with_bearer(event("document-list.json"), &token))
         .await;
@@ -103,7 +103,7 @@ async fn an_upload_url_is_issued_and_the_document_waits_as_pending() {
     let listed = &list["documents"][0];
     assert_eq!(listed["documentId"], document_id);
     assert_eq!(listed["fileName"], "Annual Report, 2026.pdf");
-    assert_eq!(listed["status"], "pending");
+    assert_eq!(listed["status"], "uploading");
     assert_eq!(listed["size"], 48213);
     for field in [
         "contentType",
@@ -136,8 +136,8 @@ async fn bad_upload_requests_are_refused_and_record_nothing() {
         ),
         (
             json!({"fileName": "huge.pdf", "contentType": "application/pdf", "size": 50 * 1024 * 1024 + 1}),
-            413,
-            "payload_too_large",
+            400,
+            "validation_failed",
         ),
         (
             json!({"fileName": "zero.pdf", "contentType": "application/pdf", "size": 0}),
@@ -166,6 +166,11 @@ async fn bad_upload_requests_are_refused_and_record_nothing() {
         ),
         (
             json!({"fileName": "x".repeat(300), "contentType": "application/pdf", "size": 10}),
+            400,
+            "validation_failed",
+        ),
+        (
+            json!({"fileName": "invoice\u{202E}fdp.exe", "contentType": "application/pdf", "size": 10}),
             400,
             "validation_failed",
         ),

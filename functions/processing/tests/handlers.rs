@@ -748,3 +748,41 @@ async fn a_document_held_by_another_run_is_handed_back_to_the_queue() {
         serde_json::json!([{"itemIdentifier": message_id}])
     );
 }
+
+#[tokio::test]
+async fn an_upload_url_that_expired_without_its_file_fails_and_one_whose_file_came_is_processed() {
+    // GIVEN two upload URLs issued long ago: one file never arrived, the
+    // other did but its notification was lost
+    let harness = Harness::new().await;
+    let user = askdocs_shared::model::UserId::generate();
+    let ticket = |name: &str| {
+        let mut document =
+            askdocs_shared::testing::sample_document(&user, "2026-01-01T00:00:00.000Z");
+        document.status = DocumentStatus::Uploading;
+        document.file_name = name.to_string();
+        document.content_type = "text/plain".into();
+        document.key = format!("documents/{user}/{}/{name}", document.document_id);
+        document
+    };
+    let (never, arrived) = (ticket("never.txt"), ticket("arrived.txt"));
+    for document in [&never, &arrived] {
+        harness.store.create(document).await.unwrap();
+    }
+    let path = harness.object_path(&arrived.key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"The harbour fee is ten crowns.").unwrap();
+
+    // WHEN the scheduled sweep runs
+    let swept = askdocs_processing::sweep(&harness.state).await.unwrap();
+
+    // THEN the upload that never came is failed, saying so
+    assert_eq!(swept.failed, 1, "{swept:?}");
+    let never = harness.stored(&never).await;
+    assert_eq!(never.status, DocumentStatus::Failed);
+    assert_eq!(
+        never.status_reason.as_deref(),
+        Some(askdocs_shared::processing::UPLOAD_NEVER_ARRIVED)
+    );
+    // AND the file that came is processed after all
+    assert_eq!(harness.stored(&arrived).await.status, DocumentStatus::Ready);
+}

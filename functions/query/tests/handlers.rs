@@ -468,6 +468,11 @@ async fn bad_questions_get_clear_errors_and_are_not_recorded() {
     let cases = [
         (json!({"question": ""}), "validation_failed"),
         (json!({"question": "   "}), "validation_failed"),
+        (json!({"question": "\u{0}\u{0}\u{0}"}), "validation_failed"),
+        (
+            json!({"question": " \u{200B}\u{202E} "}),
+            "validation_failed",
+        ),
         (json!({"question": "x".repeat(2001)}), "validation_failed"),
         (json!({"question": 42}), "invalid_request"),
         (json!({"question": ["a"]}), "invalid_request"),
@@ -636,6 +641,39 @@ async fn documents_still_being_processed_are_mentioned_in_the_answer() {
             json!({"question": "What does error code E-4012 mean?"}),
         )
         .await;
+    assert!(answer.get("stillProcessing").is_none(), "{answer}");
+    assert!(!answer["answer"]
+        .as_str()
+        .unwrap()
+        .contains("still being processed"));
+}
+
+#[tokio::test]
+async fn an_upload_url_never_used_is_not_a_document_being_processed() {
+    // GIVEN Ada has a processed manual and asked for an upload URL she never used
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness.document(&ada, "lighthouse.pdf", "manual.pdf").await;
+    let mut ticket =
+        askdocs_shared::testing::sample_document(&ada.id, &askdocs_shared::model::now());
+    ticket.status = askdocs_shared::model::DocumentStatus::Uploading;
+    harness
+        .backends
+        .document_store()
+        .create(&ticket)
+        .await
+        .unwrap();
+
+    // WHEN she asks a question
+    let (status, answer) = harness
+        .ask(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+
+    // THEN the answer mentions no document still being processed
+    assert_eq!(status, 200);
     assert!(answer.get("stillProcessing").is_none(), "{answer}");
     assert!(!answer["answer"]
         .as_str()

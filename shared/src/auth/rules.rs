@@ -1,6 +1,9 @@
 //! What an account's email, password and name must look like.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{Error, Result};
+use crate::model::characters::{is_bidi_control, is_zero_width};
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MIN_PASSWORD_CHARS: usize = 8;
@@ -11,8 +14,15 @@ const MAX_NAME_CHARS: usize = 100;
 /// `askdocs` commands; nobody can claim one over HTTP.
 pub const RESERVED_DOMAIN_SUFFIX: &str = ".localhost";
 
-/// Trims and lower-cases an email address and checks that it looks deliverable.
+/// Trims, lower-cases and NFKC-normalises an email address and checks that
+/// it looks deliverable, so that every way of writing one address ("ＡＤＡ",
+/// "İda" beside "ida") names one account.
 pub fn normalize_email(raw: &str) -> Result<String> {
+    if raw.chars().any(|c| is_zero_width(c) || is_bidi_control(c)) {
+        return Err(Error::Validation(
+            "email must not contain invisible characters".into(),
+        ));
+    }
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
         return Err(Error::Validation("email is required".into()));
@@ -35,7 +45,21 @@ pub fn normalize_email(raw: &str) -> Result<String> {
     if local.is_empty() || local.chars().count() > 64 || !domain_ok || !characters_ok {
         return Err(invalid());
     }
-    Ok(email)
+    Ok(comparable(&email))
+}
+
+/// The form two spellings of one address share: NFKC folds full-width and
+/// compatibility forms ("ａｄａ" is "ada"); lower-casing "İ" gave "i" and a
+/// combining dot no one sees on an "i"; spaces a compatibility form
+/// decomposes into ("¨" is " ̈") are not part of an address.
+fn comparable(email: &str) -> String {
+    let folded: String = email
+        .nfkc()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase()
+        .replace("i\u{307}", "i");
+    folded.nfc().collect()
 }
 
 /// At least 8 characters with an upper-case letter, a lower-case letter and a digit.
@@ -78,9 +102,9 @@ pub fn normalize_name(raw: Option<&str>) -> Result<Option<String>> {
             "name must be at most {MAX_NAME_CHARS} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(Error::Validation(
-            "name must not contain control characters".into(),
+            "name must not contain control or bidirectional override characters".into(),
         ));
     }
     Ok(Some(name.to_string()))
@@ -102,6 +126,35 @@ mod tests {
         assert_eq!(
             normalize_email("  Ada@Example.COM ").unwrap(),
             "ada@example.com"
+        );
+    }
+
+    #[test]
+    fn every_way_of_writing_one_address_is_one_address() {
+        for variant in [
+            "ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ",
+            "ADA@EXAMPLE.COM",
+            "\u{0130}da@example.com",
+            "i\u{307}da@example.com",
+        ] {
+            let expected = if variant.contains(['\u{130}', '\u{307}']) {
+                "ida@example.com"
+            } else {
+                "ada@example.com"
+            };
+            assert_eq!(normalize_email(variant).unwrap(), expected, "{variant}");
+        }
+        for hidden in ["a\u{200B}da@example.com", "ada@exa\u{202E}mple.com"] {
+            assert!(normalize_email(hidden).is_err(), "{hidden}");
+        }
+    }
+
+    #[test]
+    fn names_refuse_bidirectional_overrides() {
+        assert!(normalize_name(Some("Ada \u{202E}ecalovoL")).is_err());
+        assert_eq!(
+            normalize_name(Some(" Ada ")).unwrap().as_deref(),
+            Some("Ada")
         );
     }
 

@@ -87,6 +87,23 @@ impl ObjectStore for S3ObjectStore {
         Ok(Some(bytes.into_bytes().to_vec()))
     }
 
+    async fn exists(&self, key: &str) -> Result<bool> {
+        match self
+            .clients
+            .s3()
+            .await
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(false),
+            Err(error) => Err(sdk_error("S3 HeadObject", error)),
+        }
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         // On a versioned bucket a plain delete only hides the object behind a
         // delete marker: remove every version (and marker) of exactly this key.
@@ -214,6 +231,9 @@ impl ObjectStore for S3ObjectStore {
             .bucket(&self.bucket)
             .key(key)
             .response_content_disposition(format!("attachment; filename*=UTF-8''{encoded}"))
+            // One user's file: no shared cache keeps it, no browser renders it.
+            .response_content_type("application/octet-stream")
+            .response_cache_control("private, no-store")
             .presigned(presigning(expires_in)?)
             .await
             .map_err(|error| sdk_error("presigning an S3 GetObject", error))?;

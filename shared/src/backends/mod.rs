@@ -264,6 +264,7 @@ impl Backends {
             self.document_store(),
             self.object_store()?,
             self.wiring.index_for_deletes()?,
+            self.history_store(),
             self.running.clone(),
             self.config.documents,
         )))

@@ -46,6 +46,11 @@ impl Default for ExtractLimits {
     }
 }
 
+/// How long after its URL expires an upload may still be finishing: S3
+/// checks a presigned URL when the PUT starts, and 50 MB on a slow line takes
+/// minutes.
+const UPLOAD_GRACE: Duration = Duration::from_secs(5 * 60);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessingSettings {
     pub chunks: ChunkSettings,
@@ -57,8 +62,12 @@ pub struct ProcessingSettings {
     pub stale_after: Duration,
     /// Passages one document may have: bounds the work (and time) of one run.
     pub max_chunks: usize,
-    /// A `pending` document whose file has not arrived this long after it was
-    /// recorded is failed by the sweep (its upload URL expired long before).
+    /// An `uploading` document whose file has not arrived this long after its
+    /// upload URL was issued is failed by the sweep: the URL's lifetime, and a
+    /// moment for a PUT that started just before it expired.
+    pub abandon_upload_after: Duration,
+    /// A `pending` document (its file arrived) not processed this long after
+    /// it was recorded lost its event; the sweep fails it.
     pub abandon_pending_after: Duration,
 }
 
@@ -71,6 +80,7 @@ impl Default for ProcessingSettings {
             embed_batch: 32,
             stale_after: Duration::from_secs(15 * 60),
             max_chunks: 5_000,
+            abandon_upload_after: Duration::from_secs(20 * 60),
             abandon_pending_after: Duration::from_secs(2 * 60 * 60),
         }
     }
@@ -93,7 +103,8 @@ impl ProcessingSettings {
                 overlap_chars,
             },
             max_upload_bytes: documents.max_upload_bytes,
-            // An hour after its upload URL expired, an upload is not coming.
+            abandon_upload_after: documents.upload_url_ttl + UPLOAD_GRACE,
+            // An hour after its upload URL expired, a file is not coming.
             abandon_pending_after: documents.upload_url_ttl + Duration::from_secs(60 * 60),
             extract: ExtractLimits {
                 timeout: seconds(env.number(

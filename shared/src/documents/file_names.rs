@@ -2,6 +2,7 @@
 //! of them: [`crate::model::object_key`]).
 
 use crate::error::{Error, Result};
+use crate::model::characters::is_bidi_control;
 
 const MAX_FILE_NAME_CHARS: usize = 255;
 
@@ -15,9 +16,10 @@ pub fn validate_file_name(file_name: &str) -> Result<String> {
             "fileName must be at most {MAX_FILE_NAME_CHARS} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
+    // "invoice\u{202E}fdp.exe" would show as "invoiceexe.pdf".
+    if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         return Err(Error::Validation(
-            "fileName must not contain control characters".into(),
+            "fileName must not contain control or bidirectional override characters".into(),
         ));
     }
     Ok(name.to_string())

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::model::object_key::object_key;
 use crate::model::{now, Document, DocumentId, DocumentStatus, Format, UserId};
 use crate::pagination::{decode_cursor, page_size, Listing};
-use crate::ports::{DocumentStore, ObjectStore, PresignedRequest, VectorIndex};
+use crate::ports::{DocumentStore, HistoryStore, ObjectStore, PresignedRequest, VectorIndex};
 use crate::processing::runs::RunningProcessing;
 use file_names::validate_file_name;
 
@@ -50,6 +50,8 @@ pub struct Documents {
     /// Serverless grants only processing and query): the processing function
     /// then removes the passages when S3 reports the file removed.
     index: Option<Arc<dyn VectorIndex>>,
+    /// Past answers cite passages; a deleted document's words leave them.
+    history: Arc<dyn HistoryStore>,
     running: RunningProcessing,
     settings: DocumentSettings,
 }
@@ -59,6 +61,7 @@ impl Documents {
         store: Arc<dyn DocumentStore>,
         objects: Arc<dyn ObjectStore>,
         index: Option<Arc<dyn VectorIndex>>,
+        history: Arc<dyn HistoryStore>,
         running: RunningProcessing,
         settings: DocumentSettings,
     ) -> Self {
@@ -66,6 +69,7 @@ impl Documents {
             store,
             objects,
             index,
+            history,
             running,
             settings,
         }
@@ -81,6 +85,7 @@ impl Documents {
         file_name: String,
         format: Format,
         size: u64,
+        status: DocumentStatus,
     ) -> Document {
         let document_id = DocumentId::generate();
         let timestamp = now();
@@ -91,7 +96,7 @@ impl Documents {
             file_name,
             content_type: format.content_type().to_string(),
             size,
-            status: DocumentStatus::Pending,
+            status,
             status_reason: None,
             pages: None,
             chunks: None,
@@ -114,7 +119,7 @@ impl Documents {
         Ok(())
     }
 
-    /// Records a `pending` document and returns it with a single-use URL to upload its file to.
+    /// Records an `uploading` document and returns it with a single-use URL to upload its file to.
     pub async fn request_upload(
         &self,
         user_id: &UserId,
@@ -124,8 +129,19 @@ impl Documents {
         let format = Format::from_content_type(&upload.content_type).ok_or_else(|| {
             unsupported(&format!("content type `{}`", upload.content_type.trim()))
         })?;
-        self.check_size(upload.size, self.settings.max_upload_bytes)?;
-        let document = self.new_document(user_id, file_name, format, upload.size);
+        // No file is being sent yet: a size over the limit is a bad request (400), not a 413.
+        self.check_size(upload.size, self.settings.max_upload_bytes)
+            .map_err(|error| match error {
+                Error::PayloadTooLarge(message) => Error::Validation(message),
+                other => other,
+            })?;
+        let document = self.new_document(
+            user_id,
+            file_name,
+            format,
+            upload.size,
+            DocumentStatus::Uploading,
+        );
         let presigned = self
             .objects
             .presign_upload(
@@ -159,7 +175,13 @@ impl Documents {
                 _ => unsupported(&format!("the file type of `{file_name}`")),
             })?;
         self.check_size(bytes.len() as u64, limit)?;
-        let document = self.new_document(user_id, file_name, format, bytes.len() as u64);
+        let document = self.new_document(
+            user_id,
+            file_name,
+            format,
+            bytes.len() as u64,
+            DocumentStatus::Pending,
+        );
         self.store.create(&document).await?;
         if let Err(error) = self
             .objects
@@ -217,7 +239,8 @@ impl Documents {
 
     /// Stops a run that is processing the document, then removes the vectors
     /// first, so a half-finished delete can never leave a citable chunk behind;
-    /// the metadata goes after the file, so a failed delete can be retried. The
+    /// then the passages' words in past answers' citations; the metadata goes
+    /// after the file, so a failed delete can be retried. The
     /// vectors are removed once more at the end: a processing run elsewhere (a
     /// Lambda) either finds the record gone (and removes its own chunks) or
     /// finished before this second pass.
@@ -227,6 +250,7 @@ impl Documents {
         if let Some(index) = &self.index {
             index.delete_document(user_id, document_id).await?;
         }
+        self.history.forget_document(user_id, document_id).await?;
         self.objects.delete(&document.key).await?;
         self.store.delete(user_id, document_id).await?;
         if let Some(index) = &self.index {

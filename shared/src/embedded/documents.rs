@@ -167,7 +167,7 @@ impl DocumentStore for SqliteDocumentStore {
                         "UPDATE documents SET status = 'processing', status_reason = NULL,
                             updated_at = ?4, attempts = attempts + 1
                          WHERE user_id = ?1 AND document_id = ?2
-                           AND (status IN ('pending', 'failed')
+                           AND (status IN ('uploading', 'pending', 'failed')
                                 OR (status = 'processing' AND updated_at < ?3))
                          RETURNING attempts",
                         params![user_id, document_id, stale_before, now()],

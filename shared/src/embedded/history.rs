@@ -5,7 +5,9 @@ use rusqlite::params;
 
 use super::sqlite::{internal, SqliteDb};
 use crate::error::{Error, Result};
-use crate::model::{ConversationId, HistoryEntry, ListPosition, Page, UserId};
+use crate::model::{
+    Citation, ConversationId, DocumentId, HistoryEntry, ListPosition, Page, UserId,
+};
 use crate::ports::HistoryStore;
 
 pub struct SqliteHistoryStore {
@@ -89,6 +91,46 @@ impl HistoryStore for SqliteHistoryStore {
                     .collect::<rusqlite::Result<Vec<_>>>()
                     .map_err(internal("listing history"))?;
                 Ok(Page::from_overfetch(items, limit))
+            })
+            .await
+    }
+
+    async fn forget_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()> {
+        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
+        self.db
+            .call(move |connection| {
+                let transaction = connection
+                    .transaction()
+                    .map_err(internal("forgetting a document in history"))?;
+                let citing: Vec<(String, String)> = {
+                    let mut statement = transaction
+                        .prepare_cached(
+                            "SELECT query_id, citations FROM history
+                             WHERE user_id = ?1 AND instr(citations, ?2) > 0",
+                        )
+                        .map_err(internal("forgetting a document in history"))?;
+                    let rows = statement
+                        .query_map(params![user_id, document_id], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .map_err(internal("forgetting a document in history"))?;
+                    rows.collect::<rusqlite::Result<_>>()
+                        .map_err(internal("forgetting a document in history"))?
+                };
+                for (query_id, citations) in citing {
+                    let Some(citations) = Citation::forget_document_in(&citations, &document_id)? else {
+                        continue;
+                    };
+                    transaction
+                        .execute(
+                            "UPDATE history SET citations = ?3 WHERE user_id = ?1 AND query_id = ?2",
+                            params![user_id, query_id, citations],
+                        )
+                        .map_err(internal("forgetting a document in history"))?;
+                }
+                transaction
+                    .commit()
+                    .map_err(internal("forgetting a document in history"))
             })
             .await
     }

@@ -28,6 +28,12 @@ pub struct ObjectCreated {
     pub size: u64,
 }
 
+tokio::task_local! {
+    /// The origin (`http://localhost:3000`) a request to the local server
+    /// came to, while it is handled: see [`FsObjectStore::with_request_origin`].
+    static REQUEST_ORIGIN: String;
+}
+
 pub struct FsObjectStore {
     root: PathBuf,
     signing_key: Vec<u8>,
@@ -48,6 +54,17 @@ impl FsObjectStore {
     /// The address clients reach this machine's server at; known once it listens.
     pub fn set_public_url(&self, url: &str) {
         let _ = self.public_url.set(url.trim_end_matches('/').to_string());
+    }
+
+    /// Runs `handling` with URLs made for the origin the request came to
+    /// (already checked to be one of this server's names): a page opened at
+    /// `localhost` uploads to `localhost`, one at `127.0.0.1` to `127.0.0.1`,
+    /// each within its own Content-Security-Policy's `connect-src 'self'`.
+    pub async fn with_request_origin<F: std::future::Future>(
+        origin: String,
+        handling: F,
+    ) -> F::Output {
+        REQUEST_ORIGIN.scope(origin, handling).await
     }
 
     /// Where to announce stored objects.
@@ -147,8 +164,11 @@ impl FsObjectStore {
         Ok(())
     }
 
-    fn public_url(&self) -> Result<&str> {
-        self.public_url.get().map(String::as_str).ok_or_else(|| {
+    fn public_url(&self) -> Result<String> {
+        if let Ok(origin) = REQUEST_ORIGIN.try_with(Clone::clone) {
+            return Ok(origin);
+        }
+        self.public_url.get().cloned().ok_or_else(|| {
             Error::Internal(anyhow::anyhow!(
                 "the local object store has no public URL yet"
             ))
@@ -244,6 +264,15 @@ impl ObjectStore for FsObjectStore {
                 .context(format!("reading {}", path.display()))
                 .into()),
         }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool> {
+        let path = self.path(key)?;
+        tokio::fs::try_exists(&path).await.map_err(|error| {
+            anyhow::Error::new(error)
+                .context(format!("checking {}", path.display()))
+                .into()
+        })
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -248,7 +248,9 @@ pub fn finish(routes: Router, cors_origin: Option<&str>) -> Router {
             allow_origin(origin.clone(), request, next)
         }));
     }
-    let app = app.layer(middleware::from_fn(log_request));
+    let app = app
+        .layer(middleware::from_fn(private_answers))
+        .layer(middleware::from_fn(log_request));
     // Routing must see the path without API Gateway's stage, so the rewrite
     // wraps the whole router rather than being one of its layers.
     Router::new().fallback_service(
@@ -294,6 +296,22 @@ async fn allow_origin(origin: HeaderValue, request: Request, next: Next) -> Resp
             HeaderValue::from_static("retry-after, x-request-id"),
         );
     }
+    response
+}
+
+/// Every answer of the API is one user's (a token, a profile, documents,
+/// answers) or an error: no cache or proxy keeps it, and no browser guesses
+/// its type.
+async fn private_answers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

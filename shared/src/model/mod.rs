@@ -1,6 +1,7 @@
 //! The domain's vocabulary: data types as stored and as shown to clients,
 //! the document formats, and small text helpers every layer may use.
 
+pub mod characters;
 mod ids;
 pub mod object_key;
 pub mod text;
@@ -73,7 +74,9 @@ pub struct Caller {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DocumentStatus {
-    /// Recorded; waiting for its file to arrive.
+    /// An upload URL was issued; its file has not arrived.
+    Uploading,
+    /// Its file has arrived; waiting to be processed.
     Pending,
     Processing,
     Ready,
@@ -83,6 +86,7 @@ pub enum DocumentStatus {
 impl DocumentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            DocumentStatus::Uploading => "uploading",
             DocumentStatus::Pending => "pending",
             DocumentStatus::Processing => "processing",
             DocumentStatus::Ready => "ready",
@@ -92,6 +96,7 @@ impl DocumentStatus {
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
+            "uploading" => Some(DocumentStatus::Uploading),
             "pending" => Some(DocumentStatus::Pending),
             "processing" => Some(DocumentStatus::Processing),
             "ready" => Some(DocumentStatus::Ready),
@@ -239,6 +244,43 @@ pub struct Citation {
     pub text: String,
     /// Relevance from 0 to 1.
     pub score: f32,
+    /// The cited document was deleted since: its words (`snippet`, `text`)
+    /// went with it; the answer and the file's name stay.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub document_deleted: bool,
+}
+
+impl Citation {
+    /// Drops the passage's words: its document was deleted.
+    pub fn forget_text(&mut self) {
+        self.snippet.clear();
+        self.text.clear();
+        self.document_deleted = true;
+    }
+
+    /// Stored `citations` (JSON) with the words of `document_id`'s passages
+    /// removed, or `None` when none cites it with words still.
+    pub fn forget_document_in(
+        citations: &str,
+        document_id: &str,
+    ) -> crate::error::Result<Option<String>> {
+        let internal = |error: serde_json::Error| crate::error::Error::Internal(error.into());
+        let mut citations: Vec<Citation> = serde_json::from_str(citations).map_err(internal)?;
+        let mut changed = false;
+        for citation in citations
+            .iter_mut()
+            .filter(|citation| citation.document_id.as_str() == document_id)
+        {
+            changed |= !citation.document_deleted;
+            citation.forget_text();
+        }
+        if !changed {
+            return Ok(None);
+        }
+        serde_json::to_string(&citations)
+            .map(Some)
+            .map_err(internal)
+    }
 }
 
 /// A question asked and how it was answered.

@@ -28,6 +28,9 @@ use sandbox::{ParseFailure, Sandbox};
 const MAX_INTERRUPTED_RUNS: u32 = 2;
 pub const STOPPED_TWICE: &str = "processing stopped twice; upload it again";
 /// What a document shows while a retry is waiting.
+/// Why a document whose upload URL expired without its file is `failed`.
+pub const UPLOAD_NEVER_ARRIVED: &str =
+    "the upload never arrived before its URL expired; upload the file again";
 pub const INTERRUPTED: &str = "processing was interrupted; it is being retried";
 
 /// What one processing run did.
@@ -230,7 +233,9 @@ impl Processor {
     pub async fn sweep(&self) -> Result<Swept> {
         let stale = timestamp(chrono::Utc::now() - self.settings.stale_after);
         let mut swept = self.recover_interrupted(&stale).await?;
-        swept.failed += self.fail_abandoned_uploads().await?;
+        let abandoned = self.fail_abandoned_uploads().await?;
+        swept.failed += abandoned.failed;
+        swept.retry.extend(abandoned.retry);
         Ok(swept)
     }
 
@@ -259,18 +264,36 @@ impl Processor {
         Ok(swept)
     }
 
-    /// Fails `pending` documents whose upload URL expired long ago; returns how many.
-    pub async fn fail_abandoned_uploads(&self) -> Result<usize> {
-        let abandoned = timestamp(chrono::Utc::now() - self.settings.abandon_pending_after);
-        let documents = self
-            .documents
-            .in_status_since(DocumentStatus::Pending, &abandoned, 1000)
-            .await?;
-        for document in &documents {
-            self.fail(document, "the upload never arrived; upload the file again")
-                .await?;
+    /// Documents still `uploading` after their upload URL expired, or
+    /// `pending` long after their file came: a document whose file is stored
+    /// lost its event (or waits in a long queue) and is returned to process
+    /// again; one without a file is failed, its upload never arrived. A file
+    /// that arrives after all is still processed: a `failed` document may be
+    /// started again.
+    pub async fn fail_abandoned_uploads(&self) -> Result<Swept> {
+        let now = chrono::Utc::now();
+        let mut swept = Swept::default();
+        for (status, after) in [
+            (
+                DocumentStatus::Uploading,
+                self.settings.abandon_upload_after,
+            ),
+            (DocumentStatus::Pending, self.settings.abandon_pending_after),
+        ] {
+            for document in self
+                .documents
+                .in_status_since(status, &timestamp(now - after), 1000)
+                .await?
+            {
+                if self.objects.exists(&document.key).await? {
+                    swept.retry.push(document);
+                } else {
+                    self.fail(&document, UPLOAD_NEVER_ARRIVED).await?;
+                    swept.failed += 1;
+                }
+            }
         }
-        Ok(documents.len())
+        Ok(swept)
     }
 
     /// `failed`, with nothing of this run left in the index.

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::config::RetrievalSettings;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
+use crate::model::characters::has_visible;
 use crate::model::text::shorten;
 use crate::model::{
     now, Citation, Completion, ConversationId, Document, DocumentId, DocumentStatus,
@@ -141,8 +142,10 @@ pub struct Asker {
 
 fn validate_question(question: &str) -> Result<String> {
     let question = question.trim();
-    if question.is_empty() {
-        return Err(Error::Validation("question must not be empty".into()));
+    if !has_visible(question) {
+        return Err(Error::Validation(
+            "question must have visible text (not only spaces or control characters)".into(),
+        ));
     }
     if question.chars().count() > MAX_QUESTION_CHARS {
         return Err(Error::Validation(format!(
@@ -415,6 +418,7 @@ impl Asker {
                         .unwrap_or_else(|| shorten(&candidate.chunk.text, SNIPPET_CHARS)),
                     text: candidate.chunk.text.clone(),
                     score: (candidate.relevance(search_text) * 1000.0).round() / 1000.0,
+                    document_deleted: false,
                 }
             })
             .collect();
@@ -574,11 +578,47 @@ impl Asker {
         let limit = page_size(limit)?;
         let after = cursor.map(decode_cursor).transpose()?;
         let conversation_id = conversation_id.map(validate_conversation_id).transpose()?;
-        Ok(self
+        let mut page = self
             .history
             .list(user_id, conversation_id.as_ref(), limit, after.as_ref())
+            .await?;
+        self.forget_deleted_documents(user_id, &mut page.items)
+            .await?;
+        Ok(page.into())
+    }
+
+    /// Delete removes a document's words from history; an answer that was
+    /// being written while the document was deleted may still hold them, so
+    /// citations of documents that no longer exist are shown without them.
+    async fn forget_deleted_documents(
+        &self,
+        user_id: &UserId,
+        entries: &mut [HistoryEntry],
+    ) -> Result<()> {
+        let mut cited: Vec<DocumentId> = entries
+            .iter()
+            .flat_map(|entry| &entry.citations)
+            .filter(|citation| !citation.document_deleted)
+            .map(|citation| citation.document_id.clone())
+            .collect();
+        cited.sort();
+        cited.dedup();
+        if cited.is_empty() {
+            return Ok(());
+        }
+        let existing: std::collections::HashSet<DocumentId> = self
+            .documents
+            .get_many(user_id, &cited)
             .await?
-            .into())
+            .into_iter()
+            .map(|document| document.document_id)
+            .collect();
+        for citation in entries.iter_mut().flat_map(|entry| &mut entry.citations) {
+            if !citation.document_deleted && !existing.contains(&citation.document_id) {
+                citation.forget_text();
+            }
+        }
+        Ok(())
     }
 }
 
@@ -600,6 +640,7 @@ mod tests {
     fn questions_and_options_are_checked() {
         assert_eq!(validate_question("  Why?  ").unwrap(), "Why?");
         assert!(validate_question("   ").is_err());
+        assert!(validate_question("\u{0}\u{0}\u{200B} ").is_err());
         assert!(validate_question(&"x".repeat(2001)).is_err());
         assert!(validate_question(&"x".repeat(2000)).is_ok());
         assert_eq!(validate_top_k(None).unwrap(), 5);

@@ -142,10 +142,12 @@ pub async fn object_store_contract(store: &dyn ObjectStore) {
     );
     // GIVEN nothing stored THEN reading gives nothing and deleting is harmless
     assert_eq!(store.get(&key).await.unwrap(), None);
+    assert!(!store.exists(&key).await.unwrap());
     store.delete(&key).await.unwrap();
     // WHEN an object is stored THEN it reads back byte for byte
     let bytes = b"line one\nline two \xe2\x9c\x93".to_vec();
     store.put(&key, bytes.clone(), "text/plain").await.unwrap();
+    assert!(store.exists(&key).await.unwrap());
     assert_eq!(store.get(&key).await.unwrap(), Some(bytes));
     // AND storing again replaces it
     store.put(&key, b"v2".to_vec(), "text/plain").await.unwrap();
@@ -169,6 +171,7 @@ pub async fn object_store_contract(store: &dyn ObjectStore) {
     // WHEN it is deleted THEN it is gone
     store.delete(&key).await.unwrap();
     assert_eq!(store.get(&key).await.unwrap(), None);
+    assert!(!store.exists(&key).await.unwrap());
 }
 
 pub fn sample_document(user_id: &UserId, upload_date: &str) -> Document {
@@ -194,16 +197,18 @@ pub fn sample_document(user_id: &UserId, upload_date: &str) -> Document {
 pub async fn document_store_contract(store: &dyn DocumentStore) {
     let owner = UserId::generate();
     let stranger = UserId::generate();
-    // GIVEN three documents uploaded one after another
+    // GIVEN three documents uploaded one after another, the first through an
+    // upload URL whose file has not arrived yet
     let dates = [
         "2026-01-01T00:00:00.000Z",
         "2026-01-02T00:00:00.000Z",
         "2026-01-03T00:00:00.000Z",
     ];
-    let documents: Vec<Document> = dates
+    let mut documents: Vec<Document> = dates
         .iter()
         .map(|date| sample_document(&owner, date))
         .collect();
+    documents[0].status = DocumentStatus::Uploading;
     for document in &documents {
         store.create(document).await.unwrap();
     }
@@ -261,7 +266,7 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
         .items
         .is_empty());
 
-    // WHEN processing starts THEN only one caller wins, and a stranger never does
+    // WHEN processing starts (the file arrived) THEN only one caller wins, and a stranger never does
     let id = &documents[0].document_id;
     let long_ago = "2000-01-01T00:00:00.000Z";
     let far_future = "2999-01-01T00:00:00.000Z";
@@ -607,6 +612,7 @@ fn history_entry(
             snippet: "Error code E-4012 means the fog pump stalled.".into(),
             text: "Chapter 2. Error code E-4012 means the fog pump stalled.".into(),
             score: 0.75,
+            document_deleted: false,
         }],
         model: "test-model".into(),
         created_at: created_at.into(),
@@ -646,6 +652,25 @@ pub async fn history_store_contract(store: &dyn HistoryStore) {
     let rest = store.list(&ada, None, 2, page.next.as_ref()).await.unwrap();
     assert_eq!(rest.items, vec![first]);
     assert_eq!(rest.next, None);
+    // WHEN Ada deletes the cited document
+    store.forget_document(&ada, &"doc-1".into()).await.unwrap();
+    // THEN her answers stay, but no citation keeps its words
+    let forgotten = store.list(&ada, None, 10, None).await.unwrap().items;
+    assert_eq!(forgotten.len(), 3);
+    for entry in &forgotten {
+        let citation = &entry.citations[0];
+        assert!(citation.document_deleted, "{citation:?}");
+        assert_eq!(
+            (citation.snippet.as_str(), citation.text.as_str()),
+            ("", "")
+        );
+        assert_eq!(citation.file_name, "manual.pdf");
+        assert!(entry.answer.starts_with("answer to"));
+    }
+    // AND Bob's history, which cites a document of the same id, is his own
+    let bobs = store.list(&bob, None, 10, None).await.unwrap().items;
+    assert!(!bobs[0].citations[0].text.is_empty());
+    assert!(!bobs[0].citations[0].document_deleted);
     history_pages_through_large_entries(store).await;
 }
 

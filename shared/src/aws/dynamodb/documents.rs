@@ -260,11 +260,12 @@ impl DocumentStore for DynamoDocumentStore {
                  REMOVE statusReason ADD attempts :one",
             )
             .condition_expression(
-                "attribute_exists(documentId) AND (#status IN (:pending, :failed) \
+                "attribute_exists(documentId) AND (#status IN (:uploading, :pending, :failed) \
                  OR (#status = :processing AND updatedAt < :stale))",
             )
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":uploading", s("uploading"))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":stale", s(stale_before))

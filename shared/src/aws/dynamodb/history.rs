@@ -8,7 +8,9 @@ use super::{malformed, query_at_least, s, text, Item};
 use crate::aws::errors::sdk_error;
 use crate::aws::AwsClients;
 use crate::error::{Error, Result};
-use crate::model::{ConversationId, HistoryEntry, ListPosition, Page, UserId};
+use crate::model::{
+    Citation, ConversationId, DocumentId, HistoryEntry, ListPosition, Page, UserId,
+};
 use crate::ports::HistoryStore;
 
 pub struct DynamoHistoryStore {
@@ -128,5 +130,44 @@ impl HistoryStore for DynamoHistoryStore {
             .map(history_from_item)
             .collect::<Result<Vec<_>>>()?;
         Ok(Page::from_overfetch(items, limit))
+    }
+
+    async fn forget_document(&self, user_id: &UserId, document_id: &DocumentId) -> Result<()> {
+        let client = self.clients.dynamodb().await;
+        // Only entries whose citations name the document come back (the
+        // filter reads the whole history, but sends back only those).
+        let mut pages = client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("userId = :user")
+            .filter_expression("contains(citations, :document)")
+            .projection_expression("queryKey, citations")
+            .expression_attribute_values(":user", s(user_id))
+            .expression_attribute_values(":document", s(document_id))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|error| sdk_error("DynamoDB Query (history citations)", error))?;
+            for item in page.items() {
+                let Some(citations) =
+                    Citation::forget_document_in(&text(item, "citations")?, document_id.as_str())?
+                else {
+                    continue;
+                };
+                client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("userId", s(user_id))
+                    .key("queryKey", s(text(item, "queryKey")?))
+                    .update_expression("SET citations = :citations")
+                    .condition_expression("attribute_exists(userId)")
+                    .expression_attribute_values(":citations", s(citations))
+                    .send()
+                    .await
+                    .map_err(|error| sdk_error("DynamoDB UpdateItem (history citations)", error))?;
+            }
+        }
+        Ok(())
     }
 }
