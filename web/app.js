@@ -369,6 +369,21 @@
     } finally {
       show($('docs-loading'), false);
     }
+    loadStorage();
+  }
+
+  /** What the account keeps against its quota, under the drop zone. */
+  async function loadStorage() {
+    try {
+      const { storage } = await api('GET', '/auth/profile');
+      if (!storage) return;
+      const line = $('storage');
+      line.textContent = `Using ${storage.documents} of ${storage.maxDocuments} documents · `
+        + `${formatSize(storage.bytes)} of ${formatSize(storage.maxBytes)}`;
+      show(line, true);
+    } catch (error) {
+      // The line is a courtesy; the documents are what matter.
+    }
   }
 
   async function loadMoreDocuments() {
@@ -577,6 +592,7 @@
     state.docs.delete(pending.id);
     state.selected.delete(pending.id);
     renderDocuments();
+    loadStorage();
     announce(`${name} deleted.`);
     if (neighbour && neighbour.isConnected) neighbour.querySelector('.delete').focus();
     else $('docs-title').focus();
@@ -679,6 +695,7 @@
       return;
     }
     item.documentId = ticket.documentId;
+    loadStorage();
     if (item.cancelled) {
       discardPending(ticket.documentId);
       return;

@@ -44,6 +44,9 @@ pub enum Error {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// The caller's documents would exceed their storage quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{0}")]
@@ -71,7 +74,7 @@ impl Error {
         match self {
             Error::InvalidRequest(_) | Error::Validation(_) => StatusCode::BAD_REQUEST,
             Error::InvalidCredentials | Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Forbidden(_) | Error::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Error::Conflict { .. } => StatusCode::CONFLICT,
@@ -96,6 +99,7 @@ impl Error {
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::QuotaExceeded(_) => "quota_exceeded",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Unprocessable { code, .. } => code,
             Error::RateLimited { .. } => "rate_limited",
@@ -232,6 +236,7 @@ mod tests {
             (Error::NotFound("x".into()), 404),
             (Error::MethodNotAllowed("x".into()), 405),
             (Error::PayloadTooLarge("x".into()), 413),
+            (Error::QuotaExceeded("x".into()), 403),
             (Error::UnsupportedMediaType("x".into()), 415),
             (
                 Error::Unprocessable {

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::config::Quota;
 use crate::error::Result;
 use crate::model::{
     Chunk, ConversationId, Document, DocumentId, DocumentStatus, Generated, GenerationRequest,
-    HistoryEntry, ListPosition, Page, ProcessingOutcome, ScoredChunk, SearchScope, User, UserId,
+    HistoryEntry, ListPosition, Page, ProcessingOutcome, ScoredChunk, SearchScope, StorageUsage,
+    User, UserId,
 };
 
 #[async_trait]
@@ -78,7 +80,13 @@ pub trait ObjectStore: Send + Sync {
 /// Document metadata, always addressed through its owner.
 #[async_trait]
 pub trait DocumentStore: Send + Sync {
-    async fn create(&self, document: &Document) -> Result<()>;
+    /// Records a new document if its owner's documents, it included, stay
+    /// within `quota` (every document counts, with its declared size, until
+    /// deleted). `Ok(false)`: over the quota, nothing written. Concurrent
+    /// creates never overshoot it together.
+    async fn create(&self, document: &Document, quota: &Quota) -> Result<bool>;
+    /// How many documents, and bytes of them, the owner has.
+    async fn usage(&self, user_id: &UserId) -> Result<StorageUsage>;
     async fn get(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Option<Document>>;
     /// The owner's documents among `document_ids`, in the order asked; ids
     /// that are unknown or another owner's are left out. One read where the

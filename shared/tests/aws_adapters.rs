@@ -217,7 +217,10 @@ async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
     let (store, updates) = store_losing_first_answer("UpdateItem").await;
     let user = askdocs_shared::model::UserId::generate();
     let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
-    store.create(&document).await.unwrap();
+    assert!(store
+        .create(&document, &askdocs_shared::config::Quota::UNLIMITED)
+        .await
+        .unwrap());
 
     // WHEN processing starts: the first attempt is applied but its answer is
     // lost, and the SDK's retry finds the condition no longer holds
@@ -252,12 +255,15 @@ async fn a_conditional_update_whose_answer_was_lost_still_wins_the_document() {
 #[tokio::test]
 async fn a_document_put_whose_answer_was_lost_is_not_reported_as_a_failure() {
     use askdocs_shared::ports::DocumentStore;
-    // GIVEN a DynamoDB whose first answer to a PutItem comes too late
-    let (store, puts) = store_losing_first_answer("PutItem").await;
+    // GIVEN a DynamoDB whose first answer to the document's write comes too late
+    let (store, puts) = store_losing_first_answer("TransactWriteItems").await;
     let user = askdocs_shared::model::UserId::generate();
     let document = testing::sample_document(&user, "2026-03-01T00:00:00.000Z");
     // WHEN the document is recorded (the retry meets its own item)
-    store.create(&document).await.unwrap();
+    assert!(store
+        .create(&document, &askdocs_shared::config::Quota::UNLIMITED)
+        .await
+        .unwrap());
     // THEN it is recorded once, as written
     assert!(puts.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     assert_eq!(

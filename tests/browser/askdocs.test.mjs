@@ -261,6 +261,8 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
     const notes = page.locator('.doc', { hasText: 'notes.txt' });
     await until('notes.txt shows Ready', async () => (await notes.locator('.badge').innerText()) === 'Ready', 90000);
     await until('the finished uploads leave the upload list', async () => (await page.locator('.upload').count()) === 0, 15000);
+    await until('the storage line counts the three documents',
+      async () => /^Using 3 of 1000 documents · [\d.]+ KB of 1024\.0 MB$/.test(await page.locator('#storage').innerText()), 15000);
     await shot('desktop-2-documents');
   });
 

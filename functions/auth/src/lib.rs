@@ -6,7 +6,7 @@
 //! | `POST /auth/register` | [`register`] | `Accounts::register`        |
 //! | `POST /auth/login`    | [`login`]    | `Accounts::login`           |
 //! | `POST /auth/logout`   | [`logout`]   | `Accounts::logout`          |
-//! | `GET /auth/profile`   | [`profile`]  | `Accounts::profile`         |
+//! | `GET /auth/profile`   | [`profile`]  | `Accounts::profile`, `documents::storage` |
 //! | TOKEN authorizer event | [`authorizer::authorize`] | `Authenticator::authenticate` |
 
 pub mod authorizer;
@@ -17,7 +17,11 @@ use std::sync::Arc;
 use askdocs_shared::auth::tokens::Authenticator;
 use askdocs_shared::auth::{Accounts, Session};
 use askdocs_shared::backends::Backends;
+use askdocs_shared::config::Quota;
+use askdocs_shared::documents::{self, Storage};
 use askdocs_shared::http::{finish, no_content, ApiJson, Authenticated, ClientAddress};
+use askdocs_shared::model::Profile;
+use askdocs_shared::ports::DocumentStore;
 use askdocs_shared::Result;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
@@ -45,6 +49,9 @@ pub fn app(state: AuthState) -> Router {
 #[derive(Clone)]
 pub struct AuthState {
     pub accounts: Arc<Accounts>,
+    /// The profile shows what the user stores against their quota.
+    pub documents: Arc<dyn DocumentStore>,
+    pub quota: Quota,
     pub cors_origin: Option<String>,
 }
 
@@ -52,6 +59,8 @@ impl AuthState {
     pub fn new(backends: &Backends) -> anyhow::Result<Self> {
         Ok(AuthState {
             accounts: backends.accounts()?,
+            documents: backends.document_store(),
+            quota: backends.config().documents.quota,
             cors_origin: backends.config().cors_origin.clone(),
         })
     }
@@ -145,10 +154,19 @@ pub async fn logout(
     Ok(no_content())
 }
 
+/// `GET /auth/profile`: the account, and what it stores against its quota.
+#[derive(Serialize)]
+pub struct ProfileWithStorage {
+    #[serde(flatten)]
+    pub profile: Profile,
+    pub storage: Storage,
+}
+
 pub async fn profile(
     State(state): State<AuthState>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response> {
     let profile = state.accounts.profile(&caller).await?;
-    Ok(Json(profile).into_response())
+    let storage = documents::storage(&*state.documents, state.quota, &caller.user_id).await?;
+    Ok(Json(ProfileWithStorage { profile, storage }).into_response())
 }

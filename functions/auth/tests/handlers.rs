@@ -123,7 +123,14 @@ async fn register_login_profile_logout_then_the_token_is_dead() {
         .send(with_bearer(event("auth-profile.json"), &token))
         .await;
     assert_eq!(status, 200, "{profile}");
+    // AND what they store against their quota (nothing yet)
+    let mut profile = profile;
+    let storage = profile.as_object_mut().unwrap().remove("storage").unwrap();
     assert_eq!(profile, registered);
+    assert_eq!(
+        storage,
+        json!({"documents": 0, "bytes": 0, "maxDocuments": 1000, "maxBytes": 1073741824u64})
+    );
 
     // WHEN they log out
     let (status, body) = harness

@@ -17,12 +17,15 @@ struct Harness {
 
 impl Harness {
     async fn new() -> Self {
+        Self::with(&[]).await
+    }
+
+    /// With these settings over the defaults.
+    async fn with(settings: &[(&str, &str)]) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let backends = embedded_backends(
-            data_dir.path(),
-            &[("ASKDOCS_PUBLIC_URL", "http://127.0.0.1:3000")],
-        )
-        .await;
+        let mut settings = settings.to_vec();
+        settings.push(("ASKDOCS_PUBLIC_URL", "http://127.0.0.1:3000"));
+        let backends = embedded_backends(data_dir.path(), &settings).await;
         Harness {
             state: DocumentState::new(&backends).unwrap(),
             backends,
@@ -500,4 +503,54 @@ async fn document_routes_need_a_token() {
         let (status, body) = harness.send(unauthenticated).await;
         assert_error(status, &body, 401, "unauthorized");
     }
+}
+
+#[tokio::test]
+async fn uploads_past_the_quota_are_refused_and_a_delete_makes_room() {
+    // GIVEN Quinn may keep 2 documents and 1 MB, and has asked for two upload URLs
+    let harness = Harness::with(&[
+        ("ASKDOCS_MAX_DOCUMENTS_PER_USER", "2"),
+        ("ASKDOCS_MAX_BYTES_PER_USER", "1048576"),
+    ])
+    .await;
+    let (_, token) = harness.user("quinn@example.com").await;
+    let ticket = |size: u64| {
+        with_body(
+            with_bearer(event("document-upload.json"), &token),
+            &json!({"fileName": "a.pdf", "contentType": "application/pdf", "size": size})
+                .to_string(),
+        )
+    };
+    let (status, first) = harness.send(ticket(600_000)).await;
+    assert_eq!(status, 201, "{first}");
+    // WHEN a second would pass the bytes allowed THEN it is refused, saying the limit
+    let (status, body) = harness.send(ticket(500_000)).await;
+    assert_error(status, &body, 403, "quota_exceeded");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("1 MB"),
+        "{body}"
+    );
+    // AND one that fits is accepted, but a third document is not
+    let (status, _) = harness.send(ticket(400_000)).await;
+    assert_eq!(status, 201);
+    let (status, body) = harness.send(ticket(1)).await;
+    assert_error(status, &body, 403, "quota_exceeded");
+    let direct = with_bearer(event("document-upload-direct.json"), &token);
+    let (status, body) = harness.send(direct.clone()).await;
+    assert_error(status, &body, 403, "quota_exceeded");
+    let (_, list) = harness
+        .send(with_bearer(event("document-list.json"), &token))
+        .await;
+    assert_eq!(list["documents"].as_array().unwrap().len(), 2);
+
+    // WHEN the first is deleted THEN there is room again
+    let mut delete = with_bearer(event("document-delete.json"), &token);
+    delete["path"] = json!(format!(
+        "/documents/{}",
+        first["documentId"].as_str().unwrap()
+    ));
+    let (status, _) = harness.send(delete).await;
+    assert_eq!(status, 204);
+    let (status, body) = harness.send(direct).await;
+    assert_eq!(status, 201, "{body}");
 }

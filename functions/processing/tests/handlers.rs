@@ -766,7 +766,11 @@ async fn an_upload_url_that_expired_without_its_file_fails_and_one_whose_file_ca
     };
     let (never, arrived) = (ticket("never.txt"), ticket("arrived.txt"));
     for document in [&never, &arrived] {
-        harness.store.create(document).await.unwrap();
+        assert!(harness
+            .store
+            .create(document, &askdocs_shared::config::Quota::UNLIMITED)
+            .await
+            .unwrap());
     }
     let path = harness.object_path(&arrived.key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -660,7 +660,7 @@ async fn an_upload_url_never_used_is_not_a_document_being_processed() {
     harness
         .backends
         .document_store()
-        .create(&ticket)
+        .create(&ticket, &askdocs_shared::config::Quota::UNLIMITED)
         .await
         .unwrap();
 

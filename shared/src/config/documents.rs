@@ -7,12 +7,30 @@ use super::seconds;
 
 const MB: u64 = 1024 * 1024;
 
+/// What one account may store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub documents: u64,
+    pub bytes: u64,
+}
+
+impl Quota {
+    /// No limit that a test or a single machine's own tools would reach.
+    pub const UNLIMITED: Quota = Quota {
+        documents: u64::MAX / 2,
+        bytes: u64::MAX / 2,
+    };
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DocumentSettings {
     pub max_upload_bytes: u64,
     pub max_direct_upload_bytes: u64,
     pub upload_url_ttl: Duration,
     pub download_url_ttl: Duration,
+    /// What one account may store: documents, and bytes of them (an open
+    /// upload URL reserves its size).
+    pub quota: Quota,
 }
 
 impl Default for DocumentSettings {
@@ -22,6 +40,10 @@ impl Default for DocumentSettings {
             max_direct_upload_bytes: 5 * MB,
             upload_url_ttl: Duration::from_secs(15 * 60),
             download_url_ttl: Duration::from_secs(5 * 60),
+            quota: Quota {
+                documents: 1_000,
+                bytes: 1024 * MB,
+            },
         }
     }
 }
@@ -53,6 +75,18 @@ impl DocumentSettings {
                 defaults.download_url_ttl.as_secs(),
                 60..=7 * 24 * 3600,
             )?),
+            quota: Quota {
+                documents: env.number(
+                    "ASKDOCS_MAX_DOCUMENTS_PER_USER",
+                    defaults.quota.documents,
+                    1..=10_000_000,
+                )?,
+                bytes: env.number(
+                    "ASKDOCS_MAX_BYTES_PER_USER",
+                    defaults.quota.bytes,
+                    MB..=u64::MAX / 2,
+                )?,
+            },
         })
     }
 }

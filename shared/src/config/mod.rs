@@ -21,7 +21,7 @@ use std::time::Duration;
 
 pub use auth::{AuthSettings, JwtSecretSource, LoginLimits, MIN_JWT_SECRET_BYTES};
 pub use backend::{AwsSettings, Backend, TlsRoots, VectorStoreSettings};
-pub use documents::DocumentSettings;
+pub use documents::{DocumentSettings, Quota};
 pub use env::{ConfigError, Env};
 pub use models::{
     answer_model_for_region, inference_profile_prefix, BedrockSettings, ChatSettings,

@@ -6,10 +6,10 @@ pub mod file_names;
 
 use std::sync::Arc;
 
-use crate::config::DocumentSettings;
+use crate::config::{DocumentSettings, Quota};
 use crate::error::{Error, Result};
 use crate::model::object_key::object_key;
-use crate::model::{now, Document, DocumentId, DocumentStatus, Format, UserId};
+use crate::model::{now, Document, DocumentId, DocumentStatus, Format, StorageUsage, UserId};
 use crate::pagination::{decode_cursor, page_size, Listing};
 use crate::ports::{DocumentStore, HistoryStore, ObjectStore, PresignedRequest, VectorIndex};
 use crate::processing::runs::RunningProcessing;
@@ -41,6 +41,28 @@ fn no_such_document() -> Error {
 /// askdocs made names no document, and never reaches a store.
 pub fn document_id(text: &str) -> Result<DocumentId> {
     DocumentId::parse(text).ok_or_else(no_such_document)
+}
+
+/// What an owner stores against their quota, as the profile shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Storage {
+    pub documents: u64,
+    pub bytes: u64,
+    pub max_documents: u64,
+    pub max_bytes: u64,
+}
+
+/// The owner's storage against `quota` (the auth function reads it for the
+/// profile, without the rest of the documents domain).
+pub async fn storage(store: &dyn DocumentStore, quota: Quota, user_id: &UserId) -> Result<Storage> {
+    let StorageUsage { documents, bytes } = store.usage(user_id).await?;
+    Ok(Storage {
+        documents,
+        bytes,
+        max_documents: quota.documents,
+        max_bytes: quota.bytes,
+    })
 }
 
 pub struct Documents {
@@ -119,6 +141,21 @@ impl Documents {
         Ok(())
     }
 
+    /// Records `document` within its owner's quota.
+    async fn create(&self, document: &Document) -> Result<()> {
+        let quota = self.settings.quota;
+        if self.store.create(document, &quota).await? {
+            return Ok(());
+        }
+        tracing::info!(user_id = %document.user_id, "storage quota reached");
+        Err(Error::QuotaExceeded(format!(
+            "this upload would take your documents past your quota of {} documents and {}; \
+             delete some to make room",
+            quota.documents,
+            megabytes(quota.bytes)
+        )))
+    }
+
     /// Records an `uploading` document and returns it with a single-use URL to upload its file to.
     pub async fn request_upload(
         &self,
@@ -151,7 +188,7 @@ impl Documents {
                 self.settings.upload_url_ttl,
             )
             .await?;
-        self.store.create(&document).await?;
+        self.create(&document).await?;
         tracing::info!(%user_id, document_id = %document.document_id, "upload URL issued");
         Ok((document, presigned))
     }
@@ -182,7 +219,7 @@ impl Documents {
             bytes.len() as u64,
             DocumentStatus::Pending,
         );
-        self.store.create(&document).await?;
+        self.create(&document).await?;
         if let Err(error) = self
             .objects
             .put(&document.key, bytes, format.content_type())

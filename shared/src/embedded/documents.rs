@@ -4,9 +4,11 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::sqlite::{internal, SqliteDb};
+use crate::config::Quota;
 use crate::error::Result;
 use crate::model::{
-    now, Document, DocumentId, DocumentStatus, ListPosition, Page, ProcessingOutcome, UserId,
+    now, Document, DocumentId, DocumentStatus, ListPosition, Page, ProcessingOutcome, StorageUsage,
+    UserId,
 };
 use crate::ports::DocumentStore;
 
@@ -54,11 +56,22 @@ fn document_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
 
 #[async_trait]
 impl DocumentStore for SqliteDocumentStore {
-    async fn create(&self, document: &Document) -> Result<()> {
-        let d = document.clone();
+    async fn create(&self, document: &Document, quota: &Quota) -> Result<bool> {
+        let (d, quota) = (document.clone(), *quota);
         self.db
             .call(move |connection| {
-                connection
+                // One writer connection, and the count and the insert in one
+                // transaction: two uploads can't both take the last place.
+                let transaction = connection
+                    .transaction()
+                    .map_err(internal("creating a document"))?;
+                let used = usage_of(&transaction, d.user_id.as_str())?;
+                if used.documents + 1 > quota.documents
+                    || used.bytes.saturating_add(d.size) > quota.bytes
+                {
+                    return Ok(false);
+                }
+                transaction
                     .execute(
                         "INSERT INTO documents (user_id, document_id, file_name, content_type, size,
                             object_key, status, status_reason, pages, chunks, upload_date, updated_at)
@@ -69,9 +82,19 @@ impl DocumentStore for SqliteDocumentStore {
                             d.upload_date, d.updated_at
                         ],
                     )
-                    .map(|_| ())
-                    .map_err(internal("creating a document"))
+                    .map_err(internal("creating a document"))?;
+                transaction
+                    .commit()
+                    .map_err(internal("creating a document"))?;
+                Ok(true)
             })
+            .await
+    }
+
+    async fn usage(&self, user_id: &UserId) -> Result<StorageUsage> {
+        let user_id = user_id.to_string();
+        self.db
+            .read(move |connection| usage_of(connection, &user_id))
             .await
     }
 
@@ -248,4 +271,19 @@ impl DocumentStore for SqliteDocumentStore {
             })
             .await
     }
+}
+
+fn usage_of(connection: &rusqlite::Connection, user_id: &str) -> Result<StorageUsage> {
+    connection
+        .query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM documents WHERE user_id = ?1",
+            [user_id],
+            |row| {
+                Ok(StorageUsage {
+                    documents: row.get::<_, i64>(0)? as u64,
+                    bytes: row.get::<_, i64>(1)? as u64,
+                })
+            },
+        )
+        .map_err(internal("reading storage usage"))
 }

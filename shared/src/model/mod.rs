@@ -230,6 +230,14 @@ pub struct SearchScope {
     pub document_ids: Option<Vec<DocumentId>>,
 }
 
+/// What one owner stores: documents (every status), and their declared bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageUsage {
+    pub documents: u64,
+    pub bytes: u64,
+}
+
 /// A passage an answer rests on, as the client sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

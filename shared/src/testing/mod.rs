@@ -12,10 +12,11 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::config::Quota;
 use crate::error::{Error, Result};
 use crate::model::{
     now, Chunk, Citation, Document, DocumentId, DocumentStatus, GenerationRequest, HistoryEntry,
-    Passage, ProcessingOutcome, SearchScope, Turn, User, UserId,
+    Passage, ProcessingOutcome, SearchScope, StorageUsage, Turn, User, UserId,
 };
 use crate::ports::{
     DocumentStore, Generator, HistoryStore, ObjectStore, SearchQuery, TokenStore, UserStore,
@@ -193,8 +194,70 @@ pub fn sample_document(user_id: &UserId, upload_date: &str) -> Document {
     }
 }
 
+/// Quotas: what one owner may store holds, under concurrent creates too,
+/// and a delete gives its place back.
+async fn document_quota_contract(store: &dyn DocumentStore) {
+    // GIVEN an owner allowed 2 documents and 3,000 bytes (each sample is 1,234)
+    let owner = UserId::generate();
+    let quota = Quota {
+        documents: 2,
+        bytes: 3_000,
+    };
+    let document = || sample_document(&owner, "2026-03-01T00:00:00.000Z");
+    assert_eq!(store.usage(&owner).await.unwrap(), StorageUsage::default());
+    let (first, second) = (document(), document());
+    assert!(store.create(&first, &quota).await.unwrap());
+    assert!(store.create(&second, &quota).await.unwrap());
+    // WHEN a third is created THEN it is refused and nothing is written
+    let third = document();
+    assert!(!store.create(&third, &quota).await.unwrap());
+    assert_eq!(store.get(&owner, &third.document_id).await.unwrap(), None);
+    assert_eq!(
+        store.usage(&owner).await.unwrap(),
+        StorageUsage {
+            documents: 2,
+            bytes: 2_468
+        }
+    );
+    // AND bytes count as well as documents
+    let roomy = Quota {
+        documents: 10,
+        bytes: 3_000,
+    };
+    assert!(!store.create(&third, &roomy).await.unwrap());
+    // WHEN one is deleted THEN its place is free again
+    assert!(store.delete(&owner, &first.document_id).await.unwrap());
+    assert_eq!(
+        store.usage(&owner).await.unwrap(),
+        StorageUsage {
+            documents: 1,
+            bytes: 1_234
+        }
+    );
+    assert!(store.create(&third, &quota).await.unwrap());
+    // AND twelve creates at once for five places take exactly five
+    let racer = UserId::generate();
+    let five = Quota {
+        documents: 5,
+        bytes: u64::MAX / 2,
+    };
+    let racing: Vec<Document> = (0..12)
+        .map(|_| sample_document(&racer, "2026-03-02T00:00:00.000Z"))
+        .collect();
+    let won = futures::future::join_all(racing.iter().map(|d| store.create(d, &five)))
+        .await
+        .into_iter()
+        .filter(|created| *created.as_ref().unwrap())
+        .count();
+    assert_eq!(won, 5);
+    assert_eq!(store.usage(&racer).await.unwrap().documents, 5);
+    // AND another owner's usage is their own
+    assert_eq!(store.usage(&UserId::generate()).await.unwrap().documents, 0);
+}
+
 /// What every [`DocumentStore`] must do.
 pub async fn document_store_contract(store: &dyn DocumentStore) {
+    document_quota_contract(store).await;
     let owner = UserId::generate();
     let stranger = UserId::generate();
     // GIVEN three documents uploaded one after another, the first through an
@@ -210,7 +273,7 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
         .collect();
     documents[0].status = DocumentStatus::Uploading;
     for document in &documents {
-        store.create(document).await.unwrap();
+        assert!(store.create(document, &Quota::UNLIMITED).await.unwrap());
     }
     // THEN each reads back, but only through its owner
     assert_eq!(

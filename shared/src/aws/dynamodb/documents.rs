@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 use super::{
@@ -16,11 +17,46 @@ use super::{
 };
 use crate::aws::errors::sdk_error;
 use crate::aws::AwsClients;
+use crate::config::Quota;
 use crate::error::{Error, Result};
 use crate::model::{
-    now, Document, DocumentId, DocumentStatus, ListPosition, Page, ProcessingOutcome, UserId,
+    now, Document, DocumentId, DocumentStatus, ListPosition, Page, ProcessingOutcome, StorageUsage,
+    UserId,
 };
 use crate::ports::DocumentStore;
+
+/// Marks a document whose place in its owner's quota was taken when it was
+/// created, so that its delete gives it back.
+const COUNTED: &str = "quotaCounted";
+/// The item holding an owner's usage counters: beside their documents, under
+/// a document id no document can have, and outside both indexes (it has no
+/// uploadDate or status).
+const USAGE_ITEM: &str = "#usage";
+
+fn usage_key(user_id: &UserId) -> Item {
+    HashMap::from([
+        ("userId".into(), s(user_id)),
+        ("documentId".into(), s(USAGE_ITEM)),
+    ])
+}
+
+/// Whether a transaction was cancelled because the condition of its
+/// `index`-th item failed.
+fn refused_by_condition<R>(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+    index: usize,
+) -> bool {
+    match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+            cancelled
+                .cancellation_reasons()
+                .get(index)
+                .and_then(|reason| reason.code())
+                == Some("ConditionalCheckFailed")
+        }
+        _ => false,
+    }
+}
 
 /// BatchGetItem reads at most this many keys a call.
 const BATCH_GET_KEYS: usize = 100;
@@ -104,7 +140,7 @@ fn unprocessed_backoff(round: u32) -> Duration {
 
 #[async_trait]
 impl DocumentStore for DynamoDocumentStore {
-    async fn create(&self, document: &Document) -> Result<()> {
+    async fn create(&self, document: &Document, quota: &Quota) -> Result<bool> {
         let mut item = Self::key(&document.user_id, &document.document_id);
         item.extend([
             ("fileName".into(), s(&document.file_name)),
@@ -114,6 +150,8 @@ impl DocumentStore for DynamoDocumentStore {
             ("status".into(), s(document.status.as_str())),
             ("uploadDate".into(), s(&document.upload_date)),
             ("updatedAt".into(), s(&document.updated_at)),
+            // Its delete gives its place back (documents older than quotas don't).
+            (COUNTED.into(), AttributeValue::Bool(true)),
         ]);
         if let Some(reason) = &document.status_reason {
             item.insert("statusReason".into(), s(reason));
@@ -124,31 +162,89 @@ impl DocumentStore for DynamoDocumentStore {
         if let Some(chunks) = document.chunks {
             item.insert("chunks".into(), n(chunks));
         }
-        let context = "DynamoDB PutItem (documents)";
+        if document.size > quota.bytes {
+            return Ok(false);
+        }
+        let internal = |error: aws_sdk_dynamodb::error::BuildError| Error::Internal(error.into());
+        // The owner's counter and the document in one transaction: the
+        // counter's condition makes concurrent creates take places one by one.
+        let take_place = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(usage_key(&document.user_id)))
+            .update_expression("ADD #documents :one, #bytes :size")
+            .condition_expression(
+                "attribute_not_exists(#documents) OR (#documents < :most AND #bytes <= :room)",
+            )
+            .expression_attribute_names("#documents", "documents")
+            .expression_attribute_names("#bytes", "bytes")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":size", n(document.size))
+            .expression_attribute_values(":most", n(quota.documents))
+            .expression_attribute_values(":room", n(quota.bytes - document.size))
+            .build()
+            .map_err(internal)?;
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(documentId)")
+            .build()
+            .map_err(internal)?;
         let result = self
             .clients
             .dynamodb()
             .await
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item.clone()))
-            .condition_expression("attribute_not_exists(documentId)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(take_place).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            // A retry of a transaction that landed (its answer lost) is
+            // recognised by its token, not applied twice.
+            .client_request_token(uuid::Uuid::new_v4().to_string())
             .send()
             .await;
-        let refused = |error: &PutItemError| match error {
-            PutItemError::ConditionalCheckFailedException(failed) => failed.item.clone(),
-            _ => None,
-        };
-        match conditional(context, result, refused)? {
-            ConditionalWrite::Applied(_) => Ok(()),
-            // A retry of a put that did land (its answer lost) finds our own item.
-            ConditionalWrite::Refused(Some(existing)) if existing == item => Ok(()),
-            ConditionalWrite::Refused(_) => Err(Error::Internal(anyhow::anyhow!(
-                "{context}: document {} already exists",
-                document.document_id
-            ))),
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if refused_by_condition(&error, 0) => Ok(false),
+            // The document exists: a retry of this very transaction whose
+            // first attempt landed, its answer lost (where the token is not
+            // honoured), finds its own item; anything else is a real clash.
+            Err(error) if refused_by_condition(&error, 1) => {
+                let existing = self.get(&document.user_id, &document.document_id).await?;
+                if existing.as_ref() == Some(document) {
+                    Ok(true)
+                } else {
+                    Err(sdk_error(
+                        "DynamoDB TransactWriteItems (new document)",
+                        error,
+                    ))
+                }
+            }
+            Err(error) => Err(sdk_error(
+                "DynamoDB TransactWriteItems (new document)",
+                error,
+            )),
         }
+    }
+
+    async fn usage(&self, user_id: &UserId) -> Result<StorageUsage> {
+        let output = self
+            .clients
+            .dynamodb()
+            .await
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(usage_key(user_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| sdk_error("DynamoDB GetItem (storage usage)", error))?;
+        let Some(item) = output.item else {
+            return Ok(StorageUsage::default());
+        };
+        let count = |name: &str| optional_number::<i64>(&item, name).unwrap_or(0).max(0) as u64;
+        Ok(StorageUsage {
+            documents: count("documents"),
+            bytes: count("bytes"),
+        })
     }
 
     async fn get(&self, user_id: &UserId, document_id: &DocumentId) -> Result<Option<Document>> {
@@ -373,19 +469,76 @@ impl DocumentStore for DynamoDocumentStore {
     }
 
     async fn delete(&self, user_id: &UserId, document_id: &DocumentId) -> Result<bool> {
-        let output = self
-            .clients
-            .dynamodb()
-            .await
-            .delete_item()
+        let client = self.clients.dynamodb().await;
+        let found = client
+            .get_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(user_id, document_id)))
-            .return_values(ReturnValue::AllOld)
+            .projection_expression("#size, #counted")
+            .expression_attribute_names("#size", "size")
+            .expression_attribute_names("#counted", COUNTED)
+            .consistent_read(true)
             .send()
             .await
-            .map_err(|error| sdk_error("DynamoDB DeleteItem (documents)", error))?;
-        Ok(output
-            .attributes()
-            .is_some_and(|attributes| !attributes.is_empty()))
+            .map_err(|error| sdk_error("DynamoDB GetItem (documents)", error))?;
+        let Some(found) = found.item else {
+            return Ok(false);
+        };
+        if !matches!(found.get(COUNTED), Some(AttributeValue::Bool(true))) {
+            let output = client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(user_id, document_id)))
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await
+                .map_err(|error| sdk_error("DynamoDB DeleteItem (documents)", error))?;
+            return Ok(output
+                .attributes()
+                .is_some_and(|attributes| !attributes.is_empty()));
+        }
+        let size = found
+            .get("size")
+            .cloned()
+            .ok_or_else(|| malformed("size"))?;
+        let internal = |error: aws_sdk_dynamodb::error::BuildError| Error::Internal(error.into());
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_id, document_id)))
+            .condition_expression("attribute_exists(documentId)")
+            .build()
+            .map_err(internal)?;
+        let give_back = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(usage_key(user_id)))
+            .update_expression("ADD #documents :minus_one, #bytes :minus_size")
+            .expression_attribute_names("#documents", "documents")
+            .expression_attribute_names("#bytes", "bytes")
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(
+                ":minus_size",
+                match size {
+                    AttributeValue::N(size) => AttributeValue::N(format!("-{size}")),
+                    _ => return Err(malformed("size")),
+                },
+            )
+            .build()
+            .map_err(internal)?;
+        let result = client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .transact_items(TransactWriteItem::builder().update(give_back).build())
+            .client_request_token(uuid::Uuid::new_v4().to_string())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // Deleted by someone else meanwhile: its place was given back then.
+            Err(error) if refused_by_condition(&error, 0) => Ok(false),
+            Err(error) => Err(sdk_error(
+                "DynamoDB TransactWriteItems (delete document)",
+                error,
+            )),
+        }
     }
 }
