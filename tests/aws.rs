@@ -75,7 +75,15 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
     let (status, session) = send(&auth, event("auth-login.json")).await;
     assert_eq!(status, 200, "{session}");
     let token = session["token"].as_str().unwrap().to_string();
-    let (_, profile) = send(&auth, with_bearer(event("auth-profile.json"), &token)).await;
+    let storage = |profile: &serde_json::Value| {
+        (
+            profile["storage"]["documents"].as_u64().unwrap(),
+            profile["storage"]["bytes"].as_u64().unwrap(),
+        )
+    };
+    let (_, mut profile) = send(&auth, with_bearer(event("auth-profile.json"), &token)).await;
+    assert_eq!(storage(&profile), (0, 0));
+    profile.as_object_mut().unwrap().remove("storage");
     assert_eq!(profile, registered);
 
     // WHEN a document is uploaded through its presigned S3 URL
@@ -118,6 +126,9 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
         .await
         .unwrap();
     assert_eq!(&downloaded[..], b"%PDF-1.4\n");
+    // AND it counts against the quota until deleted (the counter in DynamoDB)
+    let (_, profile) = send(&auth, with_bearer(event("auth-profile.json"), &token)).await;
+    assert_eq!(storage(&profile).0, 1, "{profile}");
     let mut delete = with_bearer(event("document-delete.json"), &token);
     delete["path"] = json!(format!("/documents/{id}"));
     let (status, _) = send(&documents, delete).await;
@@ -129,6 +140,8 @@ async fn accounts_and_documents_work_on_dynamodb_and_s3() {
         backends.object_store().unwrap().get(key).await.unwrap(),
         None
     );
+    let (_, profile) = send(&auth, with_bearer(event("auth-profile.json"), &token)).await;
+    assert_eq!(storage(&profile), (0, 0), "{profile}");
 
     // AND logging out revokes the token in DynamoDB
     let (status, _) = send(&auth, with_bearer(event("auth-logout.json"), &token)).await;
