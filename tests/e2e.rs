@@ -28,10 +28,12 @@ fn a_person_registers_logs_in_reads_the_profile_and_logs_out() {
     assert_eq!(status, 200, "{session}");
     let token = session["token"].as_str().unwrap().to_string();
 
-    // THEN the profile is theirs
-    let (status, profile) = server.call("GET", "/auth/profile", Some(&token), None);
+    // THEN the profile is theirs, with what they store against their quota
+    let (status, mut profile) = server.call("GET", "/auth/profile", Some(&token), None);
     assert_eq!(status, 200);
+    let storage = profile.as_object_mut().unwrap().remove("storage");
     assert_eq!(profile, registered);
+    assert_eq!(storage.unwrap()["documents"], 0);
 
     // AND after logging out the token is refused
     let (status, _) = server.call("POST", "/auth/logout", Some(&token), None);
