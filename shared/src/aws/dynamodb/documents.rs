@@ -40,6 +40,14 @@ fn usage_key(user_id: &UserId) -> Item {
     ])
 }
 
+/// How a transaction of conditional writes ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Transaction {
+    Applied,
+    /// Nothing written: the condition of the item at this index failed.
+    RefusedAt(usize),
+}
+
 /// Whether a transaction was cancelled because the condition of its
 /// `index`-th item failed.
 fn refused_by_condition<R>(
@@ -81,6 +89,28 @@ impl DynamoDocumentStore {
             ("userId".into(), s(user_id)),
             ("documentId".into(), s(document_id)),
         ])
+    }
+
+    /// Writes `items` all or none. A retry of a transaction that landed (its
+    /// answer lost) is recognised by its token, not applied twice.
+    async fn transact(&self, context: &str, items: Vec<TransactWriteItem>) -> Result<Transaction> {
+        let count = items.len();
+        let result = self
+            .clients
+            .dynamodb()
+            .await
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(uuid::Uuid::new_v4().to_string())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transaction::Applied),
+            Err(error) => match (0..count).find(|&index| refused_by_condition(&error, index)) {
+                Some(index) => Ok(Transaction::RefusedAt(index)),
+                None => Err(sdk_error(context, error)),
+            },
+        }
     }
 
     /// One BatchGetItem call: the items found and the keys left unprocessed.
@@ -189,39 +219,27 @@ impl DocumentStore for DynamoDocumentStore {
             .condition_expression("attribute_not_exists(documentId)")
             .build()
             .map_err(internal)?;
-        let result = self
-            .clients
-            .dynamodb()
-            .await
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(take_place).build())
-            .transact_items(TransactWriteItem::builder().put(put).build())
-            // A retry of a transaction that landed (its answer lost) is
-            // recognised by its token, not applied twice.
-            .client_request_token(uuid::Uuid::new_v4().to_string())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) if refused_by_condition(&error, 0) => Ok(false),
+        let context = "DynamoDB TransactWriteItems (new document)";
+        let items = vec![
+            TransactWriteItem::builder().update(take_place).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        match self.transact(context, items).await? {
+            Transaction::Applied => Ok(true),
+            Transaction::RefusedAt(0) => Ok(false),
             // The document exists: a retry of this very transaction whose
             // first attempt landed, its answer lost (where the token is not
             // honoured), finds its own item; anything else is a real clash.
-            Err(error) if refused_by_condition(&error, 1) => {
+            Transaction::RefusedAt(_) => {
                 let existing = self.get(&document.user_id, &document.document_id).await?;
-                if existing.as_ref() == Some(document) {
-                    Ok(true)
-                } else {
-                    Err(sdk_error(
-                        "DynamoDB TransactWriteItems (new document)",
-                        error,
-                    ))
+                match existing.as_ref() == Some(document) {
+                    true => Ok(true),
+                    false => Err(Error::Internal(anyhow::anyhow!(
+                        "{context}: document {} already exists",
+                        document.document_id
+                    ))),
                 }
             }
-            Err(error) => Err(sdk_error(
-                "DynamoDB TransactWriteItems (new document)",
-                error,
-            )),
         }
     }
 
@@ -524,21 +542,12 @@ impl DocumentStore for DynamoDocumentStore {
             )
             .build()
             .map_err(internal)?;
-        let result = client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().delete(delete).build())
-            .transact_items(TransactWriteItem::builder().update(give_back).build())
-            .client_request_token(uuid::Uuid::new_v4().to_string())
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            // Deleted by someone else meanwhile: its place was given back then.
-            Err(error) if refused_by_condition(&error, 0) => Ok(false),
-            Err(error) => Err(sdk_error(
-                "DynamoDB TransactWriteItems (delete document)",
-                error,
-            )),
-        }
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().update(give_back).build(),
+        ];
+        let context = "DynamoDB TransactWriteItems (delete document)";
+        // Refused: deleted by someone else meanwhile, its place given back then.
+        Ok(self.transact(context, items).await? == Transaction::Applied)
     }
 }
