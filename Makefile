@@ -50,6 +50,8 @@ lint: lint-infra ## formatting, clippy (warnings are errors), cfn-lint, sam vali
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	@# Each Lambda alone, with only its own features.
 	$(foreach fn,$(FUNCTIONS),$(CARGO) clippy -p askdocs-$(fn) --bins -- -D warnings &&) true
+	@# The askdocs command alone, with its own features (as `cargo install` or a release build sees it).
+	$(CARGO) clippy -p askdocs-local --bins -- -D warnings
 
 lint-infra: ## cfn-lint, sam validate --lint, and how sam build builds each function (tools from PyPI, no AWS account)
 	bash scripts/lint-infra.sh

@@ -42,7 +42,6 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
 use tokio::sync::OnceCell;
 
 use crate::config::TlsRoots;
@@ -483,11 +482,13 @@ async fn load_sdk_config(source: &Source, http: &http::AwsHttp) -> SdkConfig {
         #[cfg(feature = "testing")]
         Source::Emulator { .. } => sdk_config(http)
             .region(aws_config::Region::new("eu-west-1"))
-            .credentials_provider(SharedCredentialsProvider::new(
-                aws_credential_types::Credentials::new(
-                    "testing", "testing", None, None, "emulator",
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "testing", "testing", None, None, "emulator",
+                    ),
                 ),
-            ))
+            )
             .build(),
     };
     let config = match source.endpoint_url() {
@@ -502,6 +503,8 @@ async fn load_sdk_config(source: &Source, http: &http::AwsHttp) -> SdkConfig {
 
 /// What every configuration shares: the SDK's current behaviour, our HTTPS
 /// client, tokio's timers, and the retry mode the environment asks for.
+/// (A person's full credential chain is aws-config's own defaults instead.)
+#[cfg(any(feature = "testing", not(feature = "aws-credential-chain")))]
 fn sdk_config(http: &http::AwsHttp) -> aws_types::sdk_config::Builder {
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -528,9 +531,11 @@ async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
     };
     sdk_config(http)
         .region(region)
-        .credentials_provider(SharedCredentialsProvider::new(
-            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            ),
+        )
         .use_fips(flag("AWS_USE_FIPS_ENDPOINT"))
         .use_dual_stack(flag("AWS_USE_DUALSTACK_ENDPOINT"))
         .build()
@@ -549,6 +554,7 @@ async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
 /// The SDK's retry settings from `AWS_RETRY_MODE` (`standard`, `adaptive`)
 /// and `AWS_MAX_ATTEMPTS`, as aws-config reads them; standard mode with 3
 /// attempts (jittered exponential back-off, a retry quota) otherwise.
+#[cfg(any(feature = "testing", not(feature = "aws-credential-chain")))]
 fn retry_config_from(variable: impl Fn(&str) -> Option<String>) -> RetryConfig {
     let config = match variable("AWS_RETRY_MODE").as_deref().map(str::trim) {
         Some(mode) if mode.eq_ignore_ascii_case("adaptive") => RetryConfig::adaptive(),
