@@ -42,6 +42,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use tokio::sync::OnceCell;
 
 use crate::config::TlsRoots;
@@ -167,6 +168,8 @@ pub struct AwsClients {
 struct Cells {
     source: Source,
     timeouts: ServiceTimeouts,
+    /// The OpenSearch data plane's HTTPS (it has no SDK client).
+    #[cfg(feature = "aws-search")]
     http: http::AwsHttp,
     sdk: OnceCell<SdkConfig>,
     dynamodb: OnceCell<aws_sdk_dynamodb::Client>,
@@ -189,6 +192,7 @@ impl AwsClients {
     fn with_source(source: Source, timeouts: ServiceTimeouts) -> Self {
         AwsClients {
             inner: Arc::new(Cells {
+                #[cfg(feature = "aws-search")]
                 http: http::AwsHttp::new(source.tls_roots()),
                 source,
                 timeouts,
@@ -252,7 +256,7 @@ impl AwsClients {
     async fn sdk(&self) -> &SdkConfig {
         self.inner
             .sdk
-            .get_or_init(|| load_sdk_config(&self.inner.source, &self.inner.http))
+            .get_or_init(|| load_sdk_config(&self.inner.source))
             .await
     }
 
@@ -476,7 +480,8 @@ impl AwsClients {
 
 /// The shared configuration: region, credentials, endpoint, HTTPS client,
 /// retries.
-async fn load_sdk_config(source: &Source, http: &http::AwsHttp) -> SdkConfig {
+async fn load_sdk_config(source: &Source) -> SdkConfig {
+    let http = http::sdk_http_client(source.tls_roots());
     let config = match source {
         Source::Environment { .. } => from_environment(http).await,
         #[cfg(feature = "testing")]
@@ -505,10 +510,10 @@ async fn load_sdk_config(source: &Source, http: &http::AwsHttp) -> SdkConfig {
 /// client, tokio's timers, and the retry mode the environment asks for.
 /// (A person's full credential chain is aws-config's own defaults instead.)
 #[cfg(any(feature = "testing", not(feature = "aws-credential-chain")))]
-fn sdk_config(http: &http::AwsHttp) -> aws_types::sdk_config::Builder {
+fn sdk_config(http: SharedHttpClient) -> aws_types::sdk_config::Builder {
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .http_client(http.for_sdk())
+        .http_client(http)
         .retry_config(retry_config_from(|name| std::env::var(name).ok()))
         .time_source(aws_smithy_async::time::SharedTimeSource::default());
     builder.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
@@ -519,7 +524,7 @@ fn sdk_config(http: &http::AwsHttp) -> aws_types::sdk_config::Builder {
 /// (and `AWS_USE_FIPS_ENDPOINT` / `AWS_USE_DUALSTACK_ENDPOINT`, which the
 /// services' endpoint rules honour).
 #[cfg(not(feature = "aws-credential-chain"))]
-async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
+async fn from_environment(http: SharedHttpClient) -> SdkConfig {
     use aws_config::meta::region::ProvideRegion as _;
     let region = aws_config::environment::EnvironmentVariableRegionProvider::new()
         .region()
@@ -544,9 +549,9 @@ async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
 /// A person's environment: the SDK's full chains (environment, profiles,
 /// SSO, `credential_process`, web identity, instance roles).
 #[cfg(feature = "aws-credential-chain")]
-async fn from_environment(http: &http::AwsHttp) -> SdkConfig {
+async fn from_environment(http: SharedHttpClient) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http.for_sdk())
+        .http_client(http)
         .load()
         .await
 }

@@ -6,7 +6,7 @@
 //! Credentials come from the SDK's provider (Lambda's environment, or a
 //! person's profile/SSO) and are cached here until shortly before they
 //! expire, so a signed request does not ask the provider each time. Requests
-//! go through the same HTTPS client and pool as the SDK's ([`AwsHttp`]).
+//! go through a pooled HTTPS client of their own ([`AwsHttp`]).
 //!
 //! Throttling (429) and server errors (5xx) are tried again after a jittered
 //! exponential back-off, as the SDK does for the services it serves.
