@@ -22,6 +22,16 @@ pub struct Job {
     pub size: u64,
 }
 
+impl From<askdocs_shared::model::Document> for Job {
+    /// A document to process again (a recovered run, a lost upload event).
+    fn from(document: askdocs_shared::model::Document) -> Self {
+        Job {
+            key: document.key,
+            size: document.size,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Waiting {
     by_user: HashMap<String, VecDeque<Job>>,

@@ -118,10 +118,7 @@ async fn start_processing(
         );
     }
     for document in recovered.retry {
-        queue.push(Job {
-            key: document.key,
-            size: document.size,
-        });
+        queue.push(Job::from(document));
     }
     let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<ObjectCreated>();
     objects.subscribe(sender);
@@ -142,14 +139,10 @@ async fn start_processing(
         loop {
             every.tick().await;
             match state.processor.fail_abandoned_uploads().await {
-                Ok(swept) => {
-                    for document in swept.retry {
-                        sweeps.push(Job {
-                            key: document.key,
-                            size: document.size,
-                        });
-                    }
-                }
+                Ok(swept) => swept
+                    .retry
+                    .into_iter()
+                    .for_each(|document| sweeps.push(Job::from(document))),
                 Err(error) => tracing::warn!(error = %error, "sweeping abandoned uploads failed"),
             }
         }

@@ -47,8 +47,8 @@ pub fn document_id(text: &str) -> Result<DocumentId> {
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Storage {
-    pub documents: u64,
-    pub bytes: u64,
+    #[serde(flatten)]
+    pub used: StorageUsage,
     pub max_documents: u64,
     pub max_bytes: u64,
 }
@@ -56,10 +56,8 @@ pub struct Storage {
 /// The owner's storage against `quota` (the auth function reads it for the
 /// profile, without the rest of the documents domain).
 pub async fn storage(store: &dyn DocumentStore, quota: Quota, user_id: &UserId) -> Result<Storage> {
-    let StorageUsage { documents, bytes } = store.usage(user_id).await?;
     Ok(Storage {
-        documents,
-        bytes,
+        used: store.usage(user_id).await?,
         max_documents: quota.documents,
         max_bytes: quota.bytes,
     })
@@ -128,12 +126,14 @@ impl Documents {
         }
     }
 
-    fn check_size(&self, size: u64, limit: u64) -> Result<()> {
+    /// `over_limit` is how a size past `limit` is refused: a body too large
+    /// to take (413), or a declared size no upload URL is issued for (400).
+    fn check_size(&self, size: u64, limit: u64, over_limit: fn(String) -> Error) -> Result<()> {
         if size == 0 {
             return Err(Error::Validation("the file is empty".into()));
         }
         if size > limit {
-            return Err(Error::PayloadTooLarge(format!(
+            return Err(over_limit(format!(
                 "the file is {size} bytes; the most is {} ({limit} bytes)",
                 megabytes(limit)
             )));
@@ -167,11 +167,11 @@ impl Documents {
             unsupported(&format!("content type `{}`", upload.content_type.trim()))
         })?;
         // No file is being sent yet: a size over the limit is a bad request (400), not a 413.
-        self.check_size(upload.size, self.settings.max_upload_bytes)
-            .map_err(|error| match error {
-                Error::PayloadTooLarge(message) => Error::Validation(message),
-                other => other,
-            })?;
+        self.check_size(
+            upload.size,
+            self.settings.max_upload_bytes,
+            Error::Validation,
+        )?;
         let document = self.new_document(
             user_id,
             file_name,
@@ -211,7 +211,7 @@ impl Documents {
                 }
                 _ => unsupported(&format!("the file type of `{file_name}`")),
             })?;
-        self.check_size(bytes.len() as u64, limit)?;
+        self.check_size(bytes.len() as u64, limit, Error::PayloadTooLarge)?;
         let document = self.new_document(
             user_id,
             file_name,
