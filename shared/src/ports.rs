@@ -225,7 +225,50 @@ pub trait HistoryStore: Send + Sync {
 #[async_trait]
 pub trait Generator: Send + Sync {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated>;
+
+    /// As [`Generator::generate`], also sending the answer's text to
+    /// `written` as it is written: the pieces, joined and trimmed, are the
+    /// answer. A generator that cannot stream sends its answer in one piece.
+    /// Dropping the returned future stops the generation (nothing more is
+    /// billed); a closed `written` ends it with an error.
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        written: &AnswerText,
+    ) -> Result<Generated> {
+        let generated = self.generate(request).await?;
+        written.send(&generated.answer).await?;
+        Ok(generated)
+    }
+
     fn model_id(&self) -> &str;
+}
+
+/// Where a streaming answer's text goes as it is written: the pieces in the
+/// order the client reads them.
+#[derive(Debug, Clone)]
+pub struct AnswerText(tokio::sync::mpsc::Sender<String>);
+
+impl AnswerText {
+    /// A sender, and the receiving end the pieces arrive at. A few pieces
+    /// wait in between while the client is slower than the model.
+    pub fn channel() -> (AnswerText, tokio::sync::mpsc::Receiver<String>) {
+        let (sender, receiver) = tokio::sync::mpsc::channel(64);
+        (AnswerText(sender), receiver)
+    }
+
+    /// Sends one piece; an empty piece is not sent. Fails once nobody listens
+    /// (the client hung up), so the generator stops writing.
+    pub async fn send(&self, piece: &str) -> Result<()> {
+        if piece.is_empty() {
+            return Ok(());
+        }
+        self.0.send(piece.to_string()).await.map_err(|_| {
+            crate::error::Error::Internal(anyhow::anyhow!(
+                "nobody reads the answer any more (the client hung up)"
+            ))
+        })
+    }
 }
 
 /// Work for the processing function, each item run in an invocation of its

@@ -5,6 +5,11 @@
 //! |-----------------------|-------------|-------------------|
 //! | `POST /query/ask`     | [`ask`]     | `Asker::ask`      |
 //! | `GET /query/history`  | [`history`] | `Asker::history`  |
+//!
+//! An ask whose `Accept` names `text/event-stream` is answered as
+//! server-sent events ([`stream`]); any other gets the JSON answer.
+
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +21,7 @@ use askdocs_shared::model::{Citation, HistoryEntry};
 use askdocs_shared::query::{Answer, Asker, Question};
 use askdocs_shared::Result;
 use axum::extract::{FromRef, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -139,11 +145,18 @@ pub async fn ask(
     State(state): State<QueryState>,
     Authenticated(caller): Authenticated,
     invocation: Option<Extension<lambda_http::Context>>,
+    headers: HeaderMap,
     ApiJson(request): ApiJson<AskRequest>,
 ) -> Result<Response> {
     let mut question = Question::from(request);
     question.time_budget = invocation.map(|Extension(context)| invocation_time_left(&context));
-    let answer = state.asker.ask(&caller.user_id, question).await?;
+    // What is wrong with the request is answered as a JSON error before
+    // any event is sent.
+    let prepared = state.asker.prepare(&caller.user_id, question).await?;
+    if stream::wants_event_stream(&headers) {
+        return Ok(stream::answer_stream(state.asker.clone(), prepared));
+    }
+    let answer = state.asker.answer(prepared, None).await?;
     // Where the time went, for a client or a benchmark to read (W3C Server Timing).
     let server_timing = answer.timings.server_timing();
     let mut response = Json(AskResponse::from(answer)).into_response();

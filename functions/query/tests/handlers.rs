@@ -5,11 +5,20 @@
 use askdocs_query::{app, QueryState};
 use askdocs_shared::backends::Backends;
 use askdocs_shared::model::NOT_FOUND_ANSWER;
+use askdocs_shared::model::{Completion, Generated, GenerationRequest};
 use askdocs_shared::model::{DocumentId, SearchScope};
+use askdocs_shared::ports::{AnswerText, Generator};
+use askdocs_shared::query::Asker;
 use askdocs_shared::testing::harness::{
-    embedded_backends, event, fixture, send, send_for_headers, signed_in, with_bearer, with_query,
+    embedded_backends, event, fixture, send, send_for_events, send_for_headers, signed_in,
+    with_bearer, with_query,
 };
+use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceExt as _;
 
 struct Harness {
     _data_dir: tempfile::TempDir,
@@ -723,5 +732,263 @@ async fn an_answer_that_outlasts_the_asks_deadline_is_a_clear_504_and_saves_noth
     // AND nothing of it is in her history
     let (status, history) = harness.history(&ada, json!({})).await;
     assert_eq!(status, 200);
+    assert_eq!(history["items"], json!([]));
+}
+
+impl Harness {
+    async fn ask_for_events(
+        &self,
+        user: &User,
+        body: Value,
+    ) -> (u16, axum::http::HeaderMap, Vec<(String, Value)>) {
+        let mut event = event("query-ask.json");
+        event["body"] = json!(body.to_string());
+        send_for_events(&app(self.state.clone()), with_bearer(event, &user.token)).await
+    }
+
+    /// The harness answering with `generator` instead of the extractive answerer.
+    fn answering_with(mut self, generator: Arc<dyn Generator>) -> Self {
+        self.state.asker = Arc::new(Asker::new(
+            self.backends.document_store(),
+            self.backends.vector_index().unwrap(),
+            self.backends.embedder().unwrap(),
+            generator,
+            self.backends.history_store(),
+            self.backends.config().retrieval,
+        ));
+        self
+    }
+}
+
+fn event_names(events: &[(String, Value)]) -> Vec<&str> {
+    events.iter().map(|(name, _)| name.as_str()).collect()
+}
+
+#[tokio::test]
+async fn an_answer_asked_for_as_events_streams_citations_then_text_then_where_it_was_filed() {
+    // GIVEN Ada's manual
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    let manual = harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+
+    // WHEN she asks with Accept: text/event-stream
+    let (status, headers, events) = harness
+        .ask_for_events(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+
+    // THEN the answer comes as server-sent events, never cached
+    assert_eq!(status, 200, "{events:?}");
+    assert_eq!(headers["content-type"], "text/event-stream");
+    assert_eq!(headers["cache-control"], "no-store");
+    // AND first the passages retrieved, with their text, then the answer's
+    // sentences, then one `done`
+    let names = event_names(&events);
+    assert_eq!(names.first(), Some(&"citations"), "{names:?}");
+    assert_eq!(names.last(), Some(&"done"), "{names:?}");
+    assert!(names[1..names.len() - 1]
+        .iter()
+        .all(|name| *name == "answer"));
+    assert!(names.len() >= 3, "{names:?}");
+    let sources = &events[0].1;
+    let conversation_id = sources["conversationId"].as_str().unwrap();
+    let first = &sources["citations"][0];
+    assert_eq!(first["documentId"], manual.as_str());
+    assert!(
+        first["text"].as_str().unwrap().contains("E-4012"),
+        "{first}"
+    );
+    // AND the streamed text is the answer, citing the passages by their
+    // place in the first event
+    let streamed: String = events[1..events.len() - 1]
+        .iter()
+        .map(|(_, data)| data["text"].as_str().unwrap())
+        .collect();
+    assert!(streamed.contains("fog pump stalled"), "{streamed}");
+    let count = sources["citations"].as_array().unwrap().len();
+    for n in askdocs_shared::query::citations::cited_passages(&streamed, 99) {
+        assert!(n <= count, "[{n}] of {count}: {streamed}");
+    }
+    // AND `done` carries where it was filed, and the answer as the JSON
+    // answer would have given it
+    let done = &events.last().unwrap().1;
+    assert_eq!(done["conversationId"], conversation_id);
+    let query_id = done["queryId"].as_str().unwrap();
+    assert!(done["answer"]
+        .as_str()
+        .unwrap()
+        .contains("fog pump stalled"));
+    assert_eq!(done["citations"][0]["documentId"], manual.as_str());
+    assert!(done["serverTiming"]
+        .as_str()
+        .unwrap()
+        .contains("total;dur="));
+    // AND her history holds the whole answer under that id
+    let (_, history) = harness.history(&ada, json!({})).await;
+    assert_eq!(history["items"][0]["queryId"], query_id);
+    assert_eq!(history["items"][0]["answer"], done["answer"]);
+}
+
+#[tokio::test]
+async fn a_bad_question_asked_for_as_events_is_a_json_error_and_records_nothing() {
+    let harness = Harness::new().await;
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+    for (body, status, code) in [
+        (json!({"question": "   "}), 400, "validation_failed"),
+        (
+            json!({"question": "Why?", "topK": 0}),
+            400,
+            "validation_failed",
+        ),
+        (
+            json!({"question": "Why?", "documentIds": ["0f0e0d0c-0000-4000-8000-000000000000"]}),
+            404,
+            "not_found",
+        ),
+    ] {
+        // WHEN the question is wrong before any answer could be written
+        let (got, headers, events) = harness.ask_for_events(&ada, body.clone()).await;
+        // THEN it is the usual JSON error, not a stream
+        assert_eq!(got, status, "{body}: {events:?}");
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(events[0].1["error"]["code"], code, "{body}");
+    }
+    // AND nothing was recorded
+    let (_, history) = harness.history(&ada, json!({})).await;
+    assert_eq!(history["items"], json!([]));
+}
+
+/// A model writing its answer a piece at a time, counting what it wrote.
+struct PacedModel {
+    pieces: usize,
+    written: Arc<AtomicUsize>,
+    fail_after: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl Generator for PacedModel {
+    async fn generate(&self, request: &GenerationRequest) -> askdocs_shared::Result<Generated> {
+        let (written, mut pieces) = AnswerText::channel();
+        let generated = self.generate_streaming(request, &written).await?;
+        drop(written);
+        while pieces.recv().await.is_some() {}
+        Ok(generated)
+    }
+
+    async fn generate_streaming(
+        &self,
+        _request: &GenerationRequest,
+        written: &AnswerText,
+    ) -> askdocs_shared::Result<Generated> {
+        let mut answer = String::new();
+        for number in 0..self.pieces {
+            if self.fail_after == Some(number) {
+                return Err(askdocs_shared::Error::Unavailable(anyhow::anyhow!(
+                    "the model stream broke off (secret detail)"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let piece = format!("word{number} ");
+            written.send(&piece).await?;
+            answer.push_str(&piece);
+            self.written.fetch_add(1, Ordering::SeqCst);
+        }
+        answer.push_str("[1]");
+        written.send("[1]").await?;
+        Ok(Generated {
+            answer,
+            quotes: Vec::new(),
+            model: "paced-model".into(),
+            completion: Completion::Complete,
+        })
+    }
+
+    fn model_id(&self) -> &str {
+        "paced-model"
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_answer_stops_the_generation_and_files_nothing() {
+    // GIVEN a model that writes 100 pieces, 20 ms apart, and Ada's manual
+    let written = Arc::new(AtomicUsize::new(0));
+    let harness = Harness::new().await.answering_with(Arc::new(PacedModel {
+        pieces: 100,
+        written: written.clone(),
+        fail_after: None,
+    }));
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+
+    // WHEN she asks for events, reads until the answer starts, then hangs up
+    let mut event = with_bearer(event("query-ask.json"), &ada.token);
+    event["headers"]["Accept"] = json!("text/event-stream");
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = app(harness.state.clone()).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut read = String::new();
+    while !read.contains("event: answer") {
+        let frame = body.frame().await.unwrap().unwrap();
+        if let Ok(data) = frame.into_data() {
+            read.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    assert!(read.starts_with("event: citations"), "{read}");
+    drop(body);
+
+    // THEN the model writes no more
+    let at_hang_up = written.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = written.load(Ordering::SeqCst);
+    assert!(later <= at_hang_up + 1, "{at_hang_up} then {later}");
+    assert!(later < 10, "{later} of 100 pieces written");
+    // AND no history item was written, whole or half
+    let (_, history) = harness.history(&ada, json!({})).await;
+    assert_eq!(history["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_failure_mid_answer_ends_the_stream_with_an_error_event_and_files_nothing() {
+    // GIVEN a model whose stream breaks off after 3 pieces
+    let harness = Harness::new().await.answering_with(Arc::new(PacedModel {
+        pieces: 10,
+        written: Arc::new(AtomicUsize::new(0)),
+        fail_after: Some(3),
+    }));
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document(&ada, "lighthouse.pdf", "Lighthouse manual.pdf")
+        .await;
+
+    // WHEN she asks for events
+    let (status, _, events) = harness
+        .ask_for_events(
+            &ada,
+            json!({"question": "What does error code E-4012 mean?"}),
+        )
+        .await;
+
+    // THEN the stream has begun (200), shows what was written, and ends with
+    // an error event coded as a JSON error, its detail kept from her
+    assert_eq!(status, 200);
+    assert_eq!(
+        event_names(&events),
+        ["citations", "answer", "answer", "answer", "error"]
+    );
+    let error = &events.last().unwrap().1["error"];
+    assert_eq!(error["code"], "service_unavailable");
+    assert!(!error["message"].as_str().unwrap().contains("secret"));
+    // AND nothing was filed
+    let (_, history) = harness.history(&ada, json!({})).await;
     assert_eq!(history["items"], json!([]));
 }

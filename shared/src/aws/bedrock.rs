@@ -1,5 +1,6 @@
 //! Bedrock: Titan Text Embeddings v2 for vectors (InvokeModel) and Claude
-//! through the Converse API for answers. Model ids are configuration.
+//! through the Converse API for answers (ConverseStream when the client reads
+//! the answer as it is written). Model ids are configuration.
 //!
 //! An answer is bounded by the time its ask has left: the call's timeout is
 //! that time, the token budget what the model can write in it, and a call
@@ -12,19 +13,20 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::primitives::Blob;
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, ConverseOutput, InferenceConfiguration, Message, StopReason,
-    SystemContentBlock,
+    ContentBlock, ContentBlockDelta, ConversationRole, ConverseOutput, ConverseStreamOutput,
+    InferenceConfiguration, Message, StopReason, SystemContentBlock,
 };
 use serde_json::{json, Value};
 
 use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
-use super::errors::sdk_error;
+use super::errors::{sdk_error, stream_error};
 use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
-use crate::ports::{Embedder, Generator};
+use crate::ports::{AnswerText, Embedder, Generator};
 
 /// Titan embeds one text per call; this many calls run at once.
 const PARALLEL_EMBEDDINGS: usize = 8;
@@ -198,9 +200,15 @@ impl ClassifyRetry for NoRetryOnceSent {
     }
 }
 
-#[async_trait]
-impl Generator for ClaudeGenerator {
-    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+/// What one Converse or ConverseStream call sends, apart from the operation.
+struct ConverseCall {
+    messages: Vec<Message>,
+    inference: InferenceConfiguration,
+    settings: aws_sdk_bedrockruntime::config::Builder,
+}
+
+impl ClaudeGenerator {
+    fn call(&self, request: &GenerationRequest) -> Result<ConverseCall> {
         let messages = request
             .prompt
             .messages
@@ -213,18 +221,72 @@ impl Generator for ClaudeGenerator {
                 .min(self.max_tokens),
             None => self.max_tokens,
         };
-        let mut call_settings =
+        let mut settings =
             aws_sdk_bedrockruntime::config::Builder::default().retry_classifier(NoRetryOnceSent);
         if let Some(left) = request.time_left {
             // One deadline for every attempt together: a timed-out attempt
             // leaves no time for another.
-            call_settings = call_settings.timeout_config(
+            settings = settings.timeout_config(
                 aws_smithy_types::timeout::TimeoutConfig::builder()
                     .operation_timeout(left)
                     .operation_attempt_timeout(left)
                     .build(),
             );
         }
+        Ok(ConverseCall {
+            messages,
+            inference: InferenceConfiguration::builder()
+                .max_tokens(max_tokens)
+                .temperature(self.temperature)
+                .build(),
+            settings,
+        })
+    }
+
+    fn generated(&self, answer: &str, stop_reason: Option<&StopReason>) -> Result<Generated> {
+        let completion = match stop_reason {
+            Some(StopReason::ContentFiltered | StopReason::GuardrailIntervened) => {
+                return Err(withheld())
+            }
+            Some(StopReason::MaxTokens) => Completion::Truncated,
+            _ => Completion::Complete,
+        };
+        let answer = answer.trim();
+        if answer.is_empty() {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "Converse returned no text (stop reason {stop_reason:?})"
+            )));
+        }
+        Ok(Generated {
+            answer: answer.to_string(),
+            quotes: Vec::new(),
+            model: self.model_id.clone(),
+            completion,
+        })
+    }
+}
+
+fn converse_failed<E>(
+    operation: &str,
+    error: aws_sdk_bedrockruntime::error::SdkError<E, HttpResponse>,
+) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    match error {
+        aws_sdk_bedrockruntime::error::SdkError::TimeoutError(_) => out_of_time(),
+        error => sdk_error(operation, error),
+    }
+}
+
+#[async_trait]
+impl Generator for ClaudeGenerator {
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+        let call = self.call(request)?;
         let output = self
             .clients
             .bedrock()
@@ -232,26 +294,13 @@ impl Generator for ClaudeGenerator {
             .converse()
             .model_id(&self.model_id)
             .system(SystemContentBlock::Text(request.prompt.system.clone()))
-            .set_messages(Some(messages))
-            .inference_config(
-                InferenceConfiguration::builder()
-                    .max_tokens(max_tokens)
-                    .temperature(self.temperature)
-                    .build(),
-            )
+            .set_messages(Some(call.messages))
+            .inference_config(call.inference)
             .customize()
-            .config_override(call_settings)
+            .config_override(call.settings)
             .send()
             .await
-            .map_err(|error| match error {
-                aws_sdk_bedrockruntime::error::SdkError::TimeoutError(_) => out_of_time(),
-                error => sdk_error("Bedrock Converse", error),
-            })?;
-        let completion = match output.stop_reason() {
-            StopReason::ContentFiltered | StopReason::GuardrailIntervened => return Err(withheld()),
-            StopReason::MaxTokens => Completion::Truncated,
-            _ => Completion::Complete,
-        };
+            .map_err(|error| converse_failed("Bedrock Converse", error))?;
         let answer = match output.output() {
             Some(ConverseOutput::Message(reply)) => reply
                 .content()
@@ -261,23 +310,71 @@ impl Generator for ClaudeGenerator {
                     _ => None,
                 })
                 .collect::<Vec<_>>()
-                .join("")
-                .trim()
-                .to_string(),
+                .join(""),
             _ => String::new(),
         };
-        if answer.is_empty() {
-            return Err(Error::Internal(anyhow::anyhow!(
-                "Converse returned no text (stop reason {:?})",
-                output.stop_reason()
-            )));
+        self.generated(&answer, Some(output.stop_reason()))
+    }
+
+    /// ConverseStream: each piece of text is passed on as Bedrock sends it.
+    /// Returning early (the client hung up, or the time ran out) drops the
+    /// stream, which closes the connection and stops the model.
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        written: &AnswerText,
+    ) -> Result<Generated> {
+        let call = self.call(request)?;
+        let deadline = request
+            .time_left
+            .map(|left| tokio::time::Instant::now() + left);
+        let output = self
+            .clients
+            .bedrock()
+            .await
+            .converse_stream()
+            .model_id(&self.model_id)
+            .system(SystemContentBlock::Text(request.prompt.system.clone()))
+            .set_messages(Some(call.messages))
+            .inference_config(call.inference)
+            .customize()
+            .config_override(call.settings)
+            .send()
+            .await
+            .map_err(|error| converse_failed("Bedrock ConverseStream", error))?;
+        let mut events = output.stream;
+        let mut answer = String::new();
+        let mut stop_reason = None;
+        loop {
+            let next = events.recv();
+            let event = match deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, next)
+                    .await
+                    .map_err(|_| out_of_time())?,
+                None => next.await,
+            }
+            .map_err(|error| stream_error("Bedrock ConverseStream", error))?;
+            match event {
+                None => break,
+                Some(ConverseStreamOutput::ContentBlockDelta(delta)) => {
+                    if let Some(ContentBlockDelta::Text(text)) = delta.delta() {
+                        // Leading blank space of the answer is not sent.
+                        let piece = if answer.trim().is_empty() {
+                            text.trim_start()
+                        } else {
+                            text.as_str()
+                        };
+                        written.send(piece).await?;
+                        answer.push_str(piece);
+                    }
+                }
+                Some(ConverseStreamOutput::MessageStop(stop)) => {
+                    stop_reason = Some(stop.stop_reason().clone());
+                }
+                Some(_) => {}
+            }
         }
-        Ok(Generated {
-            answer,
-            quotes: Vec::new(),
-            model: self.model_id.clone(),
-            completion,
-        })
+        self.generated(&answer, stop_reason.as_ref())
     }
 
     fn model_id(&self) -> &str {

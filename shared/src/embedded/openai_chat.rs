@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
-use crate::ports::Generator;
+use crate::ports::{AnswerText, Generator};
 
 /// Where and how to ask a chat server.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +47,9 @@ impl OpenAiChatGenerator {
     }
 }
 
-#[async_trait]
-impl Generator for OpenAiChatGenerator {
-    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+impl OpenAiChatGenerator {
+    /// Sends the chat request; an answer other than 2xx is our error.
+    async fn send(&self, request: &GenerationRequest, stream: bool) -> Result<reqwest::Response> {
         let mut messages = vec![json!({"role": "system", "content": request.prompt.system})];
         messages.extend(request.prompt.messages.iter().map(|message| {
             let role = match message.role {
@@ -63,19 +63,14 @@ impl Generator for OpenAiChatGenerator {
             "messages": messages,
             "max_tokens": self.settings.max_tokens,
             "temperature": self.settings.temperature,
-            "stream": false,
+            "stream": stream,
         });
         let mut call = self.client.post(&self.endpoint).json(&body);
         if let Some(key) = &self.settings.api_key {
             call = call.bearer_auth(key);
         }
-        let response = call.send().await.map_err(|error| {
-            Error::Unavailable(anyhow::anyhow!("chat endpoint unreachable: {error}"))
-        })?;
+        let response = call.send().await.map_err(unreachable)?;
         let status = response.status();
-        let text = response.text().await.map_err(|error| {
-            Error::Unavailable(anyhow::anyhow!("chat endpoint response: {error}"))
-        })?;
         if status.as_u16() == 429 || status.is_server_error() {
             return Err(Error::Unavailable(anyhow::anyhow!(
                 // Never the body: it may echo the prompt, which holds document text.
@@ -87,6 +82,55 @@ impl Generator for OpenAiChatGenerator {
                 "chat endpoint refused the request ({status})"
             )));
         }
+        Ok(response)
+    }
+}
+
+fn unreachable(error: reqwest::Error) -> Error {
+    Error::Unavailable(anyhow::anyhow!("chat endpoint unreachable: {error}"))
+}
+
+fn invalid(what: impl std::fmt::Display) -> Error {
+    Error::Internal(anyhow::anyhow!("chat endpoint sent {what}"))
+}
+
+fn completion(finish_reason: Option<&str>) -> Completion {
+    match finish_reason {
+        Some("length") => Completion::Truncated,
+        _ => Completion::Complete,
+    }
+}
+
+/// The `data:` lines of one server-sent event, joined; `None` for an event
+/// without data (a comment or keep-alive).
+fn event_data(event: &str) -> Option<String> {
+    let lines: Vec<&str> = event
+        .lines()
+        .filter_map(|line| line.strip_prefix("data:"))
+        .map(|data| data.strip_prefix(' ').unwrap_or(data))
+        .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
+/// Where the first whole event in `buffer` ends, and where the next begins.
+fn event_end(buffer: &str) -> Option<(usize, usize)> {
+    ["\r\n\r\n", "\n\n"]
+        .iter()
+        .filter_map(|separator| {
+            buffer
+                .find(separator)
+                .map(|end| (end, end + separator.len()))
+        })
+        .min()
+}
+
+#[async_trait]
+impl Generator for OpenAiChatGenerator {
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+        let response = self.send(request, false).await?;
+        let text = response.text().await.map_err(|error| {
+            Error::Unavailable(anyhow::anyhow!("chat endpoint response: {error}"))
+        })?;
         let reply: Value = serde_json::from_str(&text).map_err(|error| {
             Error::Internal(anyhow::anyhow!("chat endpoint sent invalid JSON: {error}"))
         })?;
@@ -103,15 +147,81 @@ impl Generator for OpenAiChatGenerator {
             .as_str()
             .unwrap_or(&self.settings.model)
             .to_string();
-        let completion = match reply["choices"][0]["finish_reason"].as_str() {
-            Some("length") => Completion::Truncated,
-            _ => Completion::Complete,
-        };
         Ok(Generated {
             answer,
             quotes: Vec::new(),
             model,
-            completion,
+            completion: completion(reply["choices"][0]["finish_reason"].as_str()),
+        })
+    }
+
+    /// `stream: true`: the server sends the answer as server-sent events,
+    /// each with a piece of text, then `data: [DONE]`. Returning early
+    /// closes the connection, which stops the server generating.
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        written: &AnswerText,
+    ) -> Result<Generated> {
+        let mut response = self.send(request, true).await?;
+        let mut buffer = String::new();
+        let mut pending = Vec::new();
+        let mut answer = String::new();
+        let mut model = self.settings.model.clone();
+        let mut finish_reason = None;
+        'reading: while let Some(bytes) = response.chunk().await.map_err(unreachable)? {
+            // A character may be split between two chunks.
+            pending.extend_from_slice(&bytes);
+            match std::str::from_utf8(&pending) {
+                Ok(text) => {
+                    buffer.push_str(text);
+                    pending.clear();
+                }
+                Err(error) if error.error_len().is_none() => {
+                    let whole = error.valid_up_to();
+                    buffer.push_str(std::str::from_utf8(&pending[..whole]).expect("checked"));
+                    pending.drain(..whole);
+                }
+                Err(_) => return Err(invalid("a stream that is not UTF-8")),
+            }
+            while let Some((end, next)) = event_end(&buffer) {
+                let event: String = buffer.drain(..next).take(end).collect();
+                let Some(data) = event_data(&event) else {
+                    continue;
+                };
+                if data.trim() == "[DONE]" {
+                    break 'reading;
+                }
+                let chunk: Value = serde_json::from_str(&data)
+                    .map_err(|error| invalid(format!("an event that is not JSON: {error}")))?;
+                if let Some(name) = chunk["model"].as_str() {
+                    model = name.to_string();
+                }
+                let choice = &chunk["choices"][0];
+                if let Some(reason) = choice["finish_reason"].as_str() {
+                    finish_reason = Some(reason.to_string());
+                }
+                if let Some(text) = choice["delta"]["content"].as_str() {
+                    // Leading blank space of the answer is not sent.
+                    let piece = if answer.trim().is_empty() {
+                        text.trim_start()
+                    } else {
+                        text
+                    };
+                    written.send(piece).await?;
+                    answer.push_str(piece);
+                }
+            }
+        }
+        let answer = answer.trim();
+        if answer.is_empty() {
+            return Err(invalid("a stream without answer text"));
+        }
+        Ok(Generated {
+            answer: answer.to_string(),
+            quotes: Vec::new(),
+            model,
+            completion: completion(finish_reason.as_deref()),
         })
     }
 

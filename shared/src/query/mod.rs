@@ -22,7 +22,9 @@ use crate::model::{
     GenerationRequest, HistoryEntry, Passage, SearchScope, Turn, UserId, NOT_FOUND_ANSWER,
 };
 use crate::pagination::{decode_cursor, page_size, Listing};
-use crate::ports::{DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex};
+use crate::ports::{
+    AnswerText, DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex,
+};
 use answer::relevance::QuestionTerms;
 use citations::{cited_passages, renumber_citations};
 use retrieve::{fuse, order_by_best_sentence, Candidate};
@@ -131,6 +133,38 @@ pub struct Retrieved {
     pub score: f32,
 }
 
+/// A question checked and its passages found, waiting to be answered
+/// ([`Asker::prepare`], then [`Asker::answer`]).
+pub struct PreparedAsk {
+    user_id: UserId,
+    question: String,
+    conversation_id: ConversationId,
+    still_processing: usize,
+    history: Vec<Turn>,
+    search_text: String,
+    question_vector: Option<Vec<f32>>,
+    found: Vec<(Candidate, Document)>,
+    started: Instant,
+    deadline: Instant,
+    answer_deadline: Instant,
+    timings: AskTimings,
+}
+
+impl PreparedAsk {
+    /// The passages the answer is written from, in the order `[n]` numbers
+    /// them while it streams: what was retrieved, with each passage's text.
+    pub fn sources(&self) -> Vec<Citation> {
+        self.found
+            .iter()
+            .map(|(candidate, document)| cite(candidate, document, &self.search_text, None))
+            .collect()
+    }
+
+    pub fn conversation_id(&self) -> &ConversationId {
+        &self.conversation_id
+    }
+}
+
 pub struct Asker {
     documents: Arc<dyn DocumentStore>,
     index: Arc<dyn VectorIndex>,
@@ -209,6 +243,14 @@ impl Asker {
     }
 
     pub async fn ask(&self, user_id: &UserId, question: Question) -> Result<Answer> {
+        let prepared = self.prepare(user_id, question).await?;
+        self.answer(prepared, None).await
+    }
+
+    /// Checks the question and finds the passages that may answer it: what
+    /// can go wrong with the request itself goes wrong here, before any
+    /// answer is written (a stream starts only once this succeeds).
+    pub async fn prepare(&self, user_id: &UserId, question: Question) -> Result<PreparedAsk> {
         let started = std::time::Instant::now();
         // One deadline for every stage: embedding, search, reads and the
         // answer share the time the request has.
@@ -253,14 +295,57 @@ impl Asker {
             self.retrieve(&scope, &search_text, top_k, owned.read, &mut timings),
         )
         .await?;
+        // The vector searched with is the question's own unless a short
+        // follow-up was widened with the turn before it.
+        let question_vector = (search_text == text).then_some(search_vector);
+        Ok(PreparedAsk {
+            user_id: user_id.clone(),
+            question: text,
+            conversation_id,
+            still_processing,
+            history,
+            search_text,
+            question_vector,
+            found,
+            started,
+            deadline,
+            answer_deadline,
+            timings,
+        })
+    }
+
+    /// Answers a prepared question and files it in the history. With
+    /// `written`, the answer's text is sent there as it is written, its
+    /// `[n]` numbering the passages of [`PreparedAsk::sources`]; the answer
+    /// returned (and filed) numbers its citations as the JSON answer does.
+    /// Dropped before it ends, nothing is filed.
+    pub async fn answer(
+        &self,
+        prepared: PreparedAsk,
+        written: Option<&AnswerText>,
+    ) -> Result<Answer> {
+        let PreparedAsk {
+            user_id,
+            question: text,
+            conversation_id,
+            still_processing,
+            history,
+            search_text,
+            question_vector,
+            found,
+            started,
+            deadline,
+            answer_deadline,
+            mut timings,
+        } = prepared;
         let answering = std::time::Instant::now();
         let (answer, citations, model, truncated) = if found.is_empty() {
+            if let Some(written) = written {
+                written.send(NOT_FOUND_ANSWER).await?;
+            }
             let model = self.generator.model_id().to_string();
             (NOT_FOUND_ANSWER.to_string(), Vec::new(), model, false)
         } else {
-            // The vector searched with is the question's own unless a short
-            // follow-up was widened with the turn before it.
-            let question_vector = (search_text == text).then_some(search_vector);
             before(
                 answer_deadline,
                 self.answer_from(
@@ -270,16 +355,21 @@ impl Asker {
                     &found,
                     history,
                     answer_deadline,
+                    written,
                 ),
             )
             .await?
         };
         timings.answer = milliseconds_since(answering);
-        let answer = match still_processing {
-            0 => answer,
-            1 => format!("{answer}\n\n(1 document is still being processed; its text is not searched yet.)"),
-            count => format!("{answer}\n\n({count} documents are still being processed; their text is not searched yet.)"),
+        let note = match still_processing {
+            0 => String::new(),
+            1 => "\n\n(1 document is still being processed; its text is not searched yet.)".to_string(),
+            count => format!("\n\n({count} documents are still being processed; their text is not searched yet.)"),
         };
+        if let Some(written) = written {
+            written.send(&note).await?;
+        }
+        let answer = format!("{answer}{note}");
 
         let entry = HistoryEntry {
             query_id: uuid::Uuid::new_v4().to_string(),
@@ -381,6 +471,7 @@ impl Asker {
         found: &[(Candidate, Document)],
         history: Vec<Turn>,
         deadline: Instant,
+        written: Option<&AnswerText>,
     ) -> Result<(String, Vec<Citation>, String, bool)> {
         let passages: Vec<Passage> = found
             .iter()
@@ -401,7 +492,10 @@ impl Asker {
             history,
             time_left: Some(deadline.saturating_duration_since(Instant::now())),
         };
-        let generated = self.generator.generate(&request).await?;
+        let generated = match written {
+            Some(written) => self.generator.generate_streaming(&request, written).await?,
+            None => self.generator.generate(&request).await?,
+        };
         let mut mapping = HashMap::new();
         let citations: Vec<Citation> = cited_passages(&generated.answer, found.len())
             .into_iter()
@@ -409,17 +503,12 @@ impl Asker {
                 let (candidate, document) = &found[number - 1];
                 mapping.insert(number, mapping.len() + 1);
                 let quote = generated.quotes.iter().find(|quote| quote.number == number);
-                Citation {
-                    document_id: document.document_id.clone(),
-                    file_name: document.file_name.clone(),
-                    page: candidate.chunk.page,
-                    snippet: quote
-                        .map(|quote| quote.text.clone())
-                        .unwrap_or_else(|| shorten(&candidate.chunk.text, SNIPPET_CHARS)),
-                    text: candidate.chunk.text.clone(),
-                    score: (candidate.relevance(search_text) * 1000.0).round() / 1000.0,
-                    document_deleted: false,
-                }
+                cite(
+                    candidate,
+                    document,
+                    search_text,
+                    quote.map(|quote| quote.text.clone()),
+                )
             })
             .collect();
         // `[n]` in the answer names the n-th citation the client receives.
@@ -619,6 +708,25 @@ impl Asker {
             }
         }
         Ok(())
+    }
+}
+
+/// A passage as the client sees it cited: `quote`, the words the answer
+/// took from it, else its beginning.
+fn cite(
+    candidate: &Candidate,
+    document: &Document,
+    search_text: &str,
+    quote: Option<String>,
+) -> Citation {
+    Citation {
+        document_id: document.document_id.clone(),
+        file_name: document.file_name.clone(),
+        page: candidate.chunk.page,
+        snippet: quote.unwrap_or_else(|| shorten(&candidate.chunk.text, SNIPPET_CHARS)),
+        text: candidate.chunk.text.clone(),
+        score: (candidate.relevance(search_text) * 1000.0).round() / 1000.0,
+        document_deleted: false,
     }
 }
 

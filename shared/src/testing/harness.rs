@@ -199,6 +199,56 @@ pub async fn send_for_headers(
     (status, headers, body)
 }
 
+/// The events of a `text/event-stream` body, in order: each event's name
+/// (`message` when unnamed) and its data read as JSON. Panics on an event
+/// whose data is not JSON: every event the API sends carries JSON.
+pub fn server_sent_events(body: &str) -> Vec<(String, Value)> {
+    body.replace("\r\n", "\n")
+        .split("\n\n")
+        .filter_map(|block| {
+            let mut name = "message".to_string();
+            let mut data = Vec::new();
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("event:") {
+                    name = value.trim().to_string();
+                } else if let Some(value) = line.strip_prefix("data:") {
+                    data.push(value.strip_prefix(' ').unwrap_or(value));
+                }
+            }
+            (!data.is_empty()).then(|| {
+                let data = data.join("\n");
+                let value = serde_json::from_str(&data)
+                    .unwrap_or_else(|error| panic!("event {name} holds no JSON ({error}): {data}"));
+                (name, value)
+            })
+        })
+        .collect()
+}
+
+/// [`send_for_headers`] asking for the answer as events: status, headers and
+/// the events (an error status gives its JSON body as one `error` event).
+pub async fn send_for_events(
+    app: &axum::Router,
+    mut event: Value,
+) -> (u16, axum::http::HeaderMap, Vec<(String, Value)>) {
+    event["headers"]["Accept"] = json!("text/event-stream");
+    event["multiValueHeaders"]["Accept"] = json!(["text/event-stream"]);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).expect("events are UTF-8");
+    let events = if status == 200 {
+        server_sent_events(&text)
+    } else {
+        vec![("error".to_string(), serde_json::from_str(&text).unwrap())]
+    };
+    (status, headers, events)
+}
+
 /// Fresh tables, buckets and an 8-dimension vector index (the contract
 /// suites' vectors) on the emulator, with the clients to reach them.
 #[cfg(feature = "aws-admin")]

@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::model::text::{sentences, shorten};
 use crate::model::vector::dot;
 use crate::model::{Completion, Generated, GenerationRequest, Quote, NOT_FOUND_ANSWER};
-use crate::ports::{Embedder, Generator};
+use crate::ports::{AnswerText, Embedder, Generator};
 
 /// Sentences considered per question: every sentence of `topK` passages.
 const MAX_CANDIDATES: usize = 400;
@@ -195,21 +195,23 @@ fn candidates(request: &GenerationRequest) -> Vec<Candidate> {
 
 /// The chosen sentences in reading order, consecutive sentences of one
 /// passage sharing a single citation mark, and what each passage gave.
-fn compose(selected: &[Candidate]) -> (String, Vec<Quote>) {
-    let mut answer = String::new();
+fn compose(selected: &[Candidate]) -> (Vec<String>, Vec<Quote>) {
+    let mut pieces: Vec<String> = Vec::with_capacity(selected.len());
     let mut quotes: Vec<Quote> = Vec::new();
     for (index, candidate) in selected.iter().enumerate() {
         let sentence = shorten(&candidate.sentence, MAX_SENTENCE_CHARS);
-        if !answer.is_empty() {
-            answer.push(' ');
+        let mut piece = String::new();
+        if index > 0 {
+            piece.push(' ');
         }
-        answer.push_str(&sentence);
+        piece.push_str(&sentence);
         if selected
             .get(index + 1)
             .is_none_or(|next| next.passage != candidate.passage)
         {
-            answer.push_str(&format!(" [{}]", candidate.passage));
+            piece.push_str(&format!(" [{}]", candidate.passage));
         }
+        pieces.push(piece);
         match quotes
             .iter_mut()
             .find(|quote| quote.number == candidate.passage)
@@ -224,15 +226,49 @@ fn compose(selected: &[Candidate]) -> (String, Vec<Quote>) {
             }),
         }
     }
-    (answer, quotes)
+    (pieces, quotes)
+}
+
+/// An answer as its sentences, each with the citation that closes it.
+type Sentences = (Vec<String>, Vec<Quote>);
+
+fn not_found() -> Sentences {
+    (vec![NOT_FOUND_ANSWER.to_string()], Vec::new())
 }
 
 #[async_trait]
 impl Generator for ExtractiveAnswerer {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+        let (sentences, quotes) = self.sentences(request).await?;
+        Ok(self.answer(sentences.concat(), quotes))
+    }
+
+    /// The sentences are chosen together (the best one sets the bar for the
+    /// rest), then sent one by one.
+    async fn generate_streaming(
+        &self,
+        request: &GenerationRequest,
+        written: &AnswerText,
+    ) -> Result<Generated> {
+        let (sentences, quotes) = self.sentences(request).await?;
+        for sentence in &sentences {
+            written.send(sentence).await?;
+        }
+        Ok(self.answer(sentences.concat(), quotes))
+    }
+
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+}
+
+impl ExtractiveAnswerer {
+    /// The sentences of the passages that answer the question, or the
+    /// not-found answer.
+    async fn sentences(&self, request: &GenerationRequest) -> Result<Sentences> {
         let mut candidates = candidates(request);
         if candidates.is_empty() {
-            return Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
+            return Ok(not_found());
         }
         self.score(
             &request.question,
@@ -242,10 +278,9 @@ impl Generator for ExtractiveAnswerer {
         .await?;
         answers_follow_questions(&mut candidates);
         candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let not_found = || Ok(self.answer(NOT_FOUND_ANSWER.to_string(), Vec::new()));
         let best_overall = candidates[0].score;
         if best_overall < MIN_SCORE {
-            return not_found();
+            return Ok(not_found());
         }
         // A passage that answers names the numbers the question names ("Debian 14").
         let numbers = named_numbers(&request.question);
@@ -296,7 +331,7 @@ impl Generator for ExtractiveAnswerer {
             .map(|candidate| candidate.score)
         else {
             tracing::debug!(?expected, best = %candidates[0].sentence, "not found: no sentence can be the answer");
-            return not_found();
+            return Ok(not_found());
         };
         if best < MIN_SCORE || (expected != Expected::Any && best < best_overall * TYPED_RATIO) {
             tracing::debug!(
@@ -305,7 +340,7 @@ impl Generator for ExtractiveAnswerer {
                 best_overall,
                 "not found: the answering sentences score too low"
             );
-            return not_found();
+            return Ok(not_found());
         }
         // Overlapping passages repeat sentences: each is quoted once.
         let mut seen = std::collections::HashSet::new();
@@ -318,11 +353,6 @@ impl Generator for ExtractiveAnswerer {
             .collect();
         // Read in document order, as the passages were ranked.
         selected.sort_by_key(|candidate| (candidate.passage, candidate.position));
-        let (answer, quotes) = compose(&selected);
-        Ok(self.answer(answer, quotes))
-    }
-
-    fn model_id(&self) -> &str {
-        &self.model_id
+        Ok(compose(&selected))
     }
 }
