@@ -3,13 +3,17 @@
 //! InvokeModel and Converse calls: the tests check what the adapters send,
 //! how they read the replies, and how throttling is reported.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use askdocs_shared::aws::AwsClients;
 use askdocs_shared::config::{BedrockSettings, DEFAULT_BEDROCK_MODEL_ID};
-use askdocs_shared::ports::{Embedder, Generator};
+use askdocs_shared::model::Completion;
+use askdocs_shared::ports::{AnswerText, Embedder, Generator};
 use askdocs_shared::testing::{embedder_contract, generator_contract, sample_generation_request};
 use askdocs_shared::Error;
+use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,9 +26,149 @@ use serde_json::{json, Value};
 struct StandIn {
     calls: Arc<Mutex<Vec<(String, HeaderMap, Value)>>>,
     throttle: bool,
-    /// How Converse answers: "end_turn", "max_tokens", "content_filtered",
-    /// or an HTTP failure "503" / "500".
+    /// How Converse and ConverseStream answer: "end_turn", "max_tokens",
+    /// "content_filtered", an HTTP failure "503" / "500"; ConverseStream
+    /// also "throttled" (an exception after the first words) and "paced"
+    /// (many words, 50 ms apart).
     converse: Arc<Mutex<String>>,
+    /// Event-stream frames ConverseStream has sent, and whether the client
+    /// went away before the stream ended.
+    frames_sent: Arc<AtomicUsize>,
+    hung_up: Arc<AtomicBool>,
+}
+
+/// One event-stream frame, as Bedrock encodes it.
+fn frame(message_type: &str, type_header: &str, name: &str, payload: Value) -> Bytes {
+    let message = Message::new(serde_json::to_vec(&payload).unwrap())
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String(message_type.to_string().into()),
+        ))
+        .add_header(Header::new(
+            type_header.to_string(),
+            HeaderValue::String(name.to_string().into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
+    let mut buffer = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&message, &mut buffer).unwrap();
+    buffer.into()
+}
+
+fn stream_event(name: &str, payload: Value) -> Bytes {
+    frame("event", ":event-type", name, payload)
+}
+
+fn text_delta(text: &str) -> Bytes {
+    stream_event(
+        "contentBlockDelta",
+        json!({"contentBlockIndex": 0, "delta": {"text": text}}),
+    )
+}
+
+/// Counts the frames the client received, and notices it hanging up.
+struct SentFrames {
+    frames: std::vec::IntoIter<(Duration, Bytes)>,
+    stand_in: StandIn,
+}
+
+impl Drop for SentFrames {
+    fn drop(&mut self) {
+        if self.frames.len() > 0 {
+            self.stand_in.hung_up.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn converse_stream(
+    State(stand_in): State<StandIn>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let request: Value = serde_json::from_slice(&body).unwrap();
+    stand_in
+        .calls
+        .lock()
+        .unwrap()
+        .push((format!("converse-stream {model}"), headers, request));
+    let mode = stand_in.converse.lock().unwrap().clone();
+    let now = Duration::ZERO;
+    let mut frames = vec![(
+        now,
+        stream_event("messageStart", json!({"role": "assistant"})),
+    )];
+    match mode.as_str() {
+        "503" => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [("x-amzn-errortype", "ServiceUnavailableException")],
+                Json(json!({"message": "ServiceUnavailableException"})),
+            )
+                .into_response()
+        }
+        "throttled" => {
+            frames.push((now, text_delta("It means")));
+            frames.push((
+                now,
+                frame(
+                    "exception",
+                    ":exception-type",
+                    "throttlingException",
+                    json!({"message": "Too many tokens, please wait"}),
+                ),
+            ));
+        }
+        "paced" => {
+            for word in 0..100 {
+                frames.push((
+                    Duration::from_millis(50),
+                    text_delta(&format!("word{word} ")),
+                ));
+            }
+        }
+        _ => {
+            for piece in ["It means", " the fog pump", " stalled [2]."] {
+                frames.push((now, text_delta(piece)));
+            }
+        }
+    }
+    let stop = match mode.as_str() {
+        "max_tokens" | "content_filtered" => mode.as_str(),
+        _ => "end_turn",
+    };
+    frames.push((
+        now,
+        stream_event("contentBlockStop", json!({"contentBlockIndex": 0})),
+    ));
+    frames.push((
+        now,
+        stream_event("messageStop", json!({"stopReason": stop})),
+    ));
+    frames.push((
+        now,
+        stream_event(
+            "metadata",
+            json!({"usage": {"inputTokens": 120, "outputTokens": 12, "totalTokens": 132}, "metrics": {"latencyMs": 240}}),
+        ),
+    ));
+    let sent = SentFrames {
+        frames: frames.into_iter(),
+        stand_in,
+    };
+    let body = futures::stream::unfold(sent, |mut sent| async move {
+        let (pause, bytes) = sent.frames.next()?;
+        tokio::time::sleep(pause).await;
+        sent.stand_in.frames_sent.fetch_add(1, Ordering::SeqCst);
+        Some((Ok::<_, std::convert::Infallible>(bytes), sent))
+    });
+    (
+        [("content-type", "application/vnd.amazon.eventstream")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// A pretend Titan: texts about pumps point one way, everything else another.
@@ -121,6 +265,7 @@ async fn stand_in(throttle: bool) -> (AwsClients, StandIn) {
     let app = Router::new()
         .route("/model/{model}/invoke", post(invoke))
         .route("/model/{model}/converse", post(converse))
+        .route("/model/{model}/converse-stream", post(converse_stream))
         .with_state(stand_in.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -266,4 +411,102 @@ async fn an_answer_gets_the_time_its_ask_has_left_and_is_never_billed_twice() {
     let error = generator.generate(&request).await.unwrap_err();
     assert_eq!(error.status_code().as_u16(), 504);
     assert!(stand_in.calls.lock().unwrap().is_empty());
+}
+
+/// The pieces a streamed answer sent, joined, and how it ended.
+async fn streamed(
+    generator: &dyn Generator,
+    request: &askdocs_shared::model::GenerationRequest,
+) -> (
+    String,
+    askdocs_shared::Result<askdocs_shared::model::Generated>,
+) {
+    let (written, mut pieces) = AnswerText::channel();
+    let outcome = generator.generate_streaming(request, &written).await;
+    drop(written);
+    let mut joined = String::new();
+    while let Some(piece) = pieces.recv().await {
+        joined.push_str(&piece);
+    }
+    (joined, outcome)
+}
+
+#[tokio::test]
+async fn claude_streams_its_answer_through_converse_stream() {
+    // GIVEN Bedrock answering in three pieces
+    let (clients, stand_in) = stand_in(false).await;
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
+    let request = sample_generation_request();
+
+    // WHEN the answer is streamed
+    let (joined, outcome) = streamed(&generator, &request).await;
+
+    // THEN each piece was passed on, and together they are the answer
+    let generated = outcome.unwrap();
+    assert_eq!(joined, "It means the fog pump stalled [2].");
+    assert_eq!(generated.answer, joined);
+    assert_eq!(generated.completion, Completion::Complete);
+    // AND the call was ConverseStream with the same fenced prompt and budget
+    let calls = stand_in.calls.lock().unwrap();
+    let (call, headers, body) = &calls[0];
+    assert_eq!(call, &format!("converse-stream {DEFAULT_BEDROCK_MODEL_ID}"));
+    assert!(headers["authorization"]
+        .to_str()
+        .unwrap()
+        .starts_with("AWS4-HMAC-SHA256"));
+    assert!(body["system"][0]["text"].as_str().unwrap().contains("only"));
+    assert_eq!(body["inferenceConfig"]["maxTokens"], 1024);
+}
+
+#[tokio::test]
+async fn a_streamed_answer_reports_a_cut_a_filter_and_a_failure_mid_stream() {
+    let (clients, stand_in) = stand_in(false).await;
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
+    let request = sample_generation_request();
+
+    *stand_in.converse.lock().unwrap() = "max_tokens".into();
+    let (_, outcome) = streamed(&generator, &request).await;
+    assert_eq!(outcome.unwrap().completion, Completion::Truncated);
+
+    *stand_in.converse.lock().unwrap() = "content_filtered".into();
+    let (_, outcome) = streamed(&generator, &request).await;
+    assert_eq!(outcome.unwrap_err().code(), "content_filtered");
+
+    // A throttling exception after the first words: retryable, not internal.
+    *stand_in.converse.lock().unwrap() = "throttled".into();
+    let (joined, outcome) = streamed(&generator, &request).await;
+    assert_eq!(joined, "It means");
+    let error = outcome.unwrap_err();
+    assert!(error.is_retryable(), "{error:?}");
+    assert_eq!(error.status_code().as_u16(), 503);
+
+    *stand_in.converse.lock().unwrap() = "503".into();
+    let (joined, outcome) = streamed(&generator, &request).await;
+    assert!(joined.is_empty());
+    assert_eq!(outcome.unwrap_err().status_code().as_u16(), 503);
+}
+
+#[tokio::test]
+async fn dropping_a_streamed_answer_closes_bedrocks_stream() {
+    // GIVEN Bedrock writing 100 words, 50 ms apart
+    let (clients, stand_in) = stand_in(false).await;
+    *stand_in.converse.lock().unwrap() = "paced".into();
+    let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
+    let request = sample_generation_request();
+    let (written, mut pieces) = AnswerText::channel();
+
+    // WHEN the asker stops after the first three words (the client hung up)
+    let generation = generator.generate_streaming(&request, &written);
+    tokio::select! {
+        _ = generation => panic!("the answer cannot end in time"),
+        _ = async { for _ in 0..3 { pieces.recv().await.unwrap(); } } => {}
+    }
+
+    // THEN Bedrock's stream is closed: no more words are sent (billed)
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let sent = stand_in.frames_sent.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stand_in.frames_sent.load(Ordering::SeqCst), sent);
+    assert!(sent < 10, "{sent} frames sent");
+    assert!(stand_in.hung_up.load(Ordering::SeqCst));
 }

@@ -13,6 +13,7 @@ use askdocs_shared::testing::{generator_contract, sample_generation_request};
 use askdocs_shared::Error;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -152,8 +153,12 @@ async fn chat_server(status: StatusCode, reply: Value) -> (String, ChatServer) {
                 move |State(server): State<ChatServer>, Json(body): Json<Value>| {
                     let reply = reply.clone();
                     async move {
+                        let stream = body["stream"] == true;
                         server.requests.lock().unwrap().push(body);
-                        (status, Json(reply))
+                        if stream && status == StatusCode::OK {
+                            return streamed_reply(&reply);
+                        }
+                        (status, Json(reply)).into_response()
                     }
                 },
             ),
@@ -163,6 +168,40 @@ async fn chat_server(status: StatusCode, reply: Value) -> (String, ChatServer) {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (format!("http://{address}/v1"), server)
+}
+
+/// `reply` as an OpenAI-compatible server streams it: a chunk per word as
+/// server-sent events (with a keep-alive comment), `data: [DONE]` last, sent
+/// in 7-byte pieces so events and characters break across reads.
+fn streamed_reply(reply: &Value) -> axum::response::Response {
+    let content = reply["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    let finish = reply["choices"][0]["finish_reason"].clone();
+    let model = reply["model"].clone();
+    let mut text = String::from(": keep-alive\n\n");
+    let words: Vec<String> = content.split_inclusive(' ').map(str::to_string).collect();
+    for (index, word) in words.iter().enumerate() {
+        let last = index + 1 == words.len();
+        let chunk = json!({
+            "object": "chat.completion.chunk",
+            "model": model,
+            "choices": [{"index": 0, "delta": {"content": word},
+                         "finish_reason": if last { finish.clone() } else { Value::Null }}]
+        });
+        text.push_str(&format!("data: {chunk}\r\n\r\n"));
+    }
+    text.push_str("data: [DONE]\n\n");
+    let pieces: Vec<Result<Vec<u8>, std::convert::Infallible>> = text
+        .into_bytes()
+        .chunks(7)
+        .map(|piece| Ok(piece.to_vec()))
+        .collect();
+    (
+        [("content-type", "text/event-stream")],
+        axum::body::Body::from_stream(futures::stream::iter(pieces)),
+    )
+        .into_response()
 }
 
 fn settings(base_url: &str) -> ChatEndpoint {
@@ -320,5 +359,37 @@ async fn the_extractive_answerer_runs_no_model_when_retrieval_brought_every_vect
     assert!(
         with_vector.answer.contains("fog pump stalled"),
         "{with_vector:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_chat_adapter_streams_with_stream_true_and_reads_every_piece() {
+    // GIVEN a server streaming an answer with non-ASCII words, cut at its limit
+    let mut reply = completion("Müller’s pump — it stalled [2].");
+    reply["choices"][0]["finish_reason"] = json!("length");
+    let (url, server) = chat_server(StatusCode::OK, reply).await;
+    let generator = OpenAiChatGenerator::new(settings(&url)).unwrap();
+
+    // WHEN the answer is streamed
+    let (written, mut pieces) = askdocs_shared::ports::AnswerText::channel();
+    let generated = generator
+        .generate_streaming(&sample_generation_request(), &written)
+        .await
+        .unwrap();
+    drop(written);
+    let mut received = Vec::new();
+    while let Some(piece) = pieces.recv().await {
+        received.push(piece);
+    }
+
+    // THEN it asked for a stream, and passed each word on as it came
+    assert_eq!(server.requests.lock().unwrap()[0]["stream"], true);
+    assert_eq!(received.len(), 6, "{received:?}");
+    assert_eq!(received.concat(), "Müller’s pump — it stalled [2].");
+    assert_eq!(generated.answer, "Müller’s pump — it stalled [2].");
+    assert_eq!(generated.model, "llama-3.2-3b-instruct");
+    assert_eq!(
+        generated.completion,
+        askdocs_shared::model::Completion::Truncated
     );
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_bedrockruntime::primitives::Blob;
+use aws_sdk_bedrockruntime::types::error::ConverseStreamOutputError;
 use aws_sdk_bedrockruntime::types::{
     ContentBlock, ContentBlockDelta, ConversationRole, ConverseOutput, ConverseStreamOutput,
     InferenceConfiguration, Message, StopReason, SystemContentBlock,
@@ -22,7 +23,7 @@ use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
-use super::errors::{sdk_error, stream_error};
+use super::errors::{describe, sdk_error};
 use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
@@ -283,6 +284,37 @@ where
     }
 }
 
+/// A failure of ConverseStream once the answer is under way. Exceptions in
+/// the event stream carry no error code, only their type: a throttled,
+/// unavailable or failing model may answer a retry, the rest is ours to fix.
+fn stream_failed(
+    error: aws_sdk_bedrockruntime::error::SdkError<
+        ConverseStreamOutputError,
+        aws_smithy_types::event_stream::RawMessage,
+    >,
+) -> Error {
+    use aws_sdk_bedrockruntime::error::SdkError;
+    let retryable = match &error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(service) => matches!(
+            service.err(),
+            ConverseStreamOutputError::ThrottlingException(_)
+                | ConverseStreamOutputError::ServiceUnavailableException(_)
+                | ConverseStreamOutputError::InternalServerException(_)
+                | ConverseStreamOutputError::ModelStreamErrorException(_)
+        ),
+        _ => false,
+    };
+    let detail = anyhow::anyhow!("Bedrock ConverseStream: {}", describe(&error));
+    if retryable {
+        Error::Unavailable(detail)
+    } else {
+        Error::Internal(detail)
+    }
+}
+
 #[async_trait]
 impl Generator for ClaudeGenerator {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
@@ -353,7 +385,7 @@ impl Generator for ClaudeGenerator {
                     .map_err(|_| out_of_time())?,
                 None => next.await,
             }
-            .map_err(|error| stream_error("Bedrock ConverseStream", error))?;
+            .map_err(stream_failed)?;
             match event {
                 None => break,
                 Some(ConverseStreamOutput::ContentBlockDelta(delta)) => {

@@ -61,34 +61,6 @@ where
     }
 }
 
-/// A failure of an event stream already under way (Bedrock's
-/// ConverseStream): a throttled or failing model may answer a retry, the
-/// rest is ours to fix.
-#[cfg(feature = "aws-bedrock")]
-pub(crate) fn stream_error<E>(
-    context: &str,
-    error: SdkError<E, aws_smithy_types::event_stream::RawMessage>,
-) -> Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let retryable = match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(_) => error.code().is_some_and(|code| {
-            RETRYABLE_CODES.contains(&code) || code == "ModelStreamErrorException"
-        }),
-        _ => false,
-    };
-    let detail = anyhow::anyhow!("{context}: {}", describe(&error));
-    if retryable {
-        Error::Unavailable(detail)
-    } else {
-        Error::Internal(detail)
-    }
-}
-
 /// Whether `error` is the service answering with `code`.
 #[cfg(feature = "aws-admin")]
 pub(crate) fn is_service_error<E, R>(error: &SdkError<E, R>, code: &str) -> bool

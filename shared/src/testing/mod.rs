@@ -654,6 +654,25 @@ pub async fn generator_contract(generator: &dyn Generator) {
             .all(|quote| cited.contains(&quote.number)),
         "quotes belong to cited passages: {generated:?}"
     );
+
+    // Streamed, the same answer arrives in pieces, which joined are the answer.
+    let (written, mut pieces) = crate::ports::AnswerText::channel();
+    let streamed = generator
+        .generate_streaming(&request, &written)
+        .await
+        .unwrap();
+    drop(written);
+    let mut joined = String::new();
+    while let Some(piece) = pieces.recv().await {
+        assert!(!piece.is_empty(), "no empty pieces");
+        joined.push_str(&piece);
+    }
+    assert_eq!(joined.trim(), streamed.answer, "{streamed:?}");
+    assert!(
+        crate::query::citations::cited_passages(&streamed.answer, 2).contains(&2),
+        "{streamed:?}"
+    );
+    assert_eq!(streamed.model, generated.model);
 }
 
 fn history_entry(
