@@ -205,8 +205,48 @@ def builds(src):
     print(f"   {len(built)} functions, each `cargo lambda build -p askdocs-<fn>` alone: {', '.join(sorted(built))}", file=sys.stderr)
 
 
+def streams(src):
+    """The query function's routes reach it through API Gateway's streaming
+    integration (the function answers in Lambda's response-streaming format,
+    which a buffered integration cannot read), waiting as long as it runs;
+    every other route stays buffered."""
+    with open(src) as f:
+        template = json.load(f)
+    resources = template["Resources"]
+    timeout = resources["QueryFunction"]["Properties"]["Timeout"]
+    deadline = int(resources["QueryFunction"]["Properties"]["Environment"]["Variables"]["ASKDOCS_ASK_DEADLINE_SECONDS"])
+    problems = []
+    if deadline >= timeout:
+        problems.append(f"the ask's deadline ({deadline} s) must end before the query function's timeout ({timeout} s)")
+    seen = set()
+    for resource in resources.values():
+        if resource["Type"] != "AWS::ApiGateway::RestApi" or "Body" not in resource["Properties"]:
+            continue
+        for path, methods in resource["Properties"]["Body"]["paths"].items():
+            for method, operation in methods.items():
+                integration = operation.get("x-amazon-apigateway-integration", {})
+                uri = json.dumps(integration.get("uri", ""))
+                route = f"{method.upper()} {path}"
+                streaming = integration.get("responseTransferMode") == "STREAM"
+                if "QueryFunction" in uri:
+                    seen.add(route)
+                    if not streaming or "response-streaming-invocations" not in uri:
+                        problems.append(f"{route}: not the streaming integration ({integration})")
+                    if integration.get("timeoutInMillis", 29000) < timeout * 1000:
+                        problems.append(f"{route}: the integration gives up before the function's {timeout} s")
+                elif streaming:
+                    problems.append(f"{route}: streams, but its function answers buffered")
+    if seen != {"POST /query/ask", "GET /query/history"}:
+        problems.append(f"query routes found: {sorted(seen)}")
+    for problem in problems:
+        print(f"{src}: {problem}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+    print(f"   {', '.join(sorted(seen))}: STREAM, {timeout} s", file=sys.stderr)
+
+
 if __name__ == "__main__":
-    {"variant": variant, "translate": translate, "builds": builds}[sys.argv[1]](*sys.argv[2:])
+    {"variant": variant, "translate": translate, "builds": builds, "streams": streams}[sys.argv[1]](*sys.argv[2:])
 PY
 
 py() { "$venv/bin/python" "$work/helper.py" "$@"; }
@@ -253,6 +293,8 @@ for source in "$template" "$other"; do
   if [ -s "$translated" ]; then
     step "cfn-lint on the translated $name (cycles between generated resources, E3004)" \
       "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$translated"
+    step "the query routes stream in the translated $name" \
+      py streams "$translated"
   fi
 done
 

@@ -160,3 +160,38 @@ fn the_answer_model_follows_the_region_as_the_template_maps_it() {
         "us.anthropic.claude-haiku-4-5-20251001-v1:0"
     );
 }
+
+#[test]
+fn the_query_function_may_stream_its_answers_from_the_model() {
+    // GIVEN the query function's policy
+    let template = template();
+    let statements = template["Resources"]["QueryFunctionRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("the query role has statements")
+        .clone();
+    // THEN every statement granting the answer model also grants
+    // ConverseStream (bedrock:InvokeModelWithResponseStream)
+    let answer_grants: Vec<&Value> = statements
+        .iter()
+        .filter(|statement| {
+            statement["Sid"]
+                .as_str()
+                .is_some_and(|sid| sid.starts_with("AnswerModel"))
+        })
+        .collect();
+    assert_eq!(answer_grants.len(), 2, "{statements:?}");
+    for statement in answer_grants {
+        let actions: Vec<&str> = statement["Action"]
+            .as_sequence()
+            .expect("a list of actions")
+            .iter()
+            .map(text)
+            .collect();
+        assert!(
+            actions.contains(&"bedrock:InvokeModel")
+                && actions.contains(&"bedrock:InvokeModelWithResponseStream"),
+            "{actions:?}"
+        );
+    }
+}
