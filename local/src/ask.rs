@@ -3,7 +3,10 @@
 use askdocs_query::AskResponse;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::config::Config;
+use askdocs_shared::ports::AnswerText;
+use askdocs_shared::query::citations::cited_passages;
 use askdocs_shared::query::Question;
+use std::io::Write as _;
 
 pub struct AskOptions {
     pub email: String,
@@ -25,27 +28,46 @@ pub async fn run(config: &Config, options: AskOptions) -> anyhow::Result<()> {
         conversation_id: options.conversation_id,
         time_budget: None,
     };
-    let answer = backends
-        .asker()?
-        .ask(&user.user_id, question)
-        .await
-        .map_err(|error| anyhow::anyhow!(error.public_message()))?;
-    let answer = AskResponse::from(answer);
+    let public = |error: askdocs_shared::Error| anyhow::anyhow!(error.public_message());
+    let asker = backends.asker()?;
+    let prepared = asker.prepare(&user.user_id, question).await.map_err(public)?;
     if options.json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        let answer = asker.answer(prepared, None).await.map_err(public)?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&AskResponse::from(answer))?
+        );
         return Ok(());
     }
-    println!("{}", answer.answer);
+    // The answer is printed as it is written; `[n]` in it numbers the
+    // passages retrieved, and the sources keep those numbers.
+    let retrieved = prepared.sources().len();
+    let (written, mut pieces) = AnswerText::channel();
+    let answering = async move {
+        // `written` goes when the answer ends: then the printing ends too.
+        asker.answer(prepared, Some(&written)).await
+    };
+    let printing = async {
+        let mut streamed = String::new();
+        let mut out = std::io::stdout().lock();
+        while let Some(piece) = pieces.recv().await {
+            streamed.push_str(&piece);
+            write!(out, "{piece}")?;
+            out.flush()?;
+        }
+        writeln!(out)?;
+        anyhow::Ok(streamed)
+    };
+    let (answer, streamed) = tokio::join!(answering, printing);
+    let (answer, streamed) = (answer.map_err(public)?, streamed?);
+    let numbers = cited_passages(&streamed, retrieved);
     if !answer.citations.is_empty() {
         println!("\nSources:");
-        for (number, citation) in answer.citations.iter().enumerate() {
+        // The citations are the cited passages in the order the answer first names them.
+        for (number, citation) in numbers.iter().zip(&answer.citations) {
             println!(
-                "  [{}] {}, page {} (score {:.2})\n      \"{}\"",
-                number + 1,
-                citation.file_name,
-                citation.page,
-                citation.score,
-                citation.snippet
+                "  [{number}] {}, page {} (score {:.2})\n      \"{}\"",
+                citation.file_name, citation.page, citation.score, citation.snippet
             );
         }
     }
