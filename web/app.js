@@ -156,34 +156,107 @@
     }
   }
 
-  async function api(method, path, body, { authenticated = true, endOn401 = true } = {}) {
-    const headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (authenticated && state.token) headers.Authorization = `Bearer ${state.token}`;
-    const session = state.session;
-    let response;
-    let data;
-    try {
-      response = await fetch(state.api + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: 'omit',
-        cache: 'no-store',
-      });
-      data = parseBody(await response.text());
-    } catch {
-      throw new ApiError(0, 'network', `Can't reach askdocs${state.api ? ` at ${state.api}` : ''}. Check that it is running and try again.`);
-    }
-    if (session !== state.session) throw new ApiError(0, 'stale', 'This answer belongs to an earlier session.');
-    if (response.ok) return data;
+  function unreachable() {
+    return new ApiError(0, 'network', `Can't reach askdocs${state.api ? ` at ${state.api}` : ''}. Check that it is running and try again.`);
+  }
+
+  function stale() {
+    return new ApiError(0, 'stale', 'This answer belongs to an earlier session.');
+  }
+
+  /** The error a refused request stands for; a refused token ends the session. */
+  function refusal(response, data, { authenticated, endOn401 }) {
     const error = errorFrom(response.status, data, response.headers.get('Retry-After'));
     // 401, or API Gateway's authorizer denying the token (403 without our error body).
     const refused = response.status === 401 || (response.status === 403 && !(data && data.error));
     if (refused && authenticated && endOn401 && state.token) {
       endSession('Your session has ended. Please log in again.');
     }
-    throw error;
+    return error;
+  }
+
+  async function send(method, path, body, accept, authenticated) {
+    const headers = { Accept: accept };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (authenticated && state.token) headers.Authorization = `Bearer ${state.token}`;
+    return fetch(state.api + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'omit',
+      cache: 'no-store',
+    });
+  }
+
+  async function api(method, path, body, { authenticated = true, endOn401 = true } = {}) {
+    const session = state.session;
+    let response;
+    let data;
+    try {
+      response = await send(method, path, body, 'application/json', authenticated);
+      data = parseBody(await response.text());
+    } catch {
+      throw unreachable();
+    }
+    if (session !== state.session) throw stale();
+    if (response.ok) return data;
+    throw refusal(response, data, { authenticated, endOn401 });
+  }
+
+  /**
+   * POST `body` to `path` asking for server-sent events; `onEvent(name, data)`
+   * is called for each as it arrives. A refused request throws as api()
+   * does; a server that answers with JSON instead gives one `done` event.
+   */
+  async function stream(path, body, onEvent) {
+    const session = state.session;
+    let response;
+    try {
+      response = await send('POST', path, body, 'text/event-stream', true);
+    } catch {
+      throw unreachable();
+    }
+    if (session !== state.session) throw stale();
+    const type = response.headers.get('Content-Type') || '';
+    if (!response.ok || !type.startsWith('text/event-stream')) {
+      let data;
+      try {
+        data = parseBody(await response.text());
+      } catch {
+        throw unreachable();
+      }
+      if (!response.ok) throw refusal(response, data, { authenticated: true, endOn401: true });
+      onEvent('done', data);
+      return;
+    }
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = '';
+    for (;;) {
+      let chunk;
+      try {
+        chunk = await reader.read();
+      } catch {
+        throw new ApiError(0, 'network', 'The connection broke off before the answer was complete. Please ask again.');
+      }
+      if (session !== state.session) {
+        reader.cancel();
+        throw stale();
+      }
+      if (chunk.done) return;
+      buffer = (buffer + chunk.value).replace(/\r\n/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = 'message';
+        const data = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length) onEvent(name, parseBody(data.join('\n')));
+      }
+    }
   }
 
   /** An error nobody needs to see: the session it belonged to is over. */
@@ -894,13 +967,10 @@
     return paragraph;
   }
 
-  function turnNode(entry) {
-    state.turns += 1;
-    const turnId = state.turns;
-    const citations = entry.citations || [];
-    const sources = citations.length
+  function sourceList(citations, turnId, title) {
+    return citations.length
       ? [
-        el('h3', { class: 'sources-title' }, 'Sources'),
+        el('h3', { class: 'sources-title' }, title),
         el('ol', { class: 'sources' }, citations.map((citation, index) => el('li', { id: `source-${turnId}-${index + 1}` },
           el('details', {},
             el('summary', {},
@@ -910,14 +980,62 @@
             passage(citation))))),
       ]
       : [];
+  }
+
+  function turnNode(entry) {
+    state.turns += 1;
+    const turnId = state.turns;
+    const citations = entry.citations || [];
     return el('li', { class: 'turn' },
       el('p', { class: 'question' }, el('span', { class: 'visually-hidden' }, 'You asked: '), entry.question),
       el('div', { class: 'answer' },
         el('span', { class: 'visually-hidden' }, 'Answer: '),
         answerText(entry.answer, turnId, citations.length),
-        sources,
+        sourceList(citations, turnId, 'Sources'),
         el('p', { class: 'model muted' }, [entry.model ? `Answered by ${entry.model}` : '', entry.createdAt ? formatDate(entry.createdAt) : '']
           .filter(Boolean).join(' · '))));
+  }
+
+  /**
+   * A turn whose answer is still being written: the passages found first,
+   * then the text as it grows ([n] numbers those passages). `finish` puts
+   * the answer as filed in its place.
+   */
+  function growingTurn(question, found) {
+    state.turns += 1;
+    const turnId = state.turns;
+    let text = '';
+    let paragraph = el('p', { class: 'answer-text growing' });
+    const status = el('p', { class: 'model muted' }, 'Writing the answer…');
+    const answer = el('div', { class: 'answer', 'aria-busy': 'true' },
+      el('span', { class: 'visually-hidden' }, 'Answer: '),
+      paragraph,
+      sourceList(found, turnId, 'Passages found'),
+      status);
+    const node = el('li', { class: 'turn' },
+      el('p', { class: 'question' }, el('span', { class: 'visually-hidden' }, 'You asked: '), question),
+      answer);
+    return {
+      node,
+      grow(piece) {
+        text += piece;
+        const next = answerText(text, turnId, found.length);
+        next.classList.add('growing');
+        paragraph.replaceWith(next);
+        paragraph = next;
+      },
+      finish(entry) {
+        const done = turnNode(entry);
+        node.replaceWith(done);
+        return done;
+      },
+      fail(message) {
+        answer.removeAttribute('aria-busy');
+        paragraph.classList.remove('growing');
+        status.textContent = `The answer stopped: ${message}`;
+        status.classList.add('error');
+      },
+    };
   }
 
   async function ask(event) {
@@ -939,18 +1057,42 @@
     button.textContent = 'Asking…';
     show(errorBox, false);
     announce('Looking through your documents…');
-    try {
-      const answer = await api('POST', '/query/ask', request);
-      state.conversationId = answer.conversationId;
-      const node = turnNode({ ...answer, question, createdAt: new Date().toISOString() });
-      $('conversation').append(node);
-      node.scrollIntoView({ block: 'nearest' });
+    let turn = null;
+    let answered = false;
+    const settle = (conversationId) => {
+      state.conversationId = conversationId;
       show($('new-conversation'), true);
       box.value = '';
       $('question-label').textContent = 'Follow-up question';
+    };
+    try {
+      // The answer arrives as events: the passages found, the text as it is
+      // written, then the answer as it was filed (or an error).
+      await stream('/query/ask', request, (name, data) => {
+        if (name === 'citations' && data) {
+          turn = growingTurn(question, data.citations || []);
+          $('conversation').append(turn.node);
+          turn.node.scrollIntoView({ block: 'nearest' });
+          settle(data.conversationId);
+        } else if (name === 'answer' && turn && data) {
+          turn.grow(data.text || '');
+        } else if (name === 'done' && data) {
+          const entry = { ...data, question, createdAt: new Date().toISOString() };
+          const node = turn ? turn.finish(entry) : turnNode(entry);
+          if (!turn) $('conversation').append(node);
+          node.scrollIntoView({ block: 'nearest' });
+          settle(data.conversationId);
+          answered = true;
+          announce('Answer ready.');
+        } else if (name === 'error') {
+          throw errorFrom(500, data, null);
+        }
+      });
+      if (!answered) throw new ApiError(0, 'network', 'The connection broke off before the answer was complete. Please ask again.');
       historyIsStale();
     } catch (error) {
       if (moot(error)) return;
+      if (turn) turn.fail(error.message);
       errorBox.textContent = error.message;
       show(errorBox, true);
     } finally {

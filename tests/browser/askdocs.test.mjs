@@ -86,6 +86,13 @@ async function stop(child) {
   clearTimeout(timer);
 }
 
+/** The answer as filed: a JSON body, or the data of a stream's `done` event. */
+function filedAnswer(body) {
+  const done = body.split(/\r?\n\r?\n/).find((block) => block.startsWith('event: done'));
+  if (!done) return JSON.parse(body);
+  return JSON.parse(done.split(/\r?\n/).filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trim()).join('\n'));
+}
+
 test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) => {
   await rm(ARTIFACTS, { recursive: true, force: true });
   await mkdir(ARTIFACTS, { recursive: true });
@@ -171,11 +178,18 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
       problems.push(`console: ${message.text()} ${where}`);
     });
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('request', (request) => requests.push(request.url()));
+    page.on('request', (request) => {
+      requests.push(request.url());
+      if (request.url().endsWith('/query/ask') && request.method() === 'POST') {
+        asks.push({ request, sent: request.postDataJSON(), accept: request.headers().accept, answer: null });
+      }
+    });
     page.on('requestfinished', async (request) => {
       if (!request.url().endsWith('/query/ask')) return;
+      const ask = asks.find((sent) => sent.request === request);
+      if (!ask) return;
       const response = await request.response();
-      asks.push({ sent: request.postDataJSON(), answer: await response.json().catch(() => null) });
+      ask.answer = await response.text().then(filedAnswer).catch((error) => ({ error: String(error) }));
     });
   });
 
@@ -285,10 +299,43 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
   });
 
   await step('asking gives an answer whose citation opens the passage', async () => {
+    // What the page shows, in order, while the answer streams in.
+    await page.evaluate(() => {
+      window.shown = [];
+      // Records come in the order the page changed; a replaced paragraph
+      // keeps the text it had when it was taken out.
+      new MutationObserver((records) => {
+        for (const record of records) {
+          for (const node of record.removedNodes) {
+            if (node instanceof HTMLElement && node.matches('.answer-text')) {
+              window.shown.push(`replaced text=${node.textContent.length}`);
+            }
+          }
+          for (const node of record.addedNodes) {
+            if (!(node instanceof HTMLElement)) continue;
+            if (node.matches('.turn')) {
+              const found = node.querySelector('.sources-title');
+              window.shown.push(`turn sources=${found ? found.textContent : 'none'}`);
+            } else if (node.matches('.answer-text.growing')) {
+              window.shown.push(`text=${node.textContent.length}`);
+            }
+          }
+        }
+      }).observe(document.getElementById('conversation'), { childList: true, subtree: true });
+    });
     await page.getByLabel('Your question').fill('What does error code E-4012 mean?');
     await page.getByLabel('Your question').press('Enter');
     const turn = page.locator('.turn').first();
     await turn.waitFor({ timeout: 60000 });
+    await until('the answer is complete', async () => (await turn.locator('.answer-text.growing').count()) === 0 && (await turn.locator('.sources-title').innerText()) === 'Sources', 60000);
+    // The passages found came first, then the text grew, then the answer as filed.
+    const shown = await page.evaluate(() => window.shown);
+    assert.deepEqual(shown.slice(0, 2), ['turn sources=Passages found', 'replaced text=0'], `the page showed ${JSON.stringify(shown)}`);
+    assert.match(shown[2], /^text=[1-9]/, `the text never grew: ${JSON.stringify(shown)}`);
+    assert.equal(shown[shown.length - 1], 'turn sources=Sources', `the page showed ${JSON.stringify(shown)}`);
+    await until('the ask was recorded', async () => asks.length === 1 && asks[0].answer);
+    assert.ok(asks[0].answer.queryId, `the stream held no answer as filed: ${JSON.stringify(asks[0].answer)}`);
+    assert.equal(asks[0].accept, 'text/event-stream', 'the page did not ask for a stream');
     const answer = await turn.locator('.answer-text').innerText();
     assert.match(answer, /fog pump stalled/, `the answer was ${JSON.stringify(answer)}`);
     const cite = turn.locator('a.cite').first();
@@ -315,7 +362,7 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
     await page.getByLabel('Follow-up question').fill('Who collects the harbour fee?');
     await page.getByRole('button', { name: 'Ask', exact: true }).click();
     await until('a second answer appears', async () => (await page.locator('.turn').count()) === 2, 60000);
-    await until('both questions were recorded', async () => asks.length === 2);
+    await until('both questions were recorded', async () => asks.length === 2 && asks.every((ask) => ask.answer), 60000);
     const [first, second] = asks;
     assert.equal(second.sent.conversationId, first.answer.conversationId, 'the follow-up did not continue the conversation');
     assert.equal(first.sent.documentIds, undefined);
