@@ -131,6 +131,9 @@ st="$PWD/$venv/bin/st"
   --report junit --report-junit-path "$report_dir/schemathesis.xml" \
   "$@") || status=$?
 
+# The answer as server-sent events: schemathesis reads JSON only.
+"$venv/bin/python" scripts/event_stream_contract.py "$url" "$token" "$spec" || status=$?
+
 if [ "$status" -ne 0 ]; then
   if [ -n "${ST_REPORT_DIR:-}" ]; then
     echo "schemathesis: the API and openapi.yaml disagree (exit $status); server log: $report_dir/server.log" >&2
