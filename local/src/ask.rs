@@ -30,7 +30,10 @@ pub async fn run(config: &Config, options: AskOptions) -> anyhow::Result<()> {
     };
     let public = |error: askdocs_shared::Error| anyhow::anyhow!(error.public_message());
     let asker = backends.asker()?;
-    let prepared = asker.prepare(&user.user_id, question).await.map_err(public)?;
+    let prepared = asker
+        .prepare(&user.user_id, question)
+        .await
+        .map_err(public)?;
     if options.json {
         let answer = asker.answer(prepared, None).await.map_err(public)?;
         println!(

@@ -3,6 +3,7 @@
 
 mod ask;
 mod bench;
+mod bench_stream;
 mod bootstrap;
 mod guard;
 mod ingest;
@@ -124,6 +125,22 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// (make bench) Time streamed answers: first answer byte against the
+    /// whole answer, per answerer, over the data directory's documents.
+    #[command(hide = true)]
+    BenchStream {
+        #[arg(long, env = "ASKDOCS_LOCAL_USER", default_value = DEFAULT_LOCAL_USER)]
+        email: String,
+        /// A file of questions, one per line.
+        #[arg(long)]
+        questions_file: PathBuf,
+        #[arg(long, default_value_t = 600)]
+        first_token_ms: u64,
+        #[arg(long, default_value_t = 100.0)]
+        tokens_per_second: f64,
+        #[arg(long, default_value_t = 150)]
+        answer_tokens: usize,
+    },
     /// (make bench) Time the local embedding model.
     #[command(hide = true)]
     BenchEmbed {
@@ -226,6 +243,38 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.models.model_dir.display()
         ),
         Command::BenchExtract { files, .. } => bench::extract_files(&files)?,
+        Command::BenchStream {
+            email,
+            questions_file,
+            first_token_ms,
+            tokens_per_second,
+            answer_tokens,
+        } => {
+            let questions: Vec<String> = std::fs::read_to_string(&questions_file)?
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_string)
+                .collect();
+            anyhow::ensure!(
+                !questions.is_empty(),
+                "no questions in {}",
+                questions_file.display()
+            );
+            bench_stream::run(
+                &config,
+                bench_stream::StreamBench {
+                    email,
+                    questions,
+                    pacing: bench_stream::Pacing {
+                        first_token: std::time::Duration::from_millis(first_token_ms),
+                        tokens_per_second,
+                        answer_tokens,
+                    },
+                },
+            )
+            .await?
+        }
         Command::BenchEmbed {
             batch,
             passages,

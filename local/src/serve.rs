@@ -13,6 +13,7 @@ use askdocs_shared::config::Config;
 use askdocs_shared::embedded::ObjectCreated;
 use askdocs_shared::http::finish;
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt as _;
 use axum::Router;
 
 use crate::guard::{guard, LocalOrigins};
@@ -86,6 +87,13 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
         running.cancel_all();
         tokio::time::sleep(Duration::from_millis(500)).await;
         std::process::exit(0);
+    });
+    // Streamed answers are many small writes: sent at once, not held back
+    // for the client's delayed acknowledgement (Nagle, ~40 ms each).
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::warn!(%error, "TCP_NODELAY could not be set");
+        }
     });
     let served = axum::serve(
         listener,
