@@ -349,12 +349,9 @@ impl Asker {
             before(
                 answer_deadline,
                 self.answer_from(
-                    &text,
-                    question_vector,
+                    generation_request(&text, question_vector, &found, history, answer_deadline),
                     &search_text,
                     &found,
-                    history,
-                    answer_deadline,
                     written,
                 ),
             )
@@ -465,33 +462,11 @@ impl Asker {
     /// numbered as the client receives them.
     async fn answer_from(
         &self,
-        question: &str,
-        question_vector: Option<Vec<f32>>,
+        request: GenerationRequest,
         search_text: &str,
         found: &[(Candidate, Document)],
-        history: Vec<Turn>,
-        deadline: Instant,
         written: Option<&AnswerText>,
     ) -> Result<(String, Vec<Citation>, String, bool)> {
-        let passages: Vec<Passage> = found
-            .iter()
-            .enumerate()
-            .map(|(index, (candidate, document))| Passage {
-                number: index + 1,
-                file_name: document.file_name.clone(),
-                page: candidate.chunk.page,
-                text: candidate.chunk.text.clone(),
-                sentence_vectors: candidate.chunk.sentence_vectors.clone(),
-            })
-            .collect();
-        let request = GenerationRequest {
-            prompt: prompt::chat_prompt(question, &passages, &history),
-            question: question.to_string(),
-            question_vector,
-            passages,
-            history,
-            time_left: Some(deadline.saturating_duration_since(Instant::now())),
-        };
         let generated = match written {
             Some(written) => self.generator.generate_streaming(&request, written).await?,
             None => self.generator.generate(&request).await?,
@@ -708,6 +683,36 @@ impl Asker {
             }
         }
         Ok(())
+    }
+}
+
+/// What the generator is asked: the found passages, numbered from 1, the
+/// question and the conversation so far, and the time left until `deadline`.
+fn generation_request(
+    question: &str,
+    question_vector: Option<Vec<f32>>,
+    found: &[(Candidate, Document)],
+    history: Vec<Turn>,
+    deadline: Instant,
+) -> GenerationRequest {
+    let passages: Vec<Passage> = found
+        .iter()
+        .enumerate()
+        .map(|(index, (candidate, document))| Passage {
+            number: index + 1,
+            file_name: document.file_name.clone(),
+            page: candidate.chunk.page,
+            text: candidate.chunk.text.clone(),
+            sentence_vectors: candidate.chunk.sentence_vectors.clone(),
+        })
+        .collect();
+    GenerationRequest {
+        prompt: prompt::chat_prompt(question, &passages, &history),
+        question: question.to_string(),
+        question_vector,
+        passages,
+        history,
+        time_left: Some(deadline.saturating_duration_since(Instant::now())),
     }
 }
 
