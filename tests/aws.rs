@@ -164,6 +164,122 @@ mod whole_stack {
         std::path::Path::new(env!("CARGO_BIN_EXE_askdocs")).with_file_name("processing")
     }
 
+    fn query_binary() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_BIN_EXE_askdocs")).with_file_name("query")
+    }
+
+    /// The query function's one endpoint: Bedrock's ConverseStream answered
+    /// by a stand-in (three pieces of text as event-stream frames), every
+    /// other call passed on to the emulator. No emulator serves Bedrock.
+    struct BedrockStandIn {
+        url: String,
+        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    impl BedrockStandIn {
+        fn start(emulator: &str) -> Self {
+            use axum::extract::{Path, Request};
+            use axum::response::IntoResponse;
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let recorded = calls.clone();
+            let emulator = emulator.trim_end_matches('/').to_string();
+            let client = reqwest::Client::new();
+            let converse_stream = move |Path(model): Path<String>| {
+                let recorded = recorded.clone();
+                async move {
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(format!("converse-stream {model}"));
+                    let mut body = frame("messageStart", json!({"role": "assistant"}));
+                    for text in ["It means", " the fog pump", " stalled [1]."] {
+                        body.extend(frame(
+                            "contentBlockDelta",
+                            json!({"contentBlockIndex": 0, "delta": {"text": text}}),
+                        ));
+                    }
+                    body.extend(frame("messageStop", json!({"stopReason": "end_turn"})));
+                    (
+                        [("content-type", "application/vnd.amazon.eventstream")],
+                        body,
+                    )
+                }
+            };
+            let forward = move |request: Request| {
+                let (client, emulator) = (client.clone(), emulator.clone());
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                    let path = parts
+                        .uri
+                        .path_and_query()
+                        .map(|p| p.as_str())
+                        .unwrap_or("/");
+                    let mut call = client.request(parts.method, format!("{emulator}{path}"));
+                    for (name, value) in &parts.headers {
+                        if name != "host" && name != "content-length" {
+                            call = call.header(name, value);
+                        }
+                    }
+                    let answer = call.body(body).send().await.unwrap();
+                    let status = answer.status();
+                    let headers = answer.headers().clone();
+                    let bytes = answer.bytes().await.unwrap();
+                    let mut response = (status, bytes).into_response();
+                    for (name, value) in &headers {
+                        if name != "content-length" && name != "transfer-encoding" {
+                            response.headers_mut().insert(name, value.clone());
+                        }
+                    }
+                    response
+                }
+            };
+            let app = axum::Router::new()
+                .route(
+                    "/model/{model}/converse-stream",
+                    axum::routing::post(converse_stream),
+                )
+                .fallback(forward);
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+            BedrockStandIn {
+                url,
+                calls,
+                _runtime: runtime,
+            }
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    /// One event-stream frame, as Bedrock encodes it.
+    fn frame(kind: &str, payload: Value) -> Vec<u8> {
+        use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+        let message = Message::new(serde_json::to_vec(&payload).unwrap())
+            .add_header(Header::new(
+                ":message-type",
+                HeaderValue::String("event".into()),
+            ))
+            .add_header(Header::new(
+                ":event-type",
+                HeaderValue::String(kind.to_string().into()),
+            ))
+            .add_header(Header::new(
+                ":content-type",
+                HeaderValue::String("application/json".into()),
+            ));
+        let mut buffer = Vec::new();
+        aws_smithy_eventstream::frame::write_message_to(&message, &mut buffer).unwrap();
+        buffer
+    }
+
     fn env_of(settings: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
         let mut env = settings.to_vec();
         env.extend([
@@ -272,6 +388,62 @@ mod whole_stack {
             answer["citations"].as_array().unwrap().is_empty(),
             "{answer}"
         );
+
+        // AND the query function, as Lambda runs it on this stack with Claude
+        // (a stand-in speaking Bedrock's event stream), streams her answer
+        let bedrock = BedrockStandIn::start(&aws_endpoint());
+        let mut query_settings = settings.clone();
+        query_settings
+            .retain(|(name, _)| *name != "AWS_ENDPOINT_URL" && *name != "ASKDOCS_GENERATOR");
+        query_settings.extend([
+            ("AWS_ENDPOINT_URL", bedrock.url.clone()),
+            ("ASKDOCS_GENERATOR", "bedrock".to_string()),
+            (
+                "BEDROCK_MODEL_ID",
+                "eu.anthropic.claude-haiku-4-5-20251001-v1:0".to_string(),
+            ),
+        ]);
+        let query = LambdaRuntime::start(&query_binary(), &query_settings);
+        let mut ask = askdocs_shared::testing::harness::with_bearer(
+            askdocs_shared::testing::harness::event("query-ask.json"),
+            &ada,
+        );
+        ask["headers"]["Accept"] = json!("text/event-stream");
+        ask["multiValueHeaders"]["Accept"] = json!(["text/event-stream"]);
+        let streamed = query.invoke(ask).expect("the query function answers");
+        let streamed = streamed.as_str().expect("a streamed response");
+        let (prelude, body) = streamed
+            .split_once("\0\0\0\0\0\0\0\0")
+            .expect("a prelude, then eight NULs");
+        let prelude: Value = serde_json::from_str(prelude).unwrap();
+        assert_eq!(prelude["statusCode"], 200, "{prelude}");
+        assert_eq!(prelude["headers"]["content-type"], "text/event-stream");
+        let events = askdocs_shared::testing::harness::server_sent_events(body);
+        let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["citations", "answer", "answer", "answer", "done"],
+            "{body}"
+        );
+        assert_eq!(events[0].1["citations"][0]["documentId"], id);
+        let streamed_text: String = events[1..4]
+            .iter()
+            .map(|(_, data)| data["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(streamed_text, "It means the fog pump stalled [1].");
+        let done = &events[4].1;
+        assert_eq!(done["model"], "eu.anthropic.claude-haiku-4-5-20251001-v1:0");
+        assert_eq!(done["citations"][0]["documentId"], id);
+        // AND Bedrock was asked through ConverseStream, once
+        assert_eq!(
+            bedrock.calls(),
+            ["converse-stream eu.anthropic.claude-haiku-4-5-20251001-v1:0"]
+        );
+        // AND the answer is in her history on DynamoDB, whole
+        let (_, history) = server.call("GET", "/query/history", Some(&ada), None);
+        assert_eq!(history["items"][0]["queryId"], done["queryId"], "{history}");
+        assert_eq!(history["items"][0]["answer"], done["answer"]);
+        drop(query);
 
         // WHEN Ada deletes it THEN nothing is left in S3, DynamoDB or S3 Vectors
         let (status, _) = server.call("DELETE", &format!("/documents/{id}"), Some(&ada), None);

@@ -422,7 +422,9 @@ fn serve_runtime_api(stream: std::net::TcpStream, state: &RuntimeState) {
             reply(&mut writer, "200 OK", &headers, &event.to_string());
             continue;
         }
-        let answer = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+        // A streamed response (prelude, eight NULs, body) is kept as text.
+        let answer = serde_json::from_slice::<Value>(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
         if path.ends_with("/runtime/init/error") {
             state
                 .queue
