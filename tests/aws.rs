@@ -259,25 +259,8 @@ mod whole_stack {
         }
     }
 
-    /// One event-stream frame, as Bedrock encodes it.
     fn frame(kind: &str, payload: Value) -> Vec<u8> {
-        use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
-        let message = Message::new(serde_json::to_vec(&payload).unwrap())
-            .add_header(Header::new(
-                ":message-type",
-                HeaderValue::String("event".into()),
-            ))
-            .add_header(Header::new(
-                ":event-type",
-                HeaderValue::String(kind.to_string().into()),
-            ))
-            .add_header(Header::new(
-                ":content-type",
-                HeaderValue::String("application/json".into()),
-            ));
-        let mut buffer = Vec::new();
-        aws_smithy_eventstream::frame::write_message_to(&message, &mut buffer).unwrap();
-        buffer
+        askdocs_shared::aws::event_stream_frame("event", kind, &payload)
     }
 
     fn env_of(settings: &[(&'static str, String)]) -> Vec<(&'static str, String)> {

@@ -15,14 +15,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use askdocs_query::{app, QueryState};
-use askdocs_shared::aws::AwsClients;
+use askdocs_shared::aws::{event_stream_frame, AwsClients};
 use askdocs_shared::backends::Backends;
 use askdocs_shared::config::{Config, TlsRoots};
 use askdocs_shared::embedded::openai_chat::ChatEndpoint;
 use askdocs_shared::embedded::OpenAiChatGenerator;
 use askdocs_shared::ports::Generator;
 use askdocs_shared::query::Asker;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use axum::body::{Body, Bytes};
 use axum::response::IntoResponse;
 use axum::routing::post;
@@ -74,23 +73,7 @@ fn paced_pieces(pacing: Pacing) -> Vec<String> {
 }
 
 fn frame(kind: &str, payload: Value) -> Bytes {
-    let message = Message::new(serde_json::to_vec(&payload).expect("JSON"))
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String("event".into()),
-        ))
-        .add_header(Header::new(
-            ":event-type",
-            HeaderValue::String(kind.to_string().into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ));
-    let mut buffer = Vec::new();
-    aws_smithy_eventstream::frame::write_message_to(&message, &mut buffer)
-        .expect("a frame encodes");
-    buffer.into()
+    event_stream_frame("event", kind, &payload).into()
 }
 
 /// `first` at once, the answer's pieces at the model's pace, then `last`.

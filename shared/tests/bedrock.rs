@@ -7,13 +7,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use askdocs_shared::aws::AwsClients;
+use askdocs_shared::aws::{event_stream_frame, AwsClients};
 use askdocs_shared::config::{BedrockSettings, DEFAULT_BEDROCK_MODEL_ID};
 use askdocs_shared::model::Completion;
 use askdocs_shared::ports::{AnswerText, Embedder, Generator};
 use askdocs_shared::testing::{embedder_contract, generator_contract, sample_generation_request};
 use askdocs_shared::Error;
-use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -37,28 +36,8 @@ struct StandIn {
     hung_up: Arc<AtomicBool>,
 }
 
-/// One event-stream frame, as Bedrock encodes it.
-fn frame(message_type: &str, type_header: &str, name: &str, payload: Value) -> Bytes {
-    let message = Message::new(serde_json::to_vec(&payload).unwrap())
-        .add_header(Header::new(
-            ":message-type",
-            HeaderValue::String(message_type.to_string().into()),
-        ))
-        .add_header(Header::new(
-            type_header.to_string(),
-            HeaderValue::String(name.to_string().into()),
-        ))
-        .add_header(Header::new(
-            ":content-type",
-            HeaderValue::String("application/json".into()),
-        ));
-    let mut buffer = Vec::new();
-    aws_smithy_eventstream::frame::write_message_to(&message, &mut buffer).unwrap();
-    buffer.into()
-}
-
 fn stream_event(name: &str, payload: Value) -> Bytes {
-    frame("event", ":event-type", name, payload)
+    event_stream_frame("event", name, &payload).into()
 }
 
 fn text_delta(text: &str) -> Bytes {
@@ -113,12 +92,12 @@ async fn converse_stream(
             frames.push((now, text_delta("It means")));
             frames.push((
                 now,
-                frame(
+                event_stream_frame(
                     "exception",
-                    ":exception-type",
                     "throttlingException",
-                    json!({"message": "Too many tokens, please wait"}),
-                ),
+                    &json!({"message": "Too many tokens, please wait"}),
+                )
+                .into(),
             ));
         }
         "paced" => {

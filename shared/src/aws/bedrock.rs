@@ -414,6 +414,37 @@ impl Generator for ClaudeGenerator {
     }
 }
 
+/// One frame of Bedrock's event stream, as ConverseStream sends it: an
+/// `event` named `name` (`contentBlockDelta`, `messageStop`, …) or an
+/// `exception` of that type (`throttlingException`, …), its payload JSON.
+/// For stand-ins that answer the adapter as Bedrock would (the tests, `make
+/// bench`); the adapter itself only reads frames.
+pub fn event_stream_frame(message_type: &str, name: &str, payload: &Value) -> Vec<u8> {
+    use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
+    let type_header = if message_type == "exception" {
+        ":exception-type"
+    } else {
+        ":event-type"
+    };
+    let message = Message::new(serde_json::to_vec(payload).expect("a JSON value serializes"))
+        .add_header(Header::new(
+            ":message-type",
+            HeaderValue::String(message_type.to_string().into()),
+        ))
+        .add_header(Header::new(
+            type_header,
+            HeaderValue::String(name.to_string().into()),
+        ))
+        .add_header(Header::new(
+            ":content-type",
+            HeaderValue::String("application/json".into()),
+        ));
+    let mut frame = Vec::new();
+    aws_smithy_eventstream::frame::write_message_to(&message, &mut frame)
+        .expect("a frame of a JSON payload encodes");
+    frame
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

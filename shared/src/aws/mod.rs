@@ -48,7 +48,7 @@ use tokio::sync::OnceCell;
 use crate::config::TlsRoots;
 
 #[cfg(feature = "aws-bedrock")]
-pub use bedrock::{ClaudeGenerator, TitanEmbedder};
+pub use bedrock::{event_stream_frame, ClaudeGenerator, TitanEmbedder};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
 #[cfg(feature = "aws-search")]
 pub use opensearch::OpenSearchIndex;

@@ -179,11 +179,11 @@ pub async fn send(app: &axum::Router, event: Value) -> (u16, Value) {
     (status, body)
 }
 
-/// [`send`], with the response's headers.
-pub async fn send_for_headers(
+/// The router's whole response to an API Gateway proxy event.
+async fn respond(
     app: &axum::Router,
-    event: Value,
-) -> (u16, axum::http::HeaderMap, Value) {
+    event: &Value,
+) -> (u16, axum::http::HeaderMap, axum::body::Bytes) {
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status().as_u16();
@@ -191,6 +191,15 @@ pub async fn send_for_headers(
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
+    (status, headers, bytes)
+}
+
+/// [`send`], with the response's headers.
+pub async fn send_for_headers(
+    app: &axum::Router,
+    event: Value,
+) -> (u16, axum::http::HeaderMap, Value) {
+    let (status, headers, bytes) = respond(app, &event).await;
     let body = if bytes.is_empty() {
         Value::Null
     } else {
@@ -233,13 +242,7 @@ pub async fn send_for_events(
 ) -> (u16, axum::http::HeaderMap, Vec<(String, Value)>) {
     event["headers"]["Accept"] = json!("text/event-stream");
     event["multiValueHeaders"]["Accept"] = json!(["text/event-stream"]);
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let (status, headers, bytes) = respond(app, &event).await;
     let text = String::from_utf8(bytes.to_vec()).expect("events are UTF-8");
     let events = if status == 200 {
         server_sent_events(&text)
