@@ -89,7 +89,8 @@ def ask_for_events(label, body):
         events = events_of(response.read().decode())
     names = [name for name, _ in events]
     if not names or names[0] != "citations" or names[-1] not in ("done", "error") \
-            or any(name != "answer" for name in names[1:-1]) or len(names) < 3:
+            or any(name != "answer" for name in names[1:-1]) or len(names) < 2 \
+            or (names[-1] == "done" and len(names) < 3):
         problems.append(f"{label}: events in the wrong order: {names}")
     for index, (name, data) in enumerate(events):
         check = event_validators.get(name)

@@ -230,32 +230,40 @@
       return;
     }
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    for (;;) {
-      let chunk;
-      try {
-        chunk = await reader.read();
-      } catch {
-        throw new ApiError(0, 'network', 'The connection broke off before the answer was complete. Please ask again.');
-      }
-      if (session !== state.session) {
-        reader.cancel();
-        throw stale();
-      }
-      if (chunk.done) return;
-      buffer = (buffer + chunk.value).replace(/\r\n/g, '\n');
-      let end;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        let name = 'message';
-        const data = [];
-        for (const line of block.split('\n')) {
-          if (line.startsWith('event:')) name = line.slice(6).trim();
-          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+    // Leaving early for any reason (an error event, a stale session, a bug
+    // in a handler) closes the connection: the server stops the answer.
+    const ended = state.session;
+    let complete = false;
+    try {
+      let buffer = '';
+      for (;;) {
+        let chunk;
+        try {
+          chunk = await reader.read();
+        } catch {
+          throw new ApiError(0, 'network', 'The connection broke off before the answer was complete. Please ask again.');
         }
-        if (data.length) onEvent(name, parseBody(data.join('\n')));
+        if (ended !== state.session) throw stale();
+        if (chunk.done) {
+          complete = true;
+          return;
+        }
+        buffer = (buffer + chunk.value).replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          let name = 'message';
+          const data = [];
+          for (const line of block.split('\n')) {
+            if (line.startsWith('event:')) name = line.slice(6).trim();
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+          }
+          if (data.length) onEvent(name, parseBody(data.join('\n')));
+        }
       }
+    } finally {
+      if (!complete) reader.cancel().catch(() => {});
     }
   }
 
@@ -1029,9 +1037,11 @@
         node.replaceWith(done);
         return done;
       },
-      fail(message) {
+      fail(message, withdrawn) {
         answer.removeAttribute('aria-busy');
         paragraph.classList.remove('growing');
+        // Text the model's filter withdrew is not left on screen.
+        if (withdrawn) paragraph.textContent = '';
         status.textContent = `The answer stopped: ${message}`;
         status.classList.add('error');
       },
@@ -1073,7 +1083,6 @@
           turn = growingTurn(question, data.citations || []);
           $('conversation').append(turn.node);
           turn.node.scrollIntoView({ block: 'nearest' });
-          settle(data.conversationId);
         } else if (name === 'answer' && turn && data) {
           turn.grow(data.text || '');
         } else if (name === 'done' && data) {
@@ -1085,6 +1094,7 @@
           answered = true;
           announce('Answer ready.');
         } else if (name === 'error') {
+          // The stream's own failure: the status was 200, the code says what.
           throw errorFrom(500, data, null);
         }
       });
@@ -1092,7 +1102,7 @@
       historyIsStale();
     } catch (error) {
       if (moot(error)) return;
-      if (turn) turn.fail(error.message);
+      if (turn) turn.fail(error.message, error.code === 'content_filtered');
       errorBox.textContent = error.message;
       show(errorBox, true);
     } finally {

@@ -62,7 +62,18 @@ pub async fn run(config: &Config, options: AskOptions) -> anyhow::Result<()> {
         anyhow::Ok(streamed)
     };
     let (answer, streamed) = tokio::join!(answering, printing);
-    let (answer, streamed) = (answer.map_err(public)?, streamed?);
+    // A closed stdout first: the answer then failed only because nobody read it.
+    let streamed = streamed?;
+    let answer = answer.map_err(|error| {
+        if error.code() == "content_filtered" {
+            anyhow::anyhow!(
+                "{} (the words printed above are withdrawn)",
+                error.public_message()
+            )
+        } else {
+            public(error)
+        }
+    })?;
     let numbers = cited_passages(&streamed, retrieved);
     if !answer.citations.is_empty() {
         println!("\nSources:");

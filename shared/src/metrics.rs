@@ -12,6 +12,9 @@ pub enum Metric {
     DocumentsFailed,
     QuestionsAnswered,
     AnswersNotFound,
+    /// A streamed answer that failed after its 200 was sent: API Gateway
+    /// counts no 5xx for it, so it is counted here.
+    AnswersFailed,
 }
 
 impl Metric {
@@ -21,6 +24,7 @@ impl Metric {
             Metric::DocumentsFailed => "DocumentsFailed",
             Metric::QuestionsAnswered => "QuestionsAnswered",
             Metric::AnswersNotFound => "AnswersNotFound",
+            Metric::AnswersFailed => "AnswersFailed",
         }
     }
 }

@@ -393,3 +393,40 @@ async fn the_chat_adapter_streams_with_stream_true_and_reads_every_piece() {
         askdocs_shared::model::Completion::Truncated
     );
 }
+
+/// A chat server whose stream is exactly `body`.
+async fn raw_stream_server(body: &'static str) -> String {
+    let app = Router::new().route(
+        "/v1/chat/completions",
+        post(move || async move { ([("content-type", "text/event-stream")], body) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/v1")
+}
+
+#[tokio::test]
+async fn a_chat_stream_that_breaks_off_or_reports_an_error_is_not_an_answer() {
+    for (body, what) in [
+        (
+            "data: {\"choices\":[{\"delta\":{\"content\":\"It means the fog\"}}]}\n\n",
+            "closed before [DONE] or a finish reason",
+        ),
+        (
+            "data: {\"choices\":[{\"delta\":{\"content\":\"It means\"}}]}\n\ndata: {\"error\":{\"message\":\"out of memory\"}}\n\n",
+            "an error chunk mid-answer",
+        ),
+    ] {
+        // GIVEN a server whose stream ends that way
+        let generator = OpenAiChatGenerator::new(settings(&raw_stream_server(body).await)).unwrap();
+        // WHEN an answer is streamed from it
+        let (written, _pieces) = askdocs_shared::ports::AnswerText::channel();
+        let error = generator
+            .generate_streaming(&sample_generation_request(), &written)
+            .await
+            .unwrap_err();
+        // THEN it is a failure a retry may fix, not a short answer filed as whole
+        assert!(matches!(error, Error::Unavailable(_)), "{what}: {error:?}");
+    }
+}

@@ -9,13 +9,17 @@
 //! | `error`     | `{error: {code, message}}`, as a JSON error; the stream ends  |
 //!
 //! The answer is generated while the client reads the stream and by no one
-//! else: a client that hangs up drops the stream, and with it the
-//! generation (no more tokens are billed) and the history write that would
-//! have followed it.
+//! else: when the server drops the stream (the local server, as soon as the
+//! client hangs up), the generation goes with it (no more tokens are billed)
+//! and the history write that would have followed it. On AWS the function
+//! learns of a hang-up only if Lambda closes its response stream; otherwise
+//! the answer runs to its end (bounded by its token budget and deadline) and
+//! is filed.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use askdocs_shared::metrics::{self, Metric};
 use askdocs_shared::ports::AnswerText;
 use askdocs_shared::query::{Answer, Asker, PreparedAsk};
 use askdocs_shared::Error;
@@ -26,6 +30,7 @@ use futures::future::BoxFuture;
 use futures::Stream;
 use serde::Serialize;
 use tokio::sync::mpsc::Receiver;
+use tracing::Instrument as _;
 
 use crate::AskResponse;
 
@@ -37,10 +42,16 @@ pub fn wants_event_stream(headers: &HeaderMap) -> bool {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|media_type| {
-            media_type
-                .split(';')
-                .next()
-                .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/event-stream"))
+            let mut parameters = media_type.split(';');
+            let essence = parameters.next().unwrap_or_default().trim();
+            // `q=0` says "not this one".
+            let refused = parameters.any(|parameter| {
+                parameter.split_once('=').is_some_and(|(name, value)| {
+                    name.trim().eq_ignore_ascii_case("q")
+                        && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
+            });
+            essence.eq_ignore_ascii_case("text/event-stream") && !refused
         })
 }
 
@@ -75,9 +86,12 @@ fn event(name: &'static str, data: &impl Serialize) -> Event {
 fn failed(error: &Error) -> Event {
     if error.status_code().is_server_error() {
         // The detail stays in the log; the client reads the public message.
-        tracing::error!(error = %error, "the streamed answer failed");
+        // The response is already a 200, so API Gateway's 5xx count misses
+        // it: the metric is what the alarm watches.
+        tracing::error!(error = %error, code = error.code(), "the streamed answer failed");
+        metrics::count(Metric::AnswersFailed);
     } else {
-        tracing::info!(error = %error, "the streamed answer was refused");
+        tracing::info!(error = %error, code = error.code(), "the streamed answer was refused");
     }
     event("error", &error.body())
 }
@@ -96,6 +110,7 @@ enum Step {
 fn finished(outcome: askdocs_shared::Result<Answer>) -> Event {
     match outcome {
         Ok(answer) => {
+            tracing::info!(query_id = %answer.query_id, "the streamed answer ended");
             let server_timing = answer.timings.server_timing();
             event(
                 "done",
@@ -114,10 +129,11 @@ fn finished(outcome: askdocs_shared::Result<Answer>) -> Event {
 fn events(
     asker: Arc<Asker>,
     prepared: PreparedAsk,
+    span: tracing::Span,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold(Step::Sources(prepared), move |step| {
         let asker = asker.clone();
-        async move {
+        let step_of_request = async move {
             match step {
                 Step::Sources(prepared) => {
                     let sources = event(
@@ -174,13 +190,16 @@ fn events(
                 },
                 Step::Ended => None,
             }
-        }
+        };
+        step_of_request.instrument(span.clone())
     })
 }
 
 /// The answer to a prepared ask as a `text/event-stream` response.
 pub fn answer_stream(asker: Arc<Asker>, prepared: PreparedAsk) -> Response {
-    let mut response = Sse::new(events(asker, prepared)).into_response();
+    // The body is polled after the handler returned (by the server, or by
+    // the Lambda runtime's own task): its logs keep the request's span.
+    let mut response = Sse::new(events(asker, prepared, tracing::Span::current())).into_response();
     let headers = response.headers_mut();
     // An answer is the caller's own: stored by no cache (as every API answer).
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -204,6 +223,7 @@ mod tests {
         assert!(accept("application/json, Text/Event-Stream;q=0.9"));
         assert!(!accept("application/json"));
         assert!(!accept("*/*"));
+        assert!(!accept("application/json, text/event-stream;q=0"));
         assert!(!wants_event_stream(&HeaderMap::new()));
     }
 }

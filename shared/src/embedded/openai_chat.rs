@@ -169,6 +169,7 @@ impl Generator for OpenAiChatGenerator {
         let mut answer = String::new();
         let mut model = self.settings.model.clone();
         let mut finish_reason = None;
+        let mut done = false;
         'reading: while let Some(bytes) = response.chunk().await.map_err(unreachable)? {
             // A character may be split between two chunks.
             pending.extend_from_slice(&bytes);
@@ -185,15 +186,24 @@ impl Generator for OpenAiChatGenerator {
                 Err(_) => return Err(invalid("a stream that is not UTF-8")),
             }
             while let Some((end, next)) = event_end(&buffer) {
-                let event: String = buffer.drain(..next).take(end).collect();
+                let event = buffer[..end].to_string();
+                buffer.drain(..next);
                 let Some(data) = event_data(&event) else {
                     continue;
                 };
                 if data.trim() == "[DONE]" {
+                    done = true;
                     break 'reading;
                 }
                 let chunk: Value = serde_json::from_str(&data)
                     .map_err(|error| invalid(format!("an event that is not JSON: {error}")))?;
+                if chunk.get("error").is_some() {
+                    // A server failing mid-answer (overloaded, out of memory)
+                    // says so in the stream; never its text: it may echo the prompt.
+                    return Err(Error::Unavailable(anyhow::anyhow!(
+                        "chat endpoint failed mid-answer"
+                    )));
+                }
                 if let Some(name) = chunk["model"].as_str() {
                     model = name.to_string();
                 }
@@ -212,6 +222,12 @@ impl Generator for OpenAiChatGenerator {
                     answer.push_str(piece);
                 }
             }
+        }
+        if !done && finish_reason.is_none() {
+            // The connection closed before the server said the answer ended.
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "chat endpoint's stream broke off before the answer ended"
+            )));
         }
         let answer = answer.trim();
         if answer.is_empty() {
