@@ -23,6 +23,8 @@
 pub mod bedrock;
 #[cfg(feature = "aws-admin")]
 pub mod bootstrap;
+#[cfg(feature = "aws-answers")]
+pub mod claude;
 mod dynamodb;
 mod errors;
 mod http;
@@ -48,7 +50,9 @@ use tokio::sync::OnceCell;
 use crate::config::TlsRoots;
 
 #[cfg(feature = "aws-bedrock")]
-pub use bedrock::{event_stream_frame, ClaudeGenerator, TitanEmbedder};
+pub use bedrock::TitanEmbedder;
+#[cfg(feature = "aws-answers")]
+pub use claude::{event_stream_frame, ClaudeGenerator};
 pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, DynamoUserStore};
 #[cfg(feature = "aws-search")]
 pub use opensearch::OpenSearchIndex;
@@ -458,7 +462,7 @@ impl AwsClients {
         TitanEmbedder::new(self.clone(), model_id, dimensions)
     }
 
-    #[cfg(feature = "aws-bedrock")]
+    #[cfg(feature = "aws-answers")]
     pub fn claude_generator(
         &self,
         model_id: &str,

@@ -123,18 +123,18 @@ impl Wiring for Aws {
     }
 
     fn bedrock_generator(&self, bedrock: &BedrockSettings) -> anyhow::Result<Arc<dyn Generator>> {
-        #[cfg(feature = "aws-bedrock")]
+        #[cfg(feature = "aws-answers")]
         return Ok(Arc::new(self.clients.claude_generator(
             &bedrock.generation_model_id,
             bedrock.max_tokens,
             bedrock.temperature,
         )));
-        #[cfg(not(feature = "aws-bedrock"))]
+        #[cfg(not(feature = "aws-answers"))]
         {
             let _ = bedrock;
             Err(super::missing_feature(
                 "Bedrock answers",
-                "aws-bedrock",
+                "aws-answers",
                 "this function does not answer",
             ))
         }
