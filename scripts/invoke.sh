@@ -14,6 +14,18 @@ case "$function_name" in
   *) echo "invoke: FN must be auth, document, processing or query" >&2; exit 2 ;;
 esac
 
+# The query function answers in Lambda's response-streaming mode (API
+# Gateway's STREAM transfer mode), which `cargo lambda invoke` cannot read:
+# it runs under our own Runtime API stand-in, which prints the answer as the
+# function writes it.
+if [ "$function_name" = query ]; then
+  cargo build --quiet --features askdocs-query/local --bin query
+  ASKDOCS_BACKEND=embedded \
+  ASKDOCS_DATA_DIR="${ASKDOCS_DATA_DIR:-.askdocs}" \
+  ASKDOCS_MODEL_DIR="${ASKDOCS_MODEL_DIR:-$PWD/.models/all-MiniLM-L6-v2}" \
+    exec python3 scripts/runtime_api.py "$event_file" -- "${CARGO_TARGET_DIR:-target}/debug/query"
+fi
+
 venv=.venv-tools
 if [ ! -x "$venv/bin/cargo-lambda" ]; then
   echo "invoke: installing cargo-lambda into $venv ..." >&2
