@@ -20,6 +20,7 @@ use askdocs_shared::backends::Backends;
 use askdocs_shared::config::{Config, TlsRoots};
 use askdocs_shared::embedded::openai_chat::ChatEndpoint;
 use askdocs_shared::embedded::OpenAiChatGenerator;
+use askdocs_shared::model::events::parse_events;
 use askdocs_shared::ports::Generator;
 use askdocs_shared::query::Asker;
 use axum::body::{Body, Bytes};
@@ -204,9 +205,7 @@ async fn query_server(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     // As `askdocs serve`: each event is sent as it is written.
-    let listener = listener.tap_io(|connection| {
-        let _ = connection.set_nodelay(true);
-    });
+    let listener = listener.tap_io(crate::serve::without_delay);
     let router = app(state);
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(format!("http://{address}"))
@@ -233,17 +232,18 @@ fn overhead_of(server_timing: &str) -> Option<f64> {
     })
 }
 
-async fn ask_streamed(
+/// `POST /query/ask` of `question`, answered as `accept`; anything but a 200 is an error.
+async fn post_ask(
     client: &reqwest::Client,
     url: &str,
     token: &str,
     question: &str,
-) -> anyhow::Result<Streamed> {
-    let asked = Instant::now();
-    let mut response = client
+    accept: &str,
+) -> anyhow::Result<reqwest::Response> {
+    let response = client
         .post(format!("{url}/query/ask"))
         .bearer_auth(token)
-        .header("accept", "text/event-stream")
+        .header("accept", accept)
         .json(&json!({ "question": question }))
         .send()
         .await?;
@@ -252,6 +252,17 @@ async fn ask_streamed(
         "ask answered {}",
         response.status()
     );
+    Ok(response)
+}
+
+async fn ask_streamed(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    question: &str,
+) -> anyhow::Result<Streamed> {
+    let asked = Instant::now();
+    let mut response = post_ask(client, url, token, question, "text/event-stream").await?;
     let mut body = String::new();
     let mut first_answer_byte = None;
     while let Some(chunk) = response.chunk().await? {
@@ -261,12 +272,11 @@ async fn ask_streamed(
         }
     }
     let whole = milliseconds(asked);
-    let done = body
-        .split("\n\n")
-        .find(|event| event.starts_with("event: done"))
-        .and_then(|event| event.lines().find_map(|line| line.strip_prefix("data: ")))
+    let (_, done) = parse_events(&body)
+        .into_iter()
+        .find(|(name, _)| name == "done")
         .ok_or_else(|| anyhow::anyhow!("the stream ended without `done`: {body}"))?;
-    let done: Value = serde_json::from_str(done)?;
+    let done: Value = serde_json::from_str(&done)?;
     Ok(Streamed {
         first_answer_byte: first_answer_byte
             .ok_or_else(|| anyhow::anyhow!("no answer event: {body}"))?,
@@ -283,17 +293,7 @@ async fn ask_json(
     question: &str,
 ) -> anyhow::Result<(f64, Option<f64>)> {
     let asked = Instant::now();
-    let response = client
-        .post(format!("{url}/query/ask"))
-        .bearer_auth(token)
-        .json(&json!({ "question": question }))
-        .send()
-        .await?;
-    anyhow::ensure!(
-        response.status() == 200,
-        "ask answered {}",
-        response.status()
-    );
+    let response = post_ask(client, url, token, question, "application/json").await?;
     let overhead = response
         .headers()
         .get("server-timing")

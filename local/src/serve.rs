@@ -27,6 +27,15 @@ const SWEEP_EVERY: Duration = Duration::from_secs(10 * 60);
 /// Later than any timestamp: at start-up every run still `processing` died with the last server.
 const EVERY_RUN: &str = "9999-12-31T23:59:59.999Z";
 
+/// For `tap_io` on a listener: TCP_NODELAY on each connection. Streamed
+/// answers are many small writes, sent at once rather than held back for the
+/// client's delayed acknowledgement (Nagle's algorithm, ~40 ms each).
+pub fn without_delay(connection: &mut tokio::net::TcpStream) {
+    if let Err(error) = connection.set_nodelay(true) {
+        tracing::warn!(%error, "TCP_NODELAY could not be set");
+    }
+}
+
 pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
     let backends = Backends::connect(config).await?;
     let listener = tokio::net::TcpListener::bind((host, port))
@@ -88,13 +97,7 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(500)).await;
         std::process::exit(0);
     });
-    // Streamed answers are many small writes: sent at once, not held back
-    // for the client's delayed acknowledgement (Nagle, ~40 ms each).
-    let listener = listener.tap_io(|connection| {
-        if let Err(error) = connection.set_nodelay(true) {
-            tracing::warn!(%error, "TCP_NODELAY could not be set");
-        }
-    });
+    let listener = listener.tap_io(without_delay);
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

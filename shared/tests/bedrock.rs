@@ -67,13 +67,7 @@ async fn converse_stream(
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
-    let request: Value = serde_json::from_slice(&body).unwrap();
-    stand_in
-        .calls
-        .lock()
-        .unwrap()
-        .push((format!("converse-stream {model}"), headers, request));
-    let mode = stand_in.converse.lock().unwrap().clone();
+    let mode = stand_in.record(format!("converse-stream {model}"), headers, &body);
     let now = Duration::ZERO;
     let mut frames = vec![(
         now,
@@ -150,6 +144,15 @@ async fn converse_stream(
         .into_response()
 }
 
+impl StandIn {
+    /// Notes a Converse or ConverseStream call; returns how to answer it.
+    fn record(&self, call: String, headers: HeaderMap, body: &Bytes) -> String {
+        let request: Value = serde_json::from_slice(body).unwrap();
+        self.calls.lock().unwrap().push((call, headers, request));
+        self.converse.lock().unwrap().clone()
+    }
+}
+
 /// A pretend Titan: texts about pumps point one way, everything else another.
 fn titan_vector(text: &str, dimensions: usize) -> Vec<f32> {
     let mut vector = vec![0.0f32; dimensions];
@@ -195,13 +198,7 @@ async fn converse(
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
-    let request: Value = serde_json::from_slice(&body).unwrap();
-    stand_in
-        .calls
-        .lock()
-        .unwrap()
-        .push((format!("converse {model}"), headers, request));
-    let mode = stand_in.converse.lock().unwrap().clone();
+    let mode = stand_in.record(format!("converse {model}"), headers, &body);
     let failure = |status: StatusCode, kind: &'static str| {
         (
             status,

@@ -237,24 +237,32 @@ fn stream_failed(
     }
 }
 
-#[async_trait]
-impl Generator for ClaudeGenerator {
-    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
-        let call = self.call(request)?;
-        let output = self
+/// Sends `request` as the Converse or ConverseStream `operation`: the two
+/// take the same fields but are different SDK builder types.
+macro_rules! send_converse {
+    ($generator:expr, $operation:ident, $request:expr, $name:literal) => {{
+        let call = $generator.call($request)?;
+        $generator
             .clients
             .bedrock()
             .await
-            .converse()
-            .model_id(&self.model_id)
-            .system(SystemContentBlock::Text(request.prompt.system.clone()))
+            .$operation()
+            .model_id(&$generator.model_id)
+            .system(SystemContentBlock::Text($request.prompt.system.clone()))
             .set_messages(Some(call.messages))
             .inference_config(call.inference)
             .customize()
             .config_override(call.settings)
             .send()
             .await
-            .map_err(|error| converse_failed("Bedrock Converse", error))?;
+            .map_err(|error| converse_failed($name, error))?
+    }};
+}
+
+#[async_trait]
+impl Generator for ClaudeGenerator {
+    async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
+        let output = send_converse!(self, converse, request, "Bedrock Converse");
         let answer = match output.output() {
             Some(ConverseOutput::Message(reply)) => reply
                 .content()
@@ -278,24 +286,10 @@ impl Generator for ClaudeGenerator {
         request: &GenerationRequest,
         written: &AnswerText,
     ) -> Result<Generated> {
-        let call = self.call(request)?;
         let deadline = request
             .time_left
             .map(|left| tokio::time::Instant::now() + left);
-        let output = self
-            .clients
-            .bedrock()
-            .await
-            .converse_stream()
-            .model_id(&self.model_id)
-            .system(SystemContentBlock::Text(request.prompt.system.clone()))
-            .set_messages(Some(call.messages))
-            .inference_config(call.inference)
-            .customize()
-            .config_override(call.settings)
-            .send()
-            .await
-            .map_err(|error| converse_failed("Bedrock ConverseStream", error))?;
+        let output = send_converse!(self, converse_stream, request, "Bedrock ConverseStream");
         let mut events = output.stream;
         let mut answer = String::new();
         let mut stop_reason = None;

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use crate::model::events::{event_end, parse_event};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
 use crate::ports::{AnswerText, Generator};
 
@@ -101,29 +102,6 @@ fn completion(finish_reason: Option<&str>) -> Completion {
     }
 }
 
-/// The `data:` lines of one server-sent event, joined; `None` for an event
-/// without data (a comment or keep-alive).
-fn event_data(event: &str) -> Option<String> {
-    let lines: Vec<&str> = event
-        .lines()
-        .filter_map(|line| line.strip_prefix("data:"))
-        .map(|data| data.strip_prefix(' ').unwrap_or(data))
-        .collect();
-    (!lines.is_empty()).then(|| lines.join("\n"))
-}
-
-/// Where the first whole event in `buffer` ends, and where the next begins.
-fn event_end(buffer: &str) -> Option<(usize, usize)> {
-    ["\r\n\r\n", "\n\n"]
-        .iter()
-        .filter_map(|separator| {
-            buffer
-                .find(separator)
-                .map(|end| (end, end + separator.len()))
-        })
-        .min()
-}
-
 #[async_trait]
 impl Generator for OpenAiChatGenerator {
     async fn generate(&self, request: &GenerationRequest) -> Result<Generated> {
@@ -188,7 +166,7 @@ impl Generator for OpenAiChatGenerator {
             while let Some((end, next)) = event_end(&buffer) {
                 let event = buffer[..end].to_string();
                 buffer.drain(..next);
-                let Some(data) = event_data(&event) else {
+                let Some((_, data)) = parse_event(&event) else {
                     continue;
                 };
                 if data.trim() == "[DONE]" {

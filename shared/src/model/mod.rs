@@ -2,6 +2,7 @@
 //! the document formats, and small text helpers every layer may use.
 
 pub mod characters;
+pub mod events;
 mod ids;
 pub mod object_key;
 pub mod text;

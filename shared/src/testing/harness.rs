@@ -212,24 +212,12 @@ pub async fn send_for_headers(
 /// (`message` when unnamed) and its data read as JSON. Panics on an event
 /// whose data is not JSON: every event the API sends carries JSON.
 pub fn server_sent_events(body: &str) -> Vec<(String, Value)> {
-    body.replace("\r\n", "\n")
-        .split("\n\n")
-        .filter_map(|block| {
-            let mut name = "message".to_string();
-            let mut data = Vec::new();
-            for line in block.lines() {
-                if let Some(value) = line.strip_prefix("event:") {
-                    name = value.trim().to_string();
-                } else if let Some(value) = line.strip_prefix("data:") {
-                    data.push(value.strip_prefix(' ').unwrap_or(value));
-                }
-            }
-            (!data.is_empty()).then(|| {
-                let data = data.join("\n");
-                let value = serde_json::from_str(&data)
-                    .unwrap_or_else(|error| panic!("event {name} holds no JSON ({error}): {data}"));
-                (name, value)
-            })
+    crate::model::events::parse_events(body)
+        .into_iter()
+        .map(|(name, data)| {
+            let value = serde_json::from_str(&data)
+                .unwrap_or_else(|error| panic!("event {name} holds no JSON ({error}): {data}"));
+            (name, value)
         })
         .collect()
 }
