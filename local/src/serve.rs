@@ -49,7 +49,9 @@ pub async fn run(config: &Config, host: &str, port: u16) -> anyhow::Result<()> {
         .unwrap_or_else(|| local_url.clone());
 
     let mut routes = Router::new()
-        .merge(crate::web::routes())
+        .merge(crate::web::routes(
+            backends.authenticator()?.federation().cloned(),
+        ))
         .merge(askdocs_auth::routes(askdocs_auth::AuthState::new(
             &backends,
         )?))

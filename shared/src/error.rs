@@ -135,6 +135,14 @@ impl Error {
     }
 
     /// Registration of an email that already has an account.
+    /// A federated identity's account, made by a concurrent first sign-in.
+    pub fn account_exists() -> Error {
+        Error::Conflict {
+            code: "account_exists",
+            message: "this sign-in already has an account".into(),
+        }
+    }
+
     pub fn email_taken() -> Error {
         Error::Conflict {
             code: "email_taken",

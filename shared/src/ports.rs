@@ -40,6 +40,15 @@ pub trait SigningSecret: Send + Sync {
     async fn load(&self) -> Result<Vec<u8>>;
 }
 
+/// Public JSON documents on the web: an OpenID Connect issuer's discovery
+/// document and its signing keys (JWKS).
+#[async_trait]
+pub trait PublicDocuments: Send + Sync {
+    /// The JSON at `url`. A network failure, a non-2xx answer or a body that
+    /// is not JSON is `Error::Unavailable`.
+    async fn fetch_json(&self, url: &str) -> Result<serde_json::Value>;
+}
+
 /// A request a client can make directly against the object store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedRequest {

@@ -4,6 +4,7 @@
 //! Passwords are hashed with argon2id ([`passwords`]), sessions are JWTs
 //! ([`tokens`]), failed logins are limited per email and client ([`limits`]).
 
+pub mod federation;
 pub mod limits;
 pub mod passwords;
 pub mod rules;
@@ -79,6 +80,7 @@ impl Accounts {
             name,
             password_hash: self.hasher.hash(password).await?,
             created_at: now(),
+            provider: None,
         };
         // The store enforces uniqueness too, for two registrations racing.
         self.users.create(&user).await?;
@@ -162,6 +164,7 @@ impl Accounts {
             name: Some("Local user".into()),
             password_hash: self.hasher.hash(password).await?,
             created_at: now(),
+            provider: None,
         };
         match self.users.create(&user).await {
             Ok(()) => Ok(Profile::from(&user)),

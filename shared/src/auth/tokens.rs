@@ -11,6 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
+use super::federation::Federation;
 use crate::error::{Error, Result};
 use crate::model::{Caller, User, UserId};
 use crate::ports::{SigningSecret, TokenStore};
@@ -49,6 +50,8 @@ pub struct Authenticator {
     validation: Validation,
     ttl: Duration,
     revoked: Arc<dyn TokenStore>,
+    /// An OpenID Connect issuer whose tokens also sign people in.
+    federation: Option<Arc<Federation>>,
 }
 
 impl Authenticator {
@@ -70,7 +73,18 @@ impl Authenticator {
             validation,
             ttl,
             revoked,
+            federation: None,
         }
+    }
+
+    /// Also accepts the tokens of `federation`'s issuer.
+    pub fn with_federation(mut self, federation: Arc<Federation>) -> Self {
+        self.federation = Some(federation);
+        self
+    }
+
+    pub fn federation(&self) -> Option<&Arc<Federation>> {
+        self.federation.as_ref()
     }
 
     async fn keys(&self) -> Result<&Keys> {
@@ -126,18 +140,33 @@ impl Authenticator {
         Ok(claims)
     }
 
-    /// The caller behind a bearer token: valid, unexpired and not revoked.
+    /// The caller behind a bearer token — ours, or the federated issuer's —
+    /// valid, unexpired and not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
-        let claims = self.decode(token).await?;
-        let caller = Caller {
-            // The token's signature is verified: its subject is an account id.
-            user_id: UserId::new(claims.sub),
-            email: claims.email,
-            token_id: claims.jti,
-            expires_at: claims.exp,
+        let caller = match (self.signed_by_us(token), &self.federation) {
+            (true, _) => {
+                let claims = self.decode(token).await?;
+                Caller {
+                    // The token's signature is verified: its subject is an account id.
+                    user_id: UserId::new(claims.sub),
+                    email: claims.email,
+                    token_id: claims.jti,
+                    expires_at: claims.exp,
+                }
+            }
+            (false, Some(federation)) => federation.authenticate(token).await?,
+            (false, None) => return Err(Error::Unauthorized("token is invalid".into())),
         };
         self.ensure_not_revoked(&caller).await?;
         Ok(caller)
+    }
+
+    /// Whether the token claims to be one of ours (HS256, no key id). The
+    /// claim only picks which check the token must then pass in full: an
+    /// HS256 token made with the issuer's public key as its secret fails ours.
+    fn signed_by_us(&self, token: &str) -> bool {
+        jsonwebtoken::decode_header(token)
+            .is_ok_and(|header| header.alg == Algorithm::HS256 && header.kid.is_none())
     }
 
     /// For a caller that API Gateway's authorizer already verified: the cached
@@ -194,6 +223,7 @@ mod tests {
             name: Some("Ada".into()),
             password_hash: String::new(),
             created_at: now(),
+            provider: None,
         }
     }
 

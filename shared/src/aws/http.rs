@@ -41,21 +41,27 @@ const AMAZON_ROOTS: [&str; 5] = [
     include_str!("tls_roots/Starfield_Services_Root_Certificate_Authority_-_G2.pem"),
 ];
 
-/// The SDK's HTTPS client on rustls + ring, trusting `roots`.
-pub(crate) fn sdk_http_client(roots: TlsRoots) -> SharedHttpClient {
+/// The TLS set-up of the SDK's HTTP client: rustls + ring, trusting `roots`.
+pub(crate) fn tls_context(roots: TlsRoots) -> TlsContext {
     let trust_store = match roots {
         TlsRoots::Amazon => AMAZON_ROOTS.iter().fold(TrustStore::empty(), |store, pem| {
             store.with_pem_certificate(pem.as_bytes())
         }),
         TlsRoots::System => TrustStore::default(),
     };
-    let context = TlsContext::builder()
+    TlsContext::builder()
         .with_trust_store(trust_store)
         .build()
-        .expect("a TLS context from a trust store always builds");
+        .expect("a TLS context from a trust store always builds")
+}
+
+pub(crate) const TLS_PROVIDER: tls::Provider = tls::Provider::Rustls(CryptoMode::Ring);
+
+/// The SDK's HTTPS client on rustls + ring, trusting `roots`.
+pub(crate) fn sdk_http_client(roots: TlsRoots) -> SharedHttpClient {
     let client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(context)
+        .tls_provider(TLS_PROVIDER)
+        .tls_context(tls_context(roots))
         .build_https();
     CheckedOnce {
         client,

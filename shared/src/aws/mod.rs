@@ -37,6 +37,7 @@ mod s3;
 #[cfg(feature = "aws-search")]
 mod s3vectors;
 mod secrets;
+mod web_documents;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,6 +64,7 @@ pub use s3::S3ObjectStore;
 #[cfg(feature = "aws-search")]
 pub use s3vectors::S3VectorIndex;
 pub use secrets::SecretsManagerSecret;
+pub use web_documents::HttpsDocuments;
 
 /// Where the shared `SdkConfig` comes from.
 #[derive(Debug, Clone)]

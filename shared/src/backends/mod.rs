@@ -19,6 +19,7 @@ mod embedded;
 
 use std::sync::{Arc, OnceLock};
 
+use crate::auth::federation::Federation;
 use crate::auth::tokens::{Authenticator, FixedSecret};
 use crate::auth::Accounts;
 use crate::config::{
@@ -26,8 +27,8 @@ use crate::config::{
 };
 use crate::documents::Documents;
 use crate::ports::{
-    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, ProcessingQueue, SigningSecret,
-    TokenStore, UserStore, VectorIndex,
+    DocumentStore, Embedder, Generator, HistoryStore, ObjectStore, ProcessingQueue,
+    PublicDocuments, SigningSecret, TokenStore, UserStore, VectorIndex,
 };
 use crate::processing::runs::RunningProcessing;
 use crate::processing::sandbox::{Sandbox, WorkerProgram};
@@ -93,6 +94,23 @@ pub struct Backends {
     running: RunningProcessing,
     worker: WorkerProgram,
     embedder: OnceLock<Arc<dyn Embedder>>,
+    /// One per process, so the issuer's keys are fetched once for every handler.
+    authenticator: OnceLock<Arc<Authenticator>>,
+}
+
+/// An OpenID Connect issuer's documents, read with the SDK's HTTP client.
+fn public_documents(roots: crate::config::TlsRoots) -> anyhow::Result<Arc<dyn PublicDocuments>> {
+    #[cfg(feature = "aws")]
+    return Ok(Arc::new(crate::aws::HttpsDocuments::new(roots)));
+    #[cfg(not(feature = "aws"))]
+    {
+        let _ = roots;
+        Err(missing_feature(
+            "HTTPS client for an OpenID Connect issuer",
+            "aws",
+            "unset ASKDOCS_OIDC_ISSUER",
+        ))
+    }
 }
 
 /// What a build without one of the optional features says when asked for it.
@@ -137,6 +155,7 @@ impl Backends {
             running: RunningProcessing::default(),
             worker: WorkerProgram::current_exe(),
             embedder: OnceLock::new(),
+            authenticator: OnceLock::new(),
         }
     }
 
@@ -243,12 +262,28 @@ impl Backends {
         }
     }
 
+    /// Checks our tokens and, with `ASKDOCS_OIDC_ISSUER` set, that issuer's.
     pub fn authenticator(&self) -> anyhow::Result<Arc<Authenticator>> {
-        Ok(Arc::new(Authenticator::new(
+        if let Some(authenticator) = self.authenticator.get() {
+            return Ok(authenticator.clone());
+        }
+        let mut authenticator = Authenticator::new(
             self.signing_secret()?,
             self.config.auth.token_ttl,
             self.token_store(),
-        )))
+        );
+        if let Some(settings) = &self.config.auth.federation {
+            let federation = Federation::new(
+                settings.clone(),
+                public_documents(settings.tls_roots)?,
+                self.user_store(),
+            );
+            authenticator = authenticator.with_federation(Arc::new(federation));
+        }
+        Ok(self
+            .authenticator
+            .get_or_init(|| Arc::new(authenticator))
+            .clone())
     }
 
     pub fn accounts(&self) -> anyhow::Result<Arc<Accounts>> {

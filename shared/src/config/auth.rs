@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::backend::Backend;
+use super::backend::{Backend, TlsRoots};
 use super::env::{ConfigError, Env};
 use super::seconds;
 
@@ -69,6 +69,101 @@ pub struct AuthSettings {
     pub jwt_secret: Option<JwtSecretSource>,
     pub token_ttl: Duration,
     pub login_limits: LoginLimits,
+    /// Sign-in through an OpenID Connect issuer beside our own accounts;
+    /// `None`: our own accounts only.
+    pub federation: Option<FederationSettings>,
+}
+
+/// An OpenID Connect issuer whose ID tokens sign people in: a Cognito user
+/// pool on AWS (federating Google and Login with Amazon), any issuer locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationSettings {
+    /// `ASKDOCS_OIDC_ISSUER`, exactly as the tokens' `iss` says it.
+    pub issuer: String,
+    /// `ASKDOCS_OIDC_CLIENT_ID`: the app client tokens must be issued to.
+    pub client_id: String,
+    /// `ASKDOCS_OIDC_JWKS_URL`; `None`: the `jwks_uri` of the issuer's
+    /// discovery document.
+    pub jwks_url: Option<String>,
+    /// `ASKDOCS_OIDC_PROVIDERS`: the identity providers the page offers a
+    /// button for (Cognito's names, `Google,LoginWithAmazon`); empty: one
+    /// button for the issuer itself.
+    pub providers: Vec<String>,
+    /// `ASKDOCS_OIDC_NAME`: the issuer's name on its button and in profiles
+    /// (default: its host).
+    pub name: String,
+    /// Who may sign the issuer's HTTPS certificates: Cognito's are Amazon's
+    /// (`ASKDOCS_TLS_ROOTS`), anyone else's the system's store.
+    pub tls_roots: TlsRoots,
+}
+
+impl FederationSettings {
+    fn from_env(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(issuer) = env.text("ASKDOCS_OIDC_ISSUER") else {
+            return Ok(None);
+        };
+        let host = issuer_host(&issuer).ok_or_else(|| {
+            ConfigError::new(
+                "ASKDOCS_OIDC_ISSUER",
+                format!("must be an https:// URL (http:// only for localhost), not `{issuer}`"),
+            )
+        })?;
+        let client_id =
+            env.required("ASKDOCS_OIDC_CLIENT_ID", "when ASKDOCS_OIDC_ISSUER is set")?;
+        let jwks_url = env.url("ASKDOCS_OIDC_JWKS_URL")?;
+        let providers = env
+            .text("ASKDOCS_OIDC_PROVIDERS")
+            .map(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cognito = is_cognito_host(host);
+        Ok(Some(FederationSettings {
+            name: env.text("ASKDOCS_OIDC_NAME").unwrap_or_else(|| {
+                if cognito {
+                    "Cognito".to_string()
+                } else {
+                    host.to_string()
+                }
+            }),
+            tls_roots: if cognito {
+                TlsRoots::from_env(env)?
+            } else {
+                TlsRoots::System
+            },
+            issuer,
+            client_id,
+            jwks_url,
+            providers,
+        }))
+    }
+
+    /// A Cognito user pool's issuer (`https://cognito-idp.<region>.amazonaws.com/<pool>`):
+    /// its tokens say what they are for in `token_use`.
+    pub fn is_cognito(&self) -> bool {
+        issuer_host(&self.issuer).is_some_and(is_cognito_host)
+    }
+}
+
+/// The host of an issuer URL we accept: https, or http on this machine only.
+fn issuer_host(issuer: &str) -> Option<&str> {
+    let (scheme, rest) = issuer.split_once("://")?;
+    let authority = rest.split('/').next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+    let ok = !host.is_empty() && (scheme == "https" || (scheme == "http" && local));
+    ok.then_some(host)
+}
+
+fn is_cognito_host(host: &str) -> bool {
+    host.starts_with("cognito-idp.") && host.ends_with(".amazonaws.com")
 }
 
 impl AuthSettings {
@@ -120,6 +215,7 @@ impl AuthSettings {
                 )? as u32,
                 ..defaults
             },
+            federation: FederationSettings::from_env(env)?,
         })
     }
 }

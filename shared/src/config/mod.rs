@@ -19,7 +19,9 @@ mod query;
 
 use std::time::Duration;
 
-pub use auth::{AuthSettings, JwtSecretSource, LoginLimits, MIN_JWT_SECRET_BYTES};
+pub use auth::{
+    AuthSettings, FederationSettings, JwtSecretSource, LoginLimits, MIN_JWT_SECRET_BYTES,
+};
 pub use backend::{AwsSettings, Backend, TlsRoots, VectorStoreSettings};
 pub use documents::{DocumentSettings, Quota};
 pub use env::{ConfigError, Env};

@@ -14,10 +14,12 @@ use crate::ports::{TokenStore, UserStore};
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
     user_id       TEXT PRIMARY KEY,
-    email         TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
     name          TEXT,
     password_hash TEXT NOT NULL,
-    created_at    TEXT NOT NULL
+    created_at    TEXT NOT NULL,
+    -- NULL: a password account; else the identity provider that signs it in.
+    provider      TEXT
 );
 CREATE TABLE IF NOT EXISTS revoked_tokens (
     token_id   TEXT PRIMARY KEY,
@@ -92,6 +94,35 @@ fn migrate(connection: &Connection) -> rusqlite::Result<()> {
             "ALTER TABLE documents ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
         )?;
     }
+    // Federated accounts: an email is unique among password accounts only
+    // (a federated account with the same address is a different person's
+    // sign-in, never merged), so the inline UNIQUE gives way to a partial
+    // index. SQLite can't drop a constraint: the table is rebuilt.
+    let has_provider = connection
+        .prepare("SELECT 1 FROM pragma_table_info('users') WHERE name = 'provider'")?
+        .exists([])?;
+    if !has_provider {
+        connection.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE users_with_provider (
+                 user_id       TEXT PRIMARY KEY,
+                 email         TEXT NOT NULL,
+                 name          TEXT,
+                 password_hash TEXT NOT NULL,
+                 created_at    TEXT NOT NULL,
+                 provider      TEXT
+             );
+             INSERT INTO users_with_provider (user_id, email, name, password_hash, created_at)
+                 SELECT user_id, email, name, password_hash, created_at FROM users;
+             DROP TABLE users;
+             ALTER TABLE users_with_provider RENAME TO users;
+             COMMIT;",
+        )?;
+    }
+    connection.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS users_password_email
+             ON users (email) WHERE provider IS NULL;",
+    )?;
     // Sentence vectors, so answering quotes without running the model per
     // sentence; older passages have none and are embedded when quoted.
     let has_sentence_vectors = connection
@@ -237,6 +268,7 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         name: row.get("name")?,
         password_hash: row.get("password_hash")?,
         created_at: row.get("created_at")?,
+        provider: row.get("provider")?,
     })
 }
 
@@ -247,17 +279,21 @@ impl UserStore for SqliteUserStore {
         self.db
             .call(move |connection| {
                 let inserted = connection.execute(
-                    "INSERT INTO users (user_id, email, name, password_hash, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    "INSERT INTO users (user_id, email, name, password_hash, created_at, provider)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
                     params![
                         user.user_id,
                         user.email,
                         user.name,
                         user.password_hash,
-                        user.created_at
+                        user.created_at,
+                        user.provider
                     ],
                 );
                 match inserted.map_err(internal("inserting a user"))? {
+                    // A federated account's id is its identity's: taken means
+                    // that identity already has its account.
+                    0 if user.provider.is_some() => Err(Error::account_exists()),
                     0 => Err(Error::email_taken()),
                     _ => Ok(()),
                 }
@@ -287,7 +323,7 @@ impl UserStore for SqliteUserStore {
             .read(move |connection| {
                 connection
                     .query_row(
-                        "SELECT * FROM users WHERE email = ?1",
+                        "SELECT * FROM users WHERE email = ?1 AND provider IS NULL",
                         [email],
                         user_from_row,
                     )
@@ -389,6 +425,58 @@ mod tests {
     async fn sqlite_token_store_passes_the_shared_suite() {
         let db = SqliteDb::in_memory().unwrap();
         testing::token_store_contract(&SqliteTokenStore::new(db)).await;
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_federated_accounts_keeps_its_users_and_their_unique_emails() {
+        // GIVEN a database file made with the first users table (email UNIQUE inline)
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("askdocs.db");
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE users (
+                     user_id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, name TEXT,
+                     password_hash TEXT NOT NULL, created_at TEXT NOT NULL);
+                 INSERT INTO users VALUES ('u-1', 'old@example.com', 'Old', '$argon2id$x', '2026-01-01T00:00:00.000Z');",
+            )
+            .unwrap();
+        }
+        // WHEN askdocs opens it
+        let store = SqliteUserStore::new(SqliteDb::open(&path).unwrap());
+        // THEN the account is still there, a password account
+        let old = store
+            .find_by_email("old@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((old.user_id.as_str(), old.provider), ("u-1", None));
+        // AND its email stays taken for password accounts, but not for a federated sign-in
+        let error = store
+            .create(&testing::sample_user("old@example.com"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                Error::Conflict {
+                    code: "email_taken",
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        store
+            .create(&testing::sample_federated_user("old@example.com", "Google"))
+            .await
+            .unwrap();
+        // AND opening it again changes nothing more
+        let reopened = SqliteUserStore::new(SqliteDb::open(&path).unwrap());
+        assert!(reopened
+            .find_by_email("old@example.com")
+            .await
+            .unwrap()
+            .is_some());
     }
 
     #[tokio::test]

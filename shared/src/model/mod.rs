@@ -31,13 +31,23 @@ pub fn now() -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub user_id: UserId,
-    /// Trimmed and lower-cased; unique.
+    /// Trimmed and lower-cased. Unique among password accounts; a federated
+    /// account keeps the address its identity provider gave (maybe empty),
+    /// which may also be a password account's: the two are never merged.
     pub email: String,
     pub name: Option<String>,
-    /// An argon2id PHC string.
+    /// An argon2id PHC string; empty for a federated account, which has no
+    /// password.
     pub password_hash: String,
     pub created_at: String,
+    /// Who signed the account in: `None` for a password account of our own,
+    /// else the identity provider (`Google`, `LoginWithAmazon`, an OpenID
+    /// Connect issuer's name).
+    pub provider: Option<String>,
 }
+
+/// What `Profile::provider` says of a password account of our own.
+pub const PASSWORD_PROVIDER: &str = "askdocs";
 
 /// What a client sees of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +57,9 @@ pub struct Profile {
     pub email: String,
     pub name: Option<String>,
     pub created_at: String,
+    /// How the user signed in: `askdocs` (email and password) or the identity
+    /// provider's name.
+    pub provider: String,
 }
 
 impl From<&User> for Profile {
@@ -56,6 +69,10 @@ impl From<&User> for Profile {
             email: user.email.clone(),
             name: user.name.clone(),
             created_at: user.created_at.clone(),
+            provider: user
+                .provider
+                .clone()
+                .unwrap_or_else(|| PASSWORD_PROVIDER.to_string()),
         }
     }
 }

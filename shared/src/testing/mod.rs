@@ -4,6 +4,7 @@
 //! drives the functions with the real events in `events/`.
 
 pub mod harness;
+pub mod oidc;
 /// Hostile files and the stable fuzz harness live with the readers.
 pub use askdocs_extract::testing::{fuzz, hostile};
 
@@ -30,6 +31,16 @@ pub fn sample_user(email: &str) -> User {
         name: Some("Sample".into()),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
         created_at: now(),
+        provider: None,
+    }
+}
+
+/// An account a federated sign-in made: no password, the provider's name.
+pub fn sample_federated_user(email: &str, provider: &str) -> User {
+    User {
+        password_hash: String::new(),
+        provider: Some(provider.to_string()),
+        ..sample_user(email)
     }
 }
 
@@ -72,6 +83,44 @@ pub async fn user_store_contract(store: &dyn UserStore) {
         store.find_by_email(&user.email).await.unwrap().as_ref(),
         Some(&user)
     );
+
+    // WHEN a federated sign-in with the same email makes its account
+    let federated = sample_federated_user(&user.email, "Google");
+    store.create(&federated).await.unwrap();
+    // THEN both accounts exist, never merged: the email still finds only the
+    // password account, and the federated one is read by its id
+    assert_eq!(
+        store.get(&federated.user_id).await.unwrap().as_ref(),
+        Some(&federated)
+    );
+    assert_eq!(
+        store.find_by_email(&user.email).await.unwrap().as_ref(),
+        Some(&user)
+    );
+    // AND a federated account alone is never found by email (no password to log in with)
+    let alone = sample_federated_user(&format!("{}@example.com", uuid::Uuid::new_v4()), "Google");
+    store.create(&alone).await.unwrap();
+    assert_eq!(store.find_by_email(&alone.email).await.unwrap(), None);
+    // AND a second first sign-in of the same identity is a conflict that changes nothing
+    let again = User {
+        name: Some("Again".into()),
+        ..federated.clone()
+    };
+    let error = store.create(&again).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::Conflict {
+                code: "account_exists",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        store.get(&federated.user_id).await.unwrap().as_ref(),
+        Some(&federated)
+    );
 }
 
 /// What every [`TokenStore`] must do.
@@ -93,11 +142,26 @@ pub struct MemoryUserStore {
     users: Mutex<HashMap<String, User>>,
 }
 
+impl MemoryUserStore {
+    /// The stored account, read without the port (tests' own checks).
+    pub fn get_now(&self, user_id: &UserId) -> Option<User> {
+        self.users.lock().unwrap().get(user_id.as_str()).cloned()
+    }
+}
+
 #[async_trait]
 impl UserStore for MemoryUserStore {
     async fn create(&self, user: &User) -> Result<()> {
         let mut users = self.users.lock().unwrap();
-        if users.values().any(|existing| existing.email == user.email) {
+        if users.contains_key(user.user_id.as_str()) {
+            return Err(Error::account_exists());
+        }
+        let password_account = |candidate: &User| candidate.provider.is_none();
+        if password_account(user)
+            && users
+                .values()
+                .any(|existing| password_account(existing) && existing.email == user.email)
+        {
             return Err(Error::email_taken());
         }
         users.insert(user.user_id.to_string(), user.clone());
@@ -110,7 +174,10 @@ impl UserStore for MemoryUserStore {
 
     async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
         let users = self.users.lock().unwrap();
-        Ok(users.values().find(|user| user.email == email).cloned())
+        Ok(users
+            .values()
+            .find(|user| user.provider.is_none() && user.email == email)
+            .cloned())
     }
 }
 

@@ -27,6 +27,34 @@ impl DynamoUserStore {
         }
     }
 
+    /// A federated account claims no email (it has no password to log in
+    /// with): one Put, only where its id — derived from the identity — is free.
+    async fn create_federated(&self, mut account: Item, provider: &str) -> Result<()> {
+        account.insert("provider".into(), s(provider));
+        account.remove("passwordHash");
+        let result = self
+            .clients
+            .dynamodb()
+            .await
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(account))
+            .condition_expression("attribute_not_exists(userId)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|error| error.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::account_exists())
+            }
+            Err(error) => Err(sdk_error("DynamoDB PutItem (users)", error)),
+        }
+    }
+
     /// A transaction's Put of `item`, only where its key is free.
     fn put_new(&self, item: Item) -> Result<TransactWriteItem> {
         let put = Put::builder()
@@ -50,8 +78,10 @@ fn user_from_item(item: &Item) -> Result<User> {
         user_id: UserId::new(text(item, "userId")?),
         email: text(item, "email")?,
         name: optional_text(item, "name"),
-        password_hash: text(item, "passwordHash")?,
+        // A federated account has no password hash.
+        password_hash: optional_text(item, "passwordHash").unwrap_or_default(),
         created_at: text(item, "createdAt")?,
+        provider: optional_text(item, "provider"),
     })
 }
 
@@ -80,6 +110,9 @@ impl UserStore for DynamoUserStore {
         ]);
         if let Some(name) = &user.name {
             account.insert("name".into(), s(name));
+        }
+        if let Some(provider) = &user.provider {
+            return self.create_federated(account, provider).await;
         }
         let claim: Item = HashMap::from([
             ("userId".into(), s(email_claim_key(&user.email))),
@@ -133,6 +166,9 @@ impl UserStore for DynamoUserStore {
             .table_name(&self.table)
             .index_name("EmailIndex")
             .key_condition_expression("email = :email")
+            // Password accounts only: a federated account with the same
+            // address is someone's other sign-in, never logged in by password.
+            .filter_expression("attribute_not_exists(provider)")
             .expression_attribute_values(":email", s(email));
         query_at_least("DynamoDB Query (EmailIndex)", query, 1, None)
             .await?
