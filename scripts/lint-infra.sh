@@ -273,16 +273,20 @@ py variant "$template" "$other" \
   DeployWebPage=true \
   AlarmEmail=ops@example.com \
   MonthlyBudgetUsd=50 \
-  BudgetEmail=ops@example.com
+  BudgetEmail=ops@example.com \
+  GoogleClientId=1234567890-abc.apps.googleusercontent.com \
+  GoogleClientSecret=GOCSPX-not-a-real-secret \
+  AmazonClientId=amzn1.application-oa2-client.0123456789abcdef \
+  AmazonClientSecret=not-a-real-secret
 
 step "cfn-lint $template (all Conditions; regions ${regions[*]})" \
   "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$template"
-step "cfn-lint $template with opensearch/web page/alarm/budget defaults" \
+step "cfn-lint $template with opensearch/web page/alarm/budget/Google+Amazon sign-in defaults" \
   "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$other"
 
 step "sam validate --lint $template" \
   "$venv/bin/sam" validate --lint --region "${regions[0]}" --template-file "$template"
-step "sam validate --lint (opensearch/web page/alarm/budget defaults)" \
+step "sam validate --lint (opensearch/web page/alarm/budget/Google+Amazon sign-in defaults)" \
   "$venv/bin/sam" validate --lint --region "${regions[0]}" --template-file "$other"
 
 for source in "$template" "$other"; do

@@ -195,3 +195,55 @@ fn the_query_function_may_stream_its_answers_from_the_model() {
         );
     }
 }
+
+#[test]
+fn federated_sign_in_exists_only_with_a_provider_and_runs_code_with_pkce_for_the_page() {
+    let template = template();
+    let resources = &template["Resources"];
+    // GIVEN the Cognito resources: each made only when sign-in is asked for
+    for (name, condition) in [
+        ("UserPool", "HasFederatedSignIn"),
+        ("UserPoolDomain", "HasFederatedSignIn"),
+        ("UserPoolWebClient", "HasFederatedSignIn"),
+        ("GoogleIdentityProvider", "HasGoogleSignIn"),
+        ("AmazonIdentityProvider", "HasAmazonSignIn"),
+    ] {
+        assert_eq!(text(&resources[name]["Condition"]), condition, "{name}");
+    }
+    // AND the providers are the two the page offers, with the names Cognito uses
+    assert_eq!(
+        text(&resources["GoogleIdentityProvider"]["Properties"]["ProviderType"]),
+        "Google"
+    );
+    assert_eq!(
+        text(&resources["AmazonIdentityProvider"]["Properties"]["ProviderType"]),
+        "LoginWithAmazon"
+    );
+    // THEN the page's client is public and runs authorization code (with PKCE), nothing else
+    let client = &resources["UserPoolWebClient"]["Properties"];
+    assert_eq!(client["GenerateSecret"], Value::Bool(false));
+    assert_eq!(
+        client["AllowedOAuthFlows"],
+        serde_yaml::from_str::<Value>("[code]").unwrap()
+    );
+    assert_eq!(client["EnableTokenRevocation"], Value::Bool(true));
+    // AND it returns people to the page's own origin, nowhere else
+    let callbacks = format!("{:?}", client["CallbackURLs"]);
+    assert!(
+        callbacks.contains("CorsOriginParameter.Value"),
+        "{callbacks}"
+    );
+    // AND the authorizer (the auth function) trusts exactly that pool and client
+    let variables = &resources["AuthFunction"]["Properties"]["Environment"]["Variables"];
+    let issuer = format!("{:?}", variables["ASKDOCS_OIDC_ISSUER"]);
+    assert!(
+        issuer.contains("HasFederatedSignIn") && issuer.contains("UserPool.ProviderURL"),
+        "{issuer}"
+    );
+    let client_id = format!("{:?}", variables["ASKDOCS_OIDC_CLIENT_ID"]);
+    assert!(client_id.contains("UserPoolWebClient"), "{client_id}");
+    // AND the client secrets of Google and Amazon are never echoed back
+    for secret in ["GoogleClientSecret", "AmazonClientSecret"] {
+        assert_eq!(template["Parameters"][secret]["NoEcho"], Value::Bool(true));
+    }
+}
