@@ -64,4 +64,4 @@ fi
 mkdir -p target/browser-artifacts
 say "running the browser test (screenshots: target/browser-artifacts/)"
 cd tests/browser
-exec node --test --test-reporter=spec askdocs.test.mjs
+exec node --test --test-concurrency=1 --test-reporter=spec askdocs.test.mjs sign-in.test.mjs

@@ -72,7 +72,29 @@ distribution="$(output WebDistributionId)"
 staging="$(mktemp -d)"
 trap 'rm -rf "$staging"' EXIT
 cp web/index.html web/app.js web/style.css "$staging/"
-printf '{"apiUrl":"%s"}\n' "${api_url%/}" >"$staging/config.json"
+# Sign in with Google / Amazon: the stack's Cognito managed login and the
+# page's app client (code + PKCE), when the stack was deployed with them.
+sign_in_url="$(output SignInUrl)"
+sign_in=""
+if [ -n "$sign_in_url" ]; then
+    client_id="$(output SignInClientId)"
+    providers="$(output SignInProviders)"
+    [[ "$sign_in_url" =~ ^https://[a-z0-9-]+\.auth\.[a-z0-9-]+\.amazoncognito\.com$ ]] ||
+        die "SignInUrl is not a Cognito domain: $sign_in_url"
+    [[ "$client_id" =~ ^[A-Za-z0-9]+$ ]] || die "SignInClientId is not a Cognito app client id: $client_id"
+    [[ "$providers" =~ ^[A-Za-z,]+$ ]] || die "SignInProviders is not a list of provider names: $providers"
+    buttons=""
+    IFS=',' read -ra names <<<"$providers"
+    for name in "${names[@]}"; do
+        label="$name"
+        [ "$name" = LoginWithAmazon ] && label=Amazon
+        buttons="${buttons:+$buttons,}{\"id\":\"$name\",\"label\":\"$label\"}"
+    done
+    sign_in=$(printf ',"signIn":{"kind":"cognito","clientId":"%s","authorizeUrl":"%s/oauth2/authorize","tokenUrl":"%s/oauth2/token","revokeUrl":"%s/oauth2/revoke","logoutUrl":"%s/logout","scope":"openid email profile","providers":[%s]}' \
+        "$client_id" "$sign_in_url" "$sign_in_url" "$sign_in_url" "$sign_in_url" "$buttons")
+    say "sign-in: $providers through $sign_in_url"
+fi
+printf '{"apiUrl":"%s"%s}\n' "${api_url%/}" "$sign_in" >"$staging/config.json"
 say "API: ${api_url%/}"
 
 run() {

@@ -5,6 +5,8 @@
 
 (() => {
   const SESSION_KEY = 'askdocs.session';
+  // The code + PKCE exchange in flight while the browser is at the sign-in pages.
+  const SIGN_IN_KEY = 'askdocs.sign-in';
   const POLL_FIRST_MS = 1500;
   const POLL_MAX_MS = 10000;
   const PARALLEL_UPLOADS = 3;
@@ -22,6 +24,7 @@
 
   const state = {
     api: '', // base URL of the API; '' = this page's origin
+    signIn: null, // config.json's signIn: federated sign-in through an OpenID Connect issuer
     token: null,
     user: null,
     session: 0, // counts logins and logouts: answers to an earlier session are dropped
@@ -272,18 +275,166 @@
     return error.code === 'stale' || !state.token;
   }
 
+  /** config.json: where the API is (default: this origin) and how to sign in through an issuer. */
   async function loadConfig() {
+    let config = null;
     try {
       const response = await fetch('config.json', { cache: 'no-store', credentials: 'omit' });
-      if (!response.ok) return '';
-      const config = await response.json();
-      if (config && typeof config.apiUrl === 'string' && /^https?:\/\/[^\s]+$/i.test(config.apiUrl)) {
-        return config.apiUrl.replace(/\/+$/, '');
-      }
+      if (response.ok) config = await response.json();
     } catch {
-      // No config.json: the API is on this page's origin.
+      // No config.json: the API is on this page's origin, our own accounts only.
     }
-    return '';
+    const url = (value) => typeof value === 'string' && /^https?:\/\/[^\s]+$/i.test(value);
+    const api = config && url(config.apiUrl) ? config.apiUrl.replace(/\/+$/, '') : '';
+    const signIn = config && config.signIn;
+    const usable = signIn && url(signIn.authorizeUrl) && url(signIn.tokenUrl) &&
+      typeof signIn.clientId === 'string' && Array.isArray(signIn.providers);
+    return { api, signIn: usable ? signIn : null };
+  }
+
+  // ---------------------------------------------------------------- federated sign-in
+
+  function base64url(bytes) {
+    let text = '';
+    for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
+  function randomText(bytes) {
+    return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
+  }
+
+  /** Where the issuer sends people back: this page, at the address its app client lists. */
+  function redirectUri() {
+    return `${location.origin}/`;
+  }
+
+  function showSignInButtons() {
+    const box = $('federated-buttons');
+    box.replaceChildren();
+    const signIn = state.signIn;
+    show($('federated'), Boolean(signIn && signIn.providers.length));
+    if (!signIn) return;
+    for (const provider of signIn.providers) {
+      const label = typeof provider.label === 'string' && provider.label ? provider.label : 'your organisation';
+      box.append(el('button', {
+        type: 'button',
+        class: 'button secondary',
+        'data-provider': typeof provider.id === 'string' ? provider.id : '',
+        onclick: () => startSignIn(provider),
+      }, `Sign in with ${label}`));
+    }
+  }
+
+  /** Sends the browser to the issuer's sign-in page (authorization code + PKCE, RFC 7636). */
+  async function startSignIn(provider) {
+    const signIn = state.signIn;
+    const verifier = randomText(32);
+    const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(verifier)));
+    const flow = { verifier, state: randomText(16), api: state.api, label: provider.label || '' };
+    try {
+      sessionStorage.setItem(SIGN_IN_KEY, JSON.stringify(flow));
+    } catch {
+      return authError('This browser refuses to keep the sign-in in progress (private mode?). Use your email and password instead.');
+    }
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: signIn.clientId,
+      redirect_uri: redirectUri(),
+      scope: signIn.scope || 'openid email profile',
+      state: flow.state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    if (typeof provider.id === 'string' && provider.id) query.set('identity_provider', provider.id);
+    location.assign(`${signIn.authorizeUrl}?${query}`);
+  }
+
+  /** Whether this address is the issuer sending someone back (?code=&state= or ?error=). */
+  function isSignInReturn() {
+    const params = new URLSearchParams(location.search);
+    return params.has('state') && (params.has('code') || params.has('error'));
+  }
+
+  /** Trades the code the issuer sent back for tokens and starts a session with the ID token. */
+  async function finishSignIn() {
+    const params = new URLSearchParams(location.search);
+    // The code works once; keep it out of the history and of any reload.
+    history.replaceState(null, '', location.pathname);
+    let flow = null;
+    try {
+      flow = JSON.parse(sessionStorage.getItem(SIGN_IN_KEY) || 'null');
+      sessionStorage.removeItem(SIGN_IN_KEY);
+    } catch {
+      // Nothing kept: treated as a sign-in this page did not start.
+    }
+    const name = (flow && flow.label) || 'your provider';
+    if (!state.signIn || !flow || flow.state !== params.get('state') || flow.api !== state.api) {
+      authError('That sign-in was not started from this page. Please try again.');
+      return;
+    }
+    if (params.has('error')) {
+      const reason = params.get('error_description') || params.get('error');
+      authError(`Sign-in with ${name} did not complete: ${reason}`);
+      return;
+    }
+    try {
+      const response = await fetch(state.signIn.tokenUrl, {
+        method: 'POST',
+        credentials: 'omit',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'authorization_code',
+          client_id: state.signIn.clientId,
+          code: params.get('code'),
+          redirect_uri: redirectUri(),
+          code_verifier: flow.verifier,
+        }),
+      });
+      const tokens = await response.json().catch(() => ({}));
+      if (!response.ok || typeof tokens.id_token !== 'string') {
+        throw new Error(tokens.error_description || tokens.error || `the sign-in service answered ${response.status}`);
+      }
+      state.token = tokens.id_token;
+      // The first request of a new identity makes its askdocs account.
+      const profile = await api('GET', '/auth/profile', undefined, { endOn401: false });
+      const lifetime = Number(tokens.expires_in) > 0 ? Number(tokens.expires_in) : 3600;
+      startSession({
+        token: tokens.id_token,
+        user: profile,
+        expiresAt: Date.now() + lifetime * 1000,
+        api: state.api,
+        federated: { refreshToken: typeof tokens.refresh_token === 'string' ? tokens.refresh_token : null },
+      });
+      announce(`You are signed in with ${name}.`);
+    } catch (error) {
+      state.token = null;
+      authError(`Sign-in with ${name} did not complete: ${error.message}`);
+    }
+  }
+
+  /**
+   * After our own logout revoked the token for our API: revokes the refresh
+   * token and ends the issuer's session too, so the next "Sign in with" asks
+   * again. Leaves the page when the issuer has a sign-out page.
+   */
+  async function endFederatedSession(session) {
+    const signIn = state.signIn;
+    if (!signIn || !session || !session.federated) return;
+    const refreshToken = session.federated.refreshToken;
+    if (refreshToken && signIn.revokeUrl) {
+      await fetch(signIn.revokeUrl, {
+        method: 'POST',
+        credentials: 'omit',
+        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: refreshToken, client_id: signIn.clientId }),
+      }).catch(() => {});
+    }
+    if (!signIn.logoutUrl) return;
+    const query = signIn.kind === 'cognito'
+      ? new URLSearchParams({ client_id: signIn.clientId, logout_uri: redirectUri() })
+      : new URLSearchParams({ client_id: signIn.clientId, post_logout_redirect_uri: redirectUri(), id_token_hint: session.token });
+    location.assign(`${signIn.logoutUrl}?${query}`);
   }
 
   // ---------------------------------------------------------------- banner
@@ -383,7 +534,7 @@
     const remaining = Math.min(session.expiresAt - Date.now(), 2 ** 31 - 1);
     state.expiryTimer = setTimeout(() => endSession('Your session has expired. Please log in again.'), remaining);
     hideBanner();
-    $('account-name').textContent = session.user.name || session.user.email;
+    $('account-name').textContent = session.user.name || session.user.email || `${session.user.provider} user`;
     show($('account'), true);
     show($('auth-view'), false);
     show($('app-view'), true);
@@ -427,6 +578,7 @@
   async function logout() {
     const button = $('logout');
     button.disabled = true;
+    const session = savedSession();
     try {
       await api('POST', '/auth/logout', undefined, { endOn401: false });
     } catch {
@@ -436,6 +588,7 @@
     }
     endSession();
     announce('You are logged out.');
+    await endFederatedSession(session);
   }
 
   // ---------------------------------------------------------------- documents
@@ -1203,7 +1356,17 @@
 
   async function start() {
     bind();
-    state.api = await loadConfig();
+    const config = await loadConfig();
+    state.api = config.api;
+    state.signIn = config.signIn;
+    showSignInButtons();
+    if (isSignInReturn()) {
+      // Shown first, so a failed sign-in can say why on it.
+      setAuthMode('login');
+      show($('auth-view'), true);
+      await finishSignIn();
+      return;
+    }
     const session = savedSession();
     if (session) {
       state.token = session.token;

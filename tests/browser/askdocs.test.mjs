@@ -11,80 +11,24 @@
 // Screenshots and logs go to target/browser-artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
-import { createWriteStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { startWebProxy } from './web-proxy.mjs';
+import { until, startAskdocs, stop, ARTIFACTS } from './harness.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = resolve(ROOT, process.env.ASKDOCS_BIN || 'target/debug/askdocs');
 const BROWSER = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARTIFACTS = join(ROOT, 'target/browser-artifacts');
 const FIXTURES = join(ROOT, 'tests/fixtures');
 const FROM_DISK = process.env.ASKDOCS_WEB_FROM_DISK === '1';
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 const PASSWORD = 'Correct1horse';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-
-/** Waits until `check` returns something truthy, or fails with `what`. */
-async function until(what, check, timeout = 15000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeout / 1000} s waiting until ${what}${last ? ` (${last.message.split('\n')[0]})` : ''}`);
-}
-
-/** Starts `askdocs serve --port 0` and reads its URL from the first line it prints. */
-async function startAskdocs(dataDir, publicUrl) {
-  if (!existsSync(BIN)) {
-    throw new Error(`the askdocs binary is missing at ${BIN}: build it (cargo build) or set ASKDOCS_BIN`);
-  }
-  const log = createWriteStream(join(ARTIFACTS, 'askdocs.log'));
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info', LOG_FORMAT: 'text' };
-  if (publicUrl) env.ASKDOCS_PUBLIC_URL = publicUrl;
-  const child = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stderr.pipe(log);
-  const lines = createInterface({ input: child.stdout });
-  const url = await new Promise((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error('askdocs serve printed no URL within 120 s (see target/browser-artifacts/askdocs.log)')), 120000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`askdocs serve exited (code ${code}) before listening; see target/browser-artifacts/askdocs.log`));
-    });
-    lines.once('line', (line) => {
-      clearTimeout(timer);
-      const match = /^askdocs listening on (http:\/\/\S+)$/.exec(line.trim());
-      if (match) resolvePromise(match[1]);
-      else reject(new Error(`askdocs serve's first line is not "askdocs listening on http://…": ${JSON.stringify(line)}`));
-    });
-  });
-  lines.on('line', (line) => log.write(`[stdout] ${line}\n`));
-  return { url, child };
-}
-
-async function stop(child) {
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** The answer as filed: a JSON body, or the data of a stream's `done` event. */
 function filedAnswer(body) {
