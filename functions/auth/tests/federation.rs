@@ -526,3 +526,154 @@ mod cognito {
         drop(keys);
     }
 }
+
+mod cognito_emulator {
+    //! Tokens as a Cognito user pool makes them — moto's cognito-idp (which
+    //! `make test` runs) signs ID and access tokens with RS256 and serves the
+    //! pool's JWKS — accepted by the same checks. moto has no federated
+    //! identity providers or managed login pages, so the Google/Amazon hop is
+    //! what the loopback issuer and the browser test cover.
+
+    use std::sync::Arc;
+
+    use askdocs_shared::auth::federation::{federated_user_id, Federation};
+    use askdocs_shared::aws::HttpsDocuments;
+    use askdocs_shared::config::{FederationSettings, TlsRoots};
+    use askdocs_shared::testing::harness::aws_endpoint;
+    use askdocs_shared::testing::MemoryUserStore;
+    use serde_json::{json, Value};
+
+    /// One Cognito Identity Provider call to the emulator (test set-up only).
+    async fn cognito(action: &str, body: Value) -> Value {
+        let response = reqwest::Client::new()
+            .post(format!("{}/", aws_endpoint()))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "X-Amz-Target",
+                format!("AWSCognitoIdentityProviderService.{action}"),
+            )
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261207/eu-west-1/cognito-idp/aws4_request, \
+                 SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{action}: {}",
+            response.status()
+        );
+        let text = response.text().await.unwrap();
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    #[tokio::test]
+    async fn a_user_pools_id_and_access_tokens_sign_in_and_another_clients_do_not() {
+        // GIVEN a user pool with the web page's client and another app's, and a user
+        let pool = cognito("CreateUserPool", json!({"PoolName": "askdocs-users"})).await
+            ["UserPool"]["Id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let client = |name: &'static str| {
+            let pool = pool.clone();
+            async move {
+                cognito(
+                    "CreateUserPoolClient",
+                    json!({"UserPoolId": pool, "ClientName": name, "ExplicitAuthFlows": ["ADMIN_NO_SRP_AUTH"]}),
+                )
+                .await["UserPoolClient"]["ClientId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let (web, other_app) = (client("web").await, client("other").await);
+        cognito(
+            "AdminCreateUser",
+            json!({"UserPoolId": pool, "Username": "ada",
+                   "UserAttributes": [{"Name": "email", "Value": "ada@example.com"}]}),
+        )
+        .await;
+        cognito(
+            "AdminSetUserPassword",
+            json!({"UserPoolId": pool, "Username": "ada", "Password": "Correct1horse!", "Permanent": true}),
+        )
+        .await;
+        let sign_in = |client_id: String| {
+            let pool = pool.clone();
+            async move {
+                cognito(
+                    "AdminInitiateAuth",
+                    json!({"UserPoolId": pool, "ClientId": client_id, "AuthFlow": "ADMIN_NO_SRP_AUTH",
+                           "AuthParameters": {"USERNAME": "ada", "PASSWORD": "Correct1horse!"}}),
+                )
+                .await["AuthenticationResult"]
+                    .clone()
+            }
+        };
+        let tokens = sign_in(web.clone()).await;
+        let id_token = tokens["IdToken"].as_str().unwrap();
+        let access_token = tokens["AccessToken"].as_str().unwrap();
+        // The pool's issuer, as its tokens name it.
+        let issuer = {
+            use base64::Engine as _;
+            let payload = id_token.split('.').nth(1).unwrap();
+            let claims: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            claims["iss"].as_str().unwrap().to_string()
+        };
+        let users = Arc::new(MemoryUserStore::default());
+        let federation = Federation::new(
+            FederationSettings {
+                issuer: issuer.clone(),
+                client_id: web.clone(),
+                jwks_url: Some(format!("{}/{pool}/.well-known/jwks.json", aws_endpoint())),
+                providers: vec![],
+                name: "Cognito".into(),
+                tls_roots: TlsRoots::System,
+            },
+            Arc::new(HttpsDocuments::new(TlsRoots::System)),
+            users.clone(),
+        );
+
+        // WHEN the page's ID token and access token are checked
+        let by_id = federation.authenticate(id_token).await.unwrap();
+        let by_access = federation.authenticate(access_token).await.unwrap();
+        // THEN both are the pool user's one askdocs account
+        assert_eq!(by_id.user_id, by_access.user_id);
+        let subject = {
+            use base64::Engine as _;
+            let payload = access_token.split('.').nth(1).unwrap();
+            let claims: Value = serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            claims["sub"].as_str().unwrap().to_string()
+        };
+        assert_eq!(by_id.user_id, federated_user_id(&issuer, &subject));
+        // (moto's ID tokens carry no `email` claim; Cognito's do, see the cognito module)
+        let account = users.get_now(&by_id.user_id).unwrap();
+        assert_eq!(account.provider.as_deref(), Some("Cognito"));
+
+        // WHEN another app client of the same pool presents its tokens
+        let theirs = sign_in(other_app).await;
+        for token in ["IdToken", "AccessToken"] {
+            // THEN they are refused: issued to someone else
+            let error = federation
+                .authenticate(theirs[token].as_str().unwrap())
+                .await
+                .unwrap_err();
+            assert_eq!(error.status_code(), 401, "{token}");
+        }
+    }
+}
