@@ -12,7 +12,7 @@ LAMBDAS    := $(addprefix lambda-,$(FUNCTIONS))
 # Where cargo-lambda leaves each function's binary: <dir>/lambda/<fn>/bootstrap.
 LAMBDA_TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
 # make deploy / deploy-web: the samconfig.toml environment (default, staging);
-# REGION, ANSWER_MODEL_ID and GUIDED=0|1 are read from the command line too.
+# REGION, ANSWER_MODEL_ID, PARAMS and GUIDED=0|1 are read from the command line too.
 CONFIG_ENV ?= default
 # The Lambdas' architecture (template.yaml: arm64). `LAMBDA_ARCH=--x86-64 sam build`
 # builds the same artefacts for a machine that has no arm64 Rust target (make bench).
@@ -91,8 +91,8 @@ build-QueryFunction: lambda-query
 invoke: model ## replay an event into one function: make invoke FN=auth EVENT=events/auth-login.json
 	ASKDOCS_DATA_DIR=$(DATA_DIR) bash scripts/invoke.sh $(FN) $(EVENT)
 
-deploy: ## sam build + sam deploy, guided while the stack doesn't exist; CONFIG_ENV=staging REGION=… ANSWER_MODEL_ID=…
-	CONFIG_ENV='$(CONFIG_ENV)' REGION='$(REGION)' ANSWER_MODEL_ID='$(ANSWER_MODEL_ID)' GUIDED='$(GUIDED)' \
+deploy: ## sam build + sam deploy, guided while the stack doesn't exist; CONFIG_ENV=staging REGION=… ANSWER_MODEL_ID=… PARAMS="Name=value …"
+	CONFIG_ENV='$(CONFIG_ENV)' REGION='$(REGION)' ANSWER_MODEL_ID='$(ANSWER_MODEL_ID)' GUIDED='$(GUIDED)' PARAMS='$(PARAMS)' \
 		bash scripts/deploy.sh
 
 deploy-web: ## publish web/ next to the deployed stack, in the Region make deploy deploys to (needs the AWS CLI)

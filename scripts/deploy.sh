@@ -84,10 +84,25 @@ if [ -n "${ANSWER_MODEL_ID:-}" ]; then
     else
         die "ANSWER_MODEL_ID is not a model or inference profile id (or auto): $ANSWER_MODEL_ID"
     fi
+fi
+# PARAMS="Name=value …": more parameters for this deploy (e.g. the Google and
+# Amazon sign-in clients; docs/aws.md). Secrets are best passed from the
+# environment, PARAMS="GoogleClientSecret=$GOOGLE_CLIENT_SECRET", so they stay
+# out of samconfig.toml and shell history.
+extra=()
+if [ -n "${PARAMS:-}" ]; then
+    read -ra extra <<<"$PARAMS"
+    for assignment in "${extra[@]}"; do
+        [[ "$assignment" =~ ^[A-Za-z0-9]+=[^[:space:]]*$ ]] ||
+            die "PARAMS holds Name=value pairs separated by spaces; not one: ${assignment%%=*}=…"
+    done
+fi
+if [ -n "${answer_model:-}" ] || [ "${#extra[@]}" -gt 0 ]; then
     configured="$(samconfig_get "$env" deploy parameter_overrides)"
     overrides=(--parameter-overrides)
     [ -z "$configured" ] || overrides+=("$configured")
-    overrides+=("$answer_model")
+    [ -z "${answer_model:-}" ] || overrides+=("$answer_model")
+    overrides+=(${extra[@]+"${extra[@]}"})
 fi
 
 say "stack $stack in $region (samconfig.toml [$env])${guided:+ - not deployed yet: sam deploy --guided}"
