@@ -114,6 +114,13 @@ fn seeds(format: Format) -> Vec<Vec<u8>> {
             b"<html><body><p>x</p></body></html>".to_vec(),
         ],
         Format::Csv => vec![fixture("prices.csv")],
+        Format::Png => vec![
+            hostile::white_png(32, 16),
+            hostile::truncated_png().bytes,
+            hostile::huge_header_png().bytes,
+        ],
+        Format::Jpeg => vec![hostile::huge_header_jpeg().bytes],
+        Format::Tiff => vec![hostile::looping_tiff().bytes],
         Format::Text | Format::Markdown => vec![
             fixture("notes.txt"),
             fixture("guide.md"),

@@ -13,20 +13,32 @@ pub enum Format {
     Markdown,
     Html,
     Csv,
+    /// Images: their text is read by OCR.
+    Png,
+    Jpeg,
+    Tiff,
 }
 
 pub const DOCX_CONTENT_TYPE: &str =
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 9] = [
         Format::Pdf,
         Format::Docx,
         Format::Text,
         Format::Markdown,
         Format::Html,
         Format::Csv,
+        Format::Png,
+        Format::Jpeg,
+        Format::Tiff,
     ];
+
+    /// A picture of text (a photo, a scan): only OCR reads it.
+    pub fn is_image(self) -> bool {
+        matches!(self, Format::Png | Format::Jpeg | Format::Tiff)
+    }
 
     /// The canonical MIME type stored with the document.
     pub fn content_type(self) -> &'static str {
@@ -37,6 +49,9 @@ impl Format {
             Format::Markdown => "text/markdown",
             Format::Html => "text/html",
             Format::Csv => "text/csv",
+            Format::Png => "image/png",
+            Format::Jpeg => "image/jpeg",
+            Format::Tiff => "image/tiff",
         }
     }
 
@@ -48,6 +63,9 @@ impl Format {
             Format::Markdown => "Markdown",
             Format::Html => "HTML",
             Format::Csv => "CSV",
+            Format::Png => "PNG image",
+            Format::Jpeg => "JPEG image",
+            Format::Tiff => "TIFF image",
         }
     }
 
@@ -66,6 +84,9 @@ impl Format {
             "text/markdown" | "text/x-markdown" => Some(Format::Markdown),
             "text/html" | "application/xhtml+xml" => Some(Format::Html),
             "text/csv" | "application/csv" => Some(Format::Csv),
+            "image/png" => Some(Format::Png),
+            "image/jpeg" | "image/jpg" | "image/pjpeg" => Some(Format::Jpeg),
+            "image/tiff" | "image/tif" => Some(Format::Tiff),
             _ => None,
         }
     }
@@ -80,6 +101,9 @@ impl Format {
             "md" | "markdown" => Some(Format::Markdown),
             "html" | "htm" => Some(Format::Html),
             "csv" => Some(Format::Csv),
+            "png" => Some(Format::Png),
+            "jpg" | "jpeg" => Some(Format::Jpeg),
+            "tif" | "tiff" => Some(Format::Tiff),
             _ => None,
         }
     }
@@ -126,7 +150,12 @@ mod tests {
             Format::resolve(Some("application/x-www-form-urlencoded"), "a.docx"),
             Some(Format::Docx)
         );
-        assert_eq!(Format::resolve(Some("image/png"), "x.pdf"), None);
+        assert_eq!(
+            Format::resolve(Some("image/png"), "x.pdf"),
+            Some(Format::Png)
+        );
+        assert_eq!(Format::resolve(None, "Photo.JPG"), Some(Format::Jpeg));
+        assert_eq!(Format::resolve(Some("image/gif"), "x.gif"), None);
         assert_eq!(Format::resolve(None, "archive.zip"), None);
     }
 }

@@ -17,6 +17,8 @@ mod format;
 #[cfg(feature = "readers")]
 mod html;
 #[cfg(feature = "readers")]
+pub mod image;
+#[cfg(feature = "readers")]
 mod pdf;
 #[cfg(feature = "readers")]
 mod terminal;

@@ -1,6 +1,6 @@
 //! The readers: a file's bytes to its format and pages of text.
 
-use super::{html, pdf, terminal, Format, Page};
+use super::{html, image, pdf, terminal, Format, Page};
 
 #[derive(Debug, Clone)]
 pub struct Extracted {
@@ -37,6 +37,13 @@ pub fn extract(bytes: &[u8], declared: Format) -> Result<Extracted, ExtractionEr
         Format::Csv => vec![page(1, csv_to_text(&decode_text(bytes)?)?)],
         // A form feed starts a new page, as `man` and `groff` print them.
         Format::Text | Format::Markdown => text_pages(&decode_text(bytes)?),
+        // Pictures of text: blank pages here, read by OCR afterwards.
+        Format::Png | Format::Jpeg | Format::Tiff => {
+            let info = image::image_info(bytes, format)?;
+            (1..=info.pages)
+                .map(|number| page(number, String::new()))
+                .collect()
+        }
     };
     Ok(Extracted { format, pages })
 }
@@ -50,6 +57,19 @@ pub fn detect(bytes: &[u8], declared: Format) -> Result<Format, ExtractionError>
     let head = &bytes[..bytes.len().min(1024)];
     let is_pdf = head.windows(5).any(|window| window == b"%PDF-");
     let is_zip = bytes.starts_with(b"PK\x03\x04");
+    let picture = image::sniff(bytes);
+    if declared.is_image() {
+        // A JPEG named .png is still a picture to read.
+        return picture.ok_or_else(|| refuse(format!("the file is not a {}", declared.name())));
+    }
+    if let Some(picture) = picture {
+        return Err(refuse(format!(
+            "the file is a {}, not {}; upload it as {}",
+            picture.name(),
+            declared.name(),
+            picture.content_type()
+        )));
+    }
     match declared {
         Format::Pdf if is_pdf => Ok(Format::Pdf),
         Format::Pdf => Err(refuse(
@@ -159,9 +179,7 @@ fn extract_pdf(bytes: &[u8]) -> Result<Vec<Page>, ExtractionError> {
     if pages.is_empty() {
         return Err(damaged());
     }
-    if pages.iter().all(|page| page.text.trim().is_empty()) {
-        return Err(refuse("the PDF has no extractable text (scanned?)"));
-    }
+    // Pages without text may be scans: OCR (askdocs' processing) reads them.
     Ok(pages)
 }
 

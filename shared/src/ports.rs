@@ -135,6 +135,15 @@ pub trait DocumentStore: Send + Sync {
         document_id: &DocumentId,
         outcome: &ProcessingOutcome,
     ) -> Result<bool>;
+    /// Says how far a run has got (e.g. "reading scanned pages: 3 of 12"),
+    /// shown as the status reason while the document is `processing`; a
+    /// document in any other state is left as it is.
+    async fn report_progress(
+        &self,
+        user_id: &UserId,
+        document_id: &DocumentId,
+        progress: &str,
+    ) -> Result<()>;
     /// Returns whether there was such a document.
     async fn delete(&self, user_id: &UserId, document_id: &DocumentId) -> Result<bool>;
     /// Documents of any owner in `status` since before `updated_before`

@@ -210,6 +210,110 @@ pub fn endless_word_text() -> HostileFile {
     }
 }
 
+/// A PNG chunk: length, type, data, CRC.
+fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut crc = flate2::Crc::new();
+    crc.update(kind);
+    crc.update(data);
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    chunk.extend_from_slice(kind);
+    chunk.extend_from_slice(data);
+    chunk.extend(crc.sum().to_be_bytes());
+    chunk
+}
+
+/// A valid 8-bit greyscale PNG of `width` × `height` white pixels.
+pub fn white_png(width: u32, height: u32) -> Vec<u8> {
+    let mut header = width.to_be_bytes().to_vec();
+    header.extend(height.to_be_bytes());
+    header.extend([8, 0, 0, 0, 0]);
+    let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let row = {
+        let mut row = vec![0u8]; // filter: none
+        row.resize(width as usize + 1, 255);
+        row
+    };
+    for _ in 0..height {
+        deflated.write_all(&row).expect("in memory");
+    }
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &header));
+    png.extend(png_chunk(b"IDAT", &deflated.finish().expect("in memory")));
+    png.extend(png_chunk(b"IEND", &[]));
+    png
+}
+
+/// A PNG whose header claims 100,000 × 100,000 pixels (10 gigapixels).
+pub fn huge_header_png() -> HostileFile {
+    let mut header = 100_000u32.to_be_bytes().to_vec();
+    header.extend(100_000u32.to_be_bytes());
+    header.extend([8, 0, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(png_chunk(b"IHDR", &header));
+    png.extend(png_chunk(b"IEND", &[]));
+    HostileFile {
+        name: "huge-header.png",
+        content_type: "image/png",
+        bytes: png,
+    }
+}
+
+/// A decompression bomb within the pixel limit: 9,000 × 9,000 white pixels
+/// (81 MB decoded, 8 bits each) in a few kilobytes.
+pub fn decompression_bomb_png() -> HostileFile {
+    HostileFile {
+        name: "bomb.png",
+        content_type: "image/png",
+        bytes: white_png(9_000, 9_000),
+    }
+}
+
+/// A real PNG cut off in the middle of its pixels.
+pub fn truncated_png() -> HostileFile {
+    let whole = white_png(640, 480);
+    HostileFile {
+        name: "truncated.png",
+        content_type: "image/png",
+        bytes: whole[..whole.len() / 2].to_vec(),
+    }
+}
+
+/// A TIFF whose second page directory points back at the first.
+pub fn looping_tiff() -> HostileFile {
+    let directory = |next: u32| {
+        let mut d = 2u16.to_le_bytes().to_vec();
+        for tag in [256u16, 257] {
+            d.extend(tag.to_le_bytes());
+            d.extend(3u16.to_le_bytes());
+            d.extend(1u32.to_le_bytes());
+            d.extend(64u32.to_le_bytes());
+        }
+        d.extend(next.to_le_bytes());
+        d
+    };
+    let mut tiff = b"II*\0".to_vec();
+    tiff.extend(8u32.to_le_bytes());
+    tiff.extend(directory(38));
+    tiff.extend(directory(8));
+    HostileFile {
+        name: "looping.tiff",
+        content_type: "image/tiff",
+        bytes: tiff,
+    }
+}
+
+/// A JPEG that says it is 65,535 × 65,535 pixels.
+pub fn huge_header_jpeg() -> HostileFile {
+    let mut jpeg = vec![0xFF, 0xD8];
+    jpeg.extend([0xFF, 0xC0, 0x00, 0x0B, 8, 0xFF, 0xFF, 0xFF, 0xFF, 1, 1, 0x11, 0]);
+    jpeg.extend([0xFF, 0xD9]);
+    HostileFile {
+        name: "huge-header.jpg",
+        content_type: "image/jpeg",
+        bytes: jpeg,
+    }
+}
+
 /// Every hostile file, the bomb sized to inflate past `memory_bytes`.
 pub fn all(memory_bytes: usize) -> Vec<HostileFile> {
     vec![
@@ -221,5 +325,10 @@ pub fn all(memory_bytes: usize) -> Vec<HostileFile> {
         nested_divs_html(),
         wide_table_html(),
         endless_word_text(),
+        huge_header_png(),
+        decompression_bomb_png(),
+        truncated_png(),
+        looping_tiff(),
+        huge_header_jpeg(),
     ]
 }

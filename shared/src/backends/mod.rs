@@ -313,7 +313,8 @@ impl Backends {
             settings.chunks,
             settings.max_chunks,
             settings.max_upload_bytes,
-        );
+        )
+        .with_ocr(settings.ocr);
         Ok(Arc::new(Processor::new(
             self.document_store(),
             self.object_store()?,

@@ -29,7 +29,9 @@ pub use models::{
     answer_model_for_region, inference_profile_prefix, BedrockSettings, ChatSettings,
     EmbedderChoice, GeneratorChoice, ModelSettings, DEFAULT_BEDROCK_MODEL_ID, DEFAULT_MODEL_DIR,
 };
-pub use processing::{ChunkSettings, ExtractLimits, ProcessingSettings};
+pub use processing::{
+    ChunkSettings, ExtractLimits, OcrEngine, OcrLanguages, OcrSettings, ProcessingSettings,
+};
 pub use query::RetrievalSettings;
 
 /// How log lines are written.
@@ -93,7 +95,7 @@ impl Config {
         Ok(Config {
             auth: AuthSettings::from_env(&env, &backend)?,
             log: LogSettings::from_env(&env)?,
-            processing: ProcessingSettings::from_env(&env, &documents)?,
+            processing: ProcessingSettings::from_env(&env, &documents, &backend)?,
             retrieval: RetrievalSettings::from_env(&env, &backend)?,
             models: ModelSettings::from_env(&env, &backend)?,
             public_url: env.url("ASKDOCS_PUBLIC_URL")?,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::backend::Backend;
 use super::documents::DocumentSettings;
 use super::env::{ConfigError, Env};
 use super::seconds;
@@ -24,6 +25,110 @@ impl Default for ChunkSettings {
             max_chars: 1000,
             overlap_chars: 150,
         }
+    }
+}
+
+/// What reads pages that are pictures of text (scans, photos).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OcrEngine {
+    /// tesseract (and poppler's pdftoppm for PDF pages), run by the
+    /// sandboxed extract worker: the embedded backend's default.
+    Tesseract,
+    /// Amazon Textract: the AWS backend's default.
+    Textract,
+    /// Nobody: scanned pages are left unread (and say so).
+    Off,
+}
+
+/// `ASKDOCS_OCR_LANGUAGES`: tesseract's language list (`eng`, `eng+deu`),
+/// kept inline so the settings stay `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct OcrLanguages {
+    bytes: [u8; 64],
+    len: u8,
+}
+
+impl OcrLanguages {
+    /// Letters, digits and `_` names joined by `+`; at most 64 characters.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text.split('+').all(|name| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !valid {
+            return None;
+        }
+        let mut bytes = [0u8; 64];
+        bytes[..text.len()].copy_from_slice(text.as_bytes());
+        Some(OcrLanguages {
+            bytes,
+            len: text.len() as u8,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).expect("checked ASCII")
+    }
+}
+
+impl std::fmt::Debug for OcrLanguages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcrSettings {
+    /// `ASKDOCS_OCR`: `tesseract`, `textract` or `off`.
+    pub engine: OcrEngine,
+    pub languages: OcrLanguages,
+    /// `ASKDOCS_OCR_MAX_PAGES`: a document with more pages to read by OCR
+    /// fails with that reason, before any is read.
+    pub max_pages: u32,
+    /// `ASKDOCS_OCR_DPI`: the resolution PDF pages are rendered at for tesseract.
+    pub dpi: u32,
+}
+
+impl Default for OcrSettings {
+    fn default() -> Self {
+        OcrSettings {
+            engine: OcrEngine::Tesseract,
+            languages: OcrLanguages::parse("eng").expect("valid"),
+            max_pages: 200,
+            dpi: 300,
+        }
+    }
+}
+
+impl OcrSettings {
+    fn from_env(env: &Env, backend: &Backend) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let engine = match env.choice("ASKDOCS_OCR", &["tesseract", "textract", "off"])? {
+            Some("tesseract") => OcrEngine::Tesseract,
+            Some("textract") => OcrEngine::Textract,
+            Some(_) => OcrEngine::Off,
+            None if matches!(backend, Backend::Aws(_)) => OcrEngine::Textract,
+            None => OcrEngine::Tesseract,
+        };
+        let languages = match env.text("ASKDOCS_OCR_LANGUAGES") {
+            None => defaults.languages,
+            Some(text) => OcrLanguages::parse(&text).ok_or_else(|| {
+                ConfigError::new(
+                    "ASKDOCS_OCR_LANGUAGES",
+                    format!(
+                        "must be tesseract language names joined by + (e.g. eng+deu), not `{text}`"
+                    ),
+                )
+            })?,
+        };
+        Ok(OcrSettings {
+            engine,
+            languages,
+            max_pages: env.number("ASKDOCS_OCR_MAX_PAGES", defaults.max_pages.into(), 1..=2000)?
+                as u32,
+            dpi: env.number("ASKDOCS_OCR_DPI", defaults.dpi.into(), 100..=600)? as u32,
+        })
     }
 }
 
@@ -69,6 +174,8 @@ pub struct ProcessingSettings {
     /// A `pending` document (its file arrived) not processed this long after
     /// it was recorded lost its event; the sweep fails it.
     pub abandon_pending_after: Duration,
+    /// Reading scanned pages and images.
+    pub ocr: OcrSettings,
 }
 
 impl Default for ProcessingSettings {
@@ -82,12 +189,17 @@ impl Default for ProcessingSettings {
             max_chunks: 5_000,
             abandon_upload_after: Duration::from_secs(20 * 60),
             abandon_pending_after: Duration::from_secs(2 * 60 * 60),
+            ocr: OcrSettings::default(),
         }
     }
 }
 
 impl ProcessingSettings {
-    pub fn from_env(env: &Env, documents: &DocumentSettings) -> Result<Self, ConfigError> {
+    pub fn from_env(
+        env: &Env,
+        documents: &DocumentSettings,
+        backend: &Backend,
+    ) -> Result<Self, ConfigError> {
         let defaults = Self::default();
         let max_chars = env.number("ASKDOCS_CHUNK_SIZE", 1000, 200..=8000)? as usize;
         let overlap_chars = env.number("ASKDOCS_CHUNK_OVERLAP", 150, 0..=4000)? as usize;
@@ -118,6 +230,7 @@ impl ProcessingSettings {
                     64..=16 * 1024,
                 )? * MB,
             },
+            ocr: OcrSettings::from_env(env, backend)?,
             ..defaults
         })
     }

@@ -210,9 +210,16 @@ impl DocumentStore for SqliteDocumentStore {
     ) -> Result<bool> {
         let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
         let (status, reason, pages, chunks) = match outcome {
-            ProcessingOutcome::Ready { pages, chunks } => {
-                (DocumentStatus::Ready, None, Some(*pages), Some(*chunks))
-            }
+            ProcessingOutcome::Ready {
+                pages,
+                chunks,
+                note,
+            } => (
+                DocumentStatus::Ready,
+                note.clone(),
+                Some(*pages),
+                Some(*chunks),
+            ),
             ProcessingOutcome::Failed { reason } => {
                 (DocumentStatus::Failed, Some(reason.clone()), None, None)
             }
@@ -227,6 +234,28 @@ impl DocumentStore for SqliteDocumentStore {
                     )
                     .map(|changed| changed == 1)
                     .map_err(internal("finishing processing"))
+            })
+            .await
+    }
+
+    async fn report_progress(
+        &self,
+        user_id: &UserId,
+        document_id: &DocumentId,
+        progress: &str,
+    ) -> Result<()> {
+        let (user_id, document_id) = (user_id.to_string(), document_id.to_string());
+        let progress = progress.to_string();
+        self.db
+            .call(move |connection| {
+                connection
+                    .execute(
+                        "UPDATE documents SET status_reason = ?3
+                         WHERE user_id = ?1 AND document_id = ?2 AND status = 'processing'",
+                        params![user_id, document_id, progress],
+                    )
+                    .map(|_| ())
+                    .map_err(internal("reporting progress"))
             })
             .await
     }

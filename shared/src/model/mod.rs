@@ -153,8 +153,16 @@ pub struct Document {
 /// The end of a processing run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProcessingOutcome {
-    Ready { pages: u32, chunks: u32 },
-    Failed { reason: String },
+    /// `note`: what the owner should know of a usable document (pages left
+    /// unread), kept as its status reason.
+    Ready {
+        pages: u32,
+        chunks: u32,
+        note: Option<String>,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 /// One page of results, newest first, with where the next page starts.

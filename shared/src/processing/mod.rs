@@ -9,6 +9,7 @@
 //! after the second death instead of being retried for ever.
 
 pub mod chunk;
+pub mod ocr;
 pub mod runs;
 pub mod sandbox;
 
@@ -22,7 +23,7 @@ use crate::model::object_key::parse_object_key;
 use crate::model::{timestamp, Chunk, Document, DocumentStatus, Format, ProcessingOutcome};
 use crate::ports::{DocumentStore, Embedder, ObjectStore, VectorIndex};
 use runs::{Cancellation, RunningProcessing};
-use sandbox::{ParseFailure, Sandbox};
+use sandbox::{OcrProgress, ParseFailure, Sandbox};
 
 /// Runs of one document that may die before it is given up.
 const MAX_INTERRUPTED_RUNS: u32 = 2;
@@ -157,8 +158,16 @@ impl Processor {
 
         let run = self.running.start(document_id);
         match self.run(&document, run.cancellation()).await {
-            Ok((pages, chunks)) => {
-                let outcome = ProcessingOutcome::Ready { pages, chunks };
+            Ok(Indexed {
+                pages,
+                chunks,
+                note,
+            }) => {
+                let outcome = ProcessingOutcome::Ready {
+                    pages,
+                    chunks,
+                    note,
+                };
                 if !self
                     .documents
                     .finish_processing(user_id, document_id, &outcome)
@@ -314,7 +323,7 @@ impl Processor {
         &self,
         document: &Document,
         cancelled: &Cancellation,
-    ) -> Result<(u32, u32), RunError> {
+    ) -> Result<Indexed, RunError> {
         let started = Instant::now();
         let limit = self.settings.max_upload_bytes;
         let bytes = self
@@ -333,7 +342,7 @@ impl Processor {
                 RunError::Permanent(format!("{} files are not supported", document.content_type))
             })?;
 
-        let parsed = match self.sandbox.parse(bytes, format, cancelled).await {
+        let parsed = match self.parse(document, bytes, format, cancelled).await {
             Ok(parsed) => parsed,
             Err(ParseFailure::Refused(reason)) => return Err(RunError::Permanent(reason)),
             Err(ParseFailure::Cancelled) => return Err(RunError::Cancelled),
@@ -341,9 +350,31 @@ impl Processor {
                 return Err(RunError::from(Error::Internal(anyhow::anyhow!(detail))))
             }
         };
+        // Pages that are pictures of text OCR could not read here: the rest
+        // of the document still indexes, and its owner is told.
+        let mut note = None;
+        if !parsed.unread_pages.is_empty() {
+            let why = self.sandbox.why_ocr_is_unavailable();
+            if parsed.chunks.is_empty() {
+                return Err(RunError::Permanent(match parsed.format {
+                    Format::Pdf => {
+                        format!("the PDF has no text layer (a scan?) and was not read: {why}")
+                    }
+                    image => format!("the {} was not read: {why}", image.name()),
+                }));
+            }
+            note = Some(format!(
+                "{} without a text layer (scanned?) not read: {why}",
+                page_list(&parsed.unread_pages)
+            ));
+        }
         if parsed.chunks.is_empty() {
             return Err(RunError::Permanent(match parsed.format {
-                Format::Pdf => "the PDF has no extractable text (scanned?)".to_string(),
+                Format::Pdf if parsed.ocr_pages > 0 => {
+                    "OCR found no text on the PDF's scanned pages".to_string()
+                }
+                Format::Pdf => "the PDF has no extractable text".to_string(),
+                image if image.is_image() => format!("OCR found no text in the {}", image.name()),
                 _ => "the file contains no text".to_string(),
             }));
         }
@@ -390,7 +421,64 @@ impl Processor {
             .delete_document(&document.user_id, &document.document_id)
             .await?;
         self.index.upsert(&chunks).await?;
-        Ok((parsed.pages, chunks.len() as u32))
+        Ok(Indexed {
+            pages: parsed.pages,
+            chunks: chunks.len() as u32,
+            note,
+        })
+    }
+
+    /// Parses in the sandbox; while OCR reads scanned pages, the document's
+    /// status says how many are done.
+    async fn parse(
+        &self,
+        document: &Document,
+        bytes: Vec<u8>,
+        format: Format,
+        cancelled: &Cancellation,
+    ) -> std::result::Result<sandbox::Parsed, ParseFailure> {
+        let (progress, mut reported) = tokio::sync::mpsc::unbounded_channel::<OcrProgress>();
+        let documents = self.documents.clone();
+        let (user_id, document_id) = (document.user_id.clone(), document.document_id.clone());
+        let reporter = tokio::spawn(async move {
+            while let Some(step) = reported.recv().await {
+                let text = format!(
+                    "reading scanned pages by OCR: {} of {} done",
+                    step.done, step.total
+                );
+                if let Err(error) = documents
+                    .report_progress(&user_id, &document_id, &text)
+                    .await
+                {
+                    tracing::warn!(error = %error, "reporting OCR progress failed");
+                }
+            }
+        });
+        let parsed = self
+            .sandbox
+            .parse_with_progress(bytes, format, cancelled, Some(&progress))
+            .await;
+        drop(progress);
+        let _ = reporter.await;
+        parsed
+    }
+}
+
+/// What a run indexed.
+struct Indexed {
+    pages: u32,
+    chunks: u32,
+    note: Option<String>,
+}
+
+/// "page 3", "pages 2, 5 and 9", or the first few of many.
+fn page_list(pages: &[u32]) -> String {
+    const SHOWN: usize = 8;
+    let names: Vec<String> = pages.iter().take(SHOWN).map(u32::to_string).collect();
+    match pages.len() {
+        1 => format!("page {}", names[0]),
+        n if n <= SHOWN => format!("pages {} and {}", names[..n - 1].join(", "), names[n - 1]),
+        n => format!("{n} pages ({}, …)", names.join(", ")),
     }
 }
 

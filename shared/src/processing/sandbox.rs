@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::chunk::DraftChunk;
+use super::ocr::{self, LocalOcr, OCR_PACKAGES};
 use super::runs::Cancellation;
-use crate::config::{ChunkSettings, ExtractLimits};
+use crate::config::{ChunkSettings, ExtractLimits, OcrEngine, OcrSettings};
 use crate::model::Format;
 
 /// The first argument that turns an askdocs binary into an extract worker.
@@ -34,6 +35,17 @@ pub struct WorkerRequest {
     pub max_chars: usize,
     pub overlap_chars: usize,
     pub max_chunks: usize,
+    /// Read pages without a text layer with tesseract, here (the upload is
+    /// also at descriptor 3 for it); `None`: leave them to the caller.
+    #[serde(default)]
+    pub ocr: Option<LocalOcr>,
+    /// Most pages OCR may read, here or afterwards; more fail the document.
+    #[serde(default = "no_ocr_limit")]
+    pub max_ocr_pages: u32,
+}
+
+fn no_ocr_limit() -> u32 {
+    u32::MAX
 }
 
 /// The worker's answer on stdout.
@@ -52,6 +64,20 @@ pub struct Parsed {
     pub format: Format,
     pub pages: u32,
     pub chunks: Vec<DraftChunk>,
+    /// Pages without a text layer that OCR read here (their passages are in `chunks`).
+    #[serde(default)]
+    pub ocr_pages: u32,
+    /// Pages without a text layer left unread: OCR is not run here (no
+    /// tesseract, or another engine reads them afterwards).
+    #[serde(default)]
+    pub unread_pages: Vec<u32>,
+}
+
+/// How far OCR has got through a document's scanned pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OcrProgress {
+    pub done: u32,
+    pub total: u32,
 }
 
 /// Why parsing gave no passages.
@@ -90,6 +116,10 @@ pub struct Sandbox {
     chunks: ChunkSettings,
     max_chunks: usize,
     max_bytes: u64,
+    ocr: OcrSettings,
+    /// tesseract and pdftoppm, when OCR is theirs and they are installed;
+    /// else what is missing.
+    local_ocr: Result<LocalOcr, String>,
 }
 
 impl Sandbox {
@@ -106,16 +136,63 @@ impl Sandbox {
             chunks,
             max_chunks,
             max_bytes,
+            ocr: OcrSettings {
+                engine: OcrEngine::Off,
+                ..OcrSettings::default()
+            },
+            local_ocr: Err("OCR is off".into()),
+        }
+    }
+
+    /// Reads scanned pages and images as `ocr` says: with tesseract here
+    /// (when installed), or leaves them for Textract.
+    pub fn with_ocr(mut self, ocr: OcrSettings) -> Self {
+        self.ocr = ocr;
+        self.local_ocr = match ocr.engine {
+            OcrEngine::Tesseract => LocalOcr::find(ocr.languages.as_str(), ocr.dpi),
+            OcrEngine::Textract | OcrEngine::Off => Err("OCR is not run here".into()),
+        };
+        if let Err(missing) = &self.local_ocr {
+            if ocr.engine == OcrEngine::Tesseract {
+                tracing::warn!(
+                    missing,
+                    "OCR is unavailable: scanned pages and images stay unread until {OCR_PACKAGES} are installed"
+                );
+            }
+        }
+        self
+    }
+
+    /// Why scanned pages stay unread here, for their document's owner.
+    pub fn why_ocr_is_unavailable(&self) -> String {
+        match self.ocr.engine {
+            OcrEngine::Tesseract => format!(
+                "OCR needs {OCR_PACKAGES} on the server (missing: {})",
+                self.local_ocr
+                    .as_ref()
+                    .err()
+                    .map_or("nothing", String::as_str)
+            ),
+            OcrEngine::Textract => "OCR is Textract's here".into(),
+            OcrEngine::Off => "OCR is turned off (ASKDOCS_OCR=off)".into(),
         }
     }
 
     fn request(&self, format: Format) -> WorkerRequest {
+        let reads_pictures = format == Format::Pdf || format.is_image();
         WorkerRequest {
             format,
             max_bytes: self.max_bytes,
             max_chars: self.chunks.max_chars,
             overlap_chars: self.chunks.overlap_chars,
             max_chunks: self.max_chunks,
+            ocr: self
+                .local_ocr
+                .as_ref()
+                .ok()
+                .filter(|_| reads_pictures)
+                .cloned(),
+            max_ocr_pages: self.ocr.max_pages,
         }
     }
 
@@ -131,13 +208,32 @@ impl Sandbox {
         format: Format,
         cancelled: &Cancellation,
     ) -> Result<Parsed, ParseFailure> {
+        self.parse_with_progress(bytes, format, cancelled, None)
+            .await
+    }
+
+    /// As [`Self::parse`], telling `progress` how OCR gets on. While OCR
+    /// reports pages done, the time limit counts from the last one: a long
+    /// scan may take as long as it keeps moving.
+    pub async fn parse_with_progress(
+        &self,
+        bytes: Vec<u8>,
+        format: Format,
+        cancelled: &Cancellation,
+        progress: Option<&tokio::sync::mpsc::UnboundedSender<OcrProgress>>,
+    ) -> Result<Parsed, ParseFailure> {
         match &self.program {
             WorkerProgram::Exec { path } => {
-                self.parse_in_child(path, bytes, format, cancelled).await
+                self.parse_in_child(path, bytes, format, cancelled, progress)
+                    .await
             }
             #[cfg(all(feature = "extract", feature = "testing"))]
             WorkerProgram::InProcess => {
-                let request = self.request(format);
+                // No descriptor 3 here: OCR runs only in a real worker.
+                let request = WorkerRequest {
+                    ocr: None,
+                    ..self.request(format)
+                };
                 let reply = tokio::task::spawn_blocking(move || worker::answer(&request, &bytes))
                     .await
                     .map_err(|error| ParseFailure::Unavailable(error.to_string()))?;
@@ -155,9 +251,18 @@ impl Sandbox {
         bytes: Vec<u8>,
         format: Format,
         cancelled: &Cancellation,
+        progress: Option<&tokio::sync::mpsc::UnboundedSender<OcrProgress>>,
     ) -> Result<Parsed, ParseFailure> {
-        let request =
-            serde_json::to_string(&self.request(format)).expect("a worker request serializes");
+        let request = self.request(format);
+        // The OCR programs read the upload from a memory file on descriptor 3
+        // (the worker itself may write no file).
+        let upload = match request.ocr {
+            Some(_) => Some(memory_file(&bytes).map_err(|error| {
+                ParseFailure::Unavailable(format!("a memory file for OCR: {error}"))
+            })?),
+            None => None,
+        };
+        let request = serde_json::to_string(&request).expect("a worker request serializes");
         let mut command = tokio::process::Command::new(program);
         command
             .arg(WORKER_ARG)
@@ -169,6 +274,9 @@ impl Sandbox {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         limit_child(&mut command, self.limits);
+        if let Some(upload) = &upload {
+            give_descriptor(&mut command, upload, ocr::UPLOAD_FD);
+        }
         let mut child = command.spawn().map_err(|error| {
             ParseFailure::Unavailable(format!(
                 "starting the extract worker {}: {error}",
@@ -185,16 +293,27 @@ impl Sandbox {
             child.stdout.take().expect("stdout is piped"),
             self.max_reply_bytes(),
         ));
-        let stderr = tokio::spawn(read_at_most(
+        let (pages_done, mut reported) = tokio::sync::mpsc::unbounded_channel();
+        let stderr = tokio::spawn(read_errors(
             child.stderr.take().expect("stderr is piped"),
-            MAX_STDERR_BYTES,
+            pages_done,
         ));
 
-        let ended = tokio::select! {
-            status = child.wait() => Ended::Exited(status),
-            _ = tokio::time::sleep(self.limits.timeout) => Ended::TimedOut,
-            _ = cancelled.cancelled() => Ended::Cancelled,
+        let mut deadline = tokio::time::Instant::now() + self.limits.timeout;
+        let ended = loop {
+            tokio::select! {
+                status = child.wait() => break Ended::Exited(status),
+                _ = tokio::time::sleep_until(deadline) => break Ended::TimedOut,
+                _ = cancelled.cancelled() => break Ended::Cancelled,
+                Some(step) = reported.recv() => {
+                    deadline = tokio::time::Instant::now() + self.limits.timeout;
+                    if let Some(progress) = progress {
+                        let _ = progress.send(step);
+                    }
+                }
+            }
         };
+        drop(upload);
         if !matches!(ended, Ended::Exited(_)) {
             let _ = child.kill().await;
         }
@@ -280,6 +399,71 @@ fn bytes_text(bytes: u64) -> String {
     }
 }
 
+/// The worker's error output: its OCR progress lines go to `pages_done`, the
+/// rest is kept (up to a limit) to tell why it died.
+async fn read_errors(
+    stderr: impl AsyncRead + Unpin,
+    pages_done: tokio::sync::mpsc::UnboundedSender<OcrProgress>,
+) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut lines = tokio::io::BufReader::new(stderr.take(16 * MAX_STDERR_BYTES as u64)).lines();
+    let mut kept = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let step = line
+            .strip_prefix(ocr::PROGRESS_PREFIX)
+            .and_then(|rest| rest.split_once(' '))
+            .and_then(|(done, total)| Some((done.parse().ok()?, total.parse().ok()?)));
+        match step {
+            Some((done, total)) => {
+                let _ = pages_done.send(OcrProgress { done, total });
+            }
+            None if kept.len() < MAX_STDERR_BYTES => {
+                kept.extend_from_slice(line.as_bytes());
+                kept.push(b'\n');
+            }
+            None => {}
+        }
+    }
+    (kept, false)
+}
+
+/// A memory file (memfd) holding `bytes`, read from its start.
+fn memory_file(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek as _, Write as _};
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; the
+    // descriptor it returns is owned by the File from here on.
+    let fd = unsafe { libc::memfd_create(c"askdocs-upload".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
+}
+
+/// The child gets `file` as descriptor `target` (without close-on-exec, so
+/// its own children inherit it too).
+fn give_descriptor(command: &mut tokio::process::Command, file: &std::fs::File, target: i32) {
+    use std::os::fd::AsRawFd as _;
+    let source = file.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; it runs between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if source == target {
+                // Already there: only its close-on-exec flag must go.
+                if libc::fcntl(target, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(source, target) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// Reads up to `limit` bytes; the flag says whether there was more.
 async fn read_at_most(reader: impl AsyncRead + Unpin, limit: usize) -> (Vec<u8>, bool) {
     let mut buffer = Vec::new();
@@ -352,7 +536,9 @@ pub(crate) mod worker {
 
     use super::{Parsed, WorkerReply, WorkerRequest};
     use crate::config::ChunkSettings;
+    use crate::model::Format;
     use crate::processing::chunk::chunk_pages_bounded;
+    use crate::processing::ocr;
     use askdocs_extract::extract;
 
     pub fn main(request: Option<std::ffi::OsString>) -> i32 {
@@ -391,7 +577,7 @@ pub(crate) mod worker {
             ));
         }
         let format = request.format;
-        let extracted = match std::panic::catch_unwind(|| extract(bytes, format)) {
+        let mut extracted = match std::panic::catch_unwind(|| extract(bytes, format)) {
             Ok(Ok(extracted)) => extracted,
             Ok(Err(error)) => return WorkerReply::Refused(error.0),
             Err(_) => {
@@ -402,6 +588,42 @@ pub(crate) mod worker {
                 ))
             }
         };
+        // Pages that are pictures of text: a PDF's pages without a text
+        // layer, every page of an image.
+        let reads_pictures = extracted.format == Format::Pdf || extracted.format.is_image();
+        let scanned: Vec<u32> = extracted
+            .pages
+            .iter()
+            .filter(|page| reads_pictures && ocr::needs_ocr(&page.text))
+            .map(|page| page.number)
+            .collect();
+        if scanned.len() as u64 > u64::from(request.max_ocr_pages) {
+            return WorkerReply::Refused(format!(
+                "{} pages have no text layer to read; OCR reads at most {} pages of a document \
+                 (ASKDOCS_OCR_MAX_PAGES): split the scan into smaller files",
+                scanned.len(),
+                request.max_ocr_pages
+            ));
+        }
+        let (ocr_pages, unread_pages) = match &request.ocr {
+            Some(tools) if !scanned.is_empty() => {
+                let report = |done: u32, total: u32| {
+                    eprintln!("{}{done} {total}", ocr::PROGRESS_PREFIX);
+                };
+                match ocr::read_pages(tools, extracted.format, &scanned, report) {
+                    Ok(read) => {
+                        for (number, text) in read {
+                            if let Some(page) = extracted.pages.get_mut(number as usize - 1) {
+                                page.text = text;
+                            }
+                        }
+                        (scanned.len() as u32, Vec::new())
+                    }
+                    Err(reason) => return WorkerReply::Refused(reason),
+                }
+            }
+            _ => (0, scanned),
+        };
         let settings = ChunkSettings {
             max_chars: request.max_chars,
             overlap_chars: request.overlap_chars,
@@ -411,6 +633,8 @@ pub(crate) mod worker {
                 format: extracted.format,
                 pages: extracted.pages.len() as u32,
                 chunks,
+                ocr_pages,
+                unread_pages,
             }),
             Err(too_many) => WorkerReply::Refused(format!(
                 "the document is too long: it makes more than {} passages",

@@ -430,16 +430,56 @@ pub async fn document_store_contract(store: &dyn DocumentStore) {
         Some(2)
     );
 
-    // WHEN it finishes THEN status and counts are recorded
+    // WHEN the run reports how far it got THEN that is its status reason
+    store
+        .report_progress(&owner, id, "reading scanned pages: 2 of 9")
+        .await
+        .unwrap();
+    let stored = store.get(&owner, id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.status_reason.as_deref()),
+        (
+            DocumentStatus::Processing,
+            Some("reading scanned pages: 2 of 9")
+        )
+    );
+
+    // WHEN it finishes THEN status and counts are recorded, and the progress is gone
     let ready = ProcessingOutcome::Ready {
         pages: 3,
         chunks: 7,
+        note: None,
     };
     assert!(store.finish_processing(&owner, id, &ready).await.unwrap());
     let stored = store.get(&owner, id).await.unwrap().unwrap();
     assert_eq!(
         (stored.status, stored.pages, stored.chunks),
         (DocumentStatus::Ready, Some(3), Some(7))
+    );
+    assert_eq!(stored.status_reason, None);
+    // AND progress reported after the run ended changes nothing
+    store
+        .report_progress(&owner, id, "reading scanned pages: 9 of 9")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&owner, id).await.unwrap().unwrap().status_reason,
+        None
+    );
+    // AND a ready document may carry a note for its owner
+    let noted = ProcessingOutcome::Ready {
+        pages: 3,
+        chunks: 7,
+        note: Some("page 2 has no text layer and was not read".into()),
+    };
+    assert!(store.finish_processing(&owner, id, &noted).await.unwrap());
+    let stored = store.get(&owner, id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.status_reason.as_deref()),
+        (
+            DocumentStatus::Ready,
+            Some("page 2 has no text layer and was not read")
+        )
     );
     assert_eq!(
         store.start_processing(&owner, id, long_ago).await.unwrap(),

@@ -428,7 +428,11 @@ impl DocumentStore for DynamoDocumentStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":now", s(now()));
         let update = match outcome {
-            ProcessingOutcome::Ready { pages, chunks } => update
+            ProcessingOutcome::Ready {
+                pages,
+                chunks,
+                note: None,
+            } => update
                 .update_expression(
                     "SET #status = :ready, pages = :pages, chunks = :chunks, updatedAt = :now \
                      REMOVE statusReason, runId",
@@ -436,6 +440,19 @@ impl DocumentStore for DynamoDocumentStore {
                 .expression_attribute_values(":ready", s("ready"))
                 .expression_attribute_values(":pages", n(pages))
                 .expression_attribute_values(":chunks", n(chunks)),
+            ProcessingOutcome::Ready {
+                pages,
+                chunks,
+                note: Some(note),
+            } => update
+                .update_expression(
+                    "SET #status = :ready, pages = :pages, chunks = :chunks, updatedAt = :now, \
+                     statusReason = :note REMOVE runId",
+                )
+                .expression_attribute_values(":ready", s("ready"))
+                .expression_attribute_values(":pages", n(pages))
+                .expression_attribute_values(":chunks", n(chunks))
+                .expression_attribute_values(":note", s(note)),
             ProcessingOutcome::Failed { reason } => update
                 .update_expression(
                     "SET #status = :failed, statusReason = :reason, updatedAt = :now \
@@ -449,6 +466,31 @@ impl DocumentStore for DynamoDocumentStore {
             conditional("DynamoDB UpdateItem (finish processing)", result, |_| None)?,
             ConditionalWrite::Applied(_)
         ))
+    }
+
+    async fn report_progress(
+        &self,
+        user_id: &UserId,
+        document_id: &DocumentId,
+        progress: &str,
+    ) -> Result<()> {
+        let result = self
+            .clients
+            .dynamodb()
+            .await
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(user_id, document_id)))
+            .condition_expression("#status = :processing")
+            .update_expression("SET statusReason = :progress")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":processing", s("processing"))
+            .expression_attribute_values(":progress", s(progress))
+            .send()
+            .await;
+        // Refused: the run is over (or the document gone); nothing to say.
+        conditional("DynamoDB UpdateItem (progress)", result, |_| None)?;
+        Ok(())
     }
 
     async fn in_status_since(
