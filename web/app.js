@@ -19,6 +19,12 @@
     html: 'text/html',
     htm: 'text/html',
     csv: 'text/csv',
+    // Photos and scans: read by OCR.
+    png: 'image/png',
+    jpg: 'image/jpeg',
+    jpeg: 'image/jpeg',
+    tif: 'image/tiff',
+    tiff: 'image/tiff',
   };
   const STATUS_LABELS = { uploading: 'Uploading', pending: 'Queued', processing: 'Processing', ready: 'Ready', failed: 'Failed' };
 
@@ -914,7 +920,7 @@
     if (item.cancelled) return;
     const contentType = contentTypeOf(file);
     if (!contentType) {
-      finishUpload(item, 'Not a file askdocs reads: PDF, DOCX, TXT, Markdown, HTML or CSV.', true);
+      finishUpload(item, 'Not a file askdocs reads: PDF, DOCX, TXT, Markdown, HTML, CSV, or a PNG, JPEG or TIFF image.', true);
       announce(`${file.name} was not uploaded: askdocs reads PDF, DOCX, TXT, Markdown, HTML and CSV files.`);
       return;
     }

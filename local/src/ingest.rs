@@ -94,7 +94,7 @@ pub async fn run(config: &Config, email: &str, paths: &[PathBuf]) -> anyhow::Res
     }
     if !summary.skipped.is_empty() {
         println!(
-            "{} skipped (not PDF, DOCX, TXT, Markdown, HTML or CSV): {}",
+            "{} skipped (not PDF, DOCX, TXT, Markdown, HTML, CSV, PNG, JPEG or TIFF): {}",
             summary.skipped.len(),
             summary
                 .skipped

@@ -60,7 +60,7 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         port: u16,
     },
-    /// Upload and process files and folders (PDF, DOCX, TXT, MD, HTML, CSV) for the local user.
+    /// Upload and process files and folders (PDF, DOCX, TXT, MD, HTML, CSV; PNG, JPEG, TIFF read by OCR) for the local user.
     Ingest {
         /// Files or folders; folders are searched recursively.
         #[arg(required = true, value_name = "PATH")]

@@ -241,8 +241,8 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
   });
 
   await step('a file of a kind askdocs does not read is refused in words', async () => {
-    await page.locator('#file-input').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: Buffer.from([137, 80, 78, 71]) });
-    const row = page.locator('.upload', { hasText: 'photo.png' });
+    await page.locator('#file-input').setInputFiles({ name: 'animation.gif', mimeType: 'image/gif', buffer: Buffer.from('GIF89a') });
+    const row = page.locator('.upload', { hasText: 'animation.gif' });
     await row.waitFor();
     assert.match(await row.locator('.upload-status').innerText(), /Not a file askdocs reads/);
     await row.getByRole('button', { name: 'Dismiss' }).click();

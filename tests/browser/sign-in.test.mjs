@@ -121,6 +121,18 @@ test('a person signs in through an OpenID Connect issuer', { timeout: 240000 }, 
     assert.match(await turn.locator('.answer-text').innerText(), /3000/);
   });
 
+  await step('a phone photo of a page becomes ready and its answer cites it', async () => {
+    await page.locator('#file-input').setInputFiles([join(FIXTURES, 'page-photo.png')]);
+    const doc = page.locator('.doc', { hasText: 'page-photo.png' });
+    await until('page-photo.png shows Ready', async () => (await doc.locator('.badge').innerText()) === 'Ready', 90000);
+    await page.getByLabel('Follow-up question').fill('What does error code E-4012 mean?');
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    const turn = page.locator('.turn').nth(1);
+    await until('the answer is complete', async () => (await turn.locator('.sources-title').innerText()) === 'Sources', 60000);
+    assert.match(await turn.locator('.answer-text').innerText(), /fog pump/);
+    assert.match(await turn.locator('.sources').innerText(), /page-photo\.png/);
+  });
+
   let alicesToken;
   await step('logging out revokes her token for the API and ends the issuer\'s session', async () => {
     const before = await session();

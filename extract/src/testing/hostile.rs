@@ -305,7 +305,9 @@ pub fn looping_tiff() -> HostileFile {
 /// A JPEG that says it is 65,535 × 65,535 pixels.
 pub fn huge_header_jpeg() -> HostileFile {
     let mut jpeg = vec![0xFF, 0xD8];
-    jpeg.extend([0xFF, 0xC0, 0x00, 0x0B, 8, 0xFF, 0xFF, 0xFF, 0xFF, 1, 1, 0x11, 0]);
+    jpeg.extend([
+        0xFF, 0xC0, 0x00, 0x0B, 8, 0xFF, 0xFF, 0xFF, 0xFF, 1, 1, 0x11, 0,
+    ]);
     jpeg.extend([0xFF, 0xD9]);
     HostileFile {
         name: "huge-header.jpg",

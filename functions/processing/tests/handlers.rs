@@ -193,6 +193,119 @@ async fn pdf_chunks_keep_their_page_numbers() {
     assert_eq!(hits[0].page, 3, "{hits:?}");
 }
 
+/// (file name, document id) of each user's documents where `text` is found, with its page.
+async fn pages_with(harness: &Harness, user: &str, text: &str) -> Vec<(String, u32)> {
+    let scope = askdocs_shared::model::SearchScope {
+        user_id: user.into(),
+        document_ids: None,
+    };
+    harness
+        .words(&scope, text)
+        .await
+        .into_iter()
+        .map(|hit| (hit.document_id.to_string(), hit.page))
+        .collect()
+}
+
+#[tokio::test]
+async fn scans_and_photos_are_read_by_ocr_and_cite_their_own_pages() {
+    // (tesseract-ocr and poppler-utils: scripts/ocr-tools.sh, run by make test)
+    let harness = Harness::new().await;
+    let cases = [
+        // A PDF of pictures only, a PDF whose page 2 alone is a picture, a photo of page 2.
+        ("scanned-manual.pdf", "scan.pdf", "application/pdf", 3, 2),
+        ("mixed-manual.pdf", "mixed.pdf", "application/pdf", 3, 2),
+        ("page-photo.png", "photo.png", "image/png", 1, 1),
+    ];
+    for (fixture, name, content_type, pages, page_with_code) in cases {
+        // GIVEN the upload
+        let document = harness.upload("user-o", fixture, name, content_type).await;
+        // WHEN it is processed
+        harness.deliver(&document).await;
+        // THEN it is ready, every page counted, with nothing left to say
+        let stored = harness.stored(&document).await;
+        assert_eq!(
+            (stored.status, stored.pages, stored.status_reason.as_deref()),
+            (DocumentStatus::Ready, Some(pages), None),
+            "{fixture}"
+        );
+        // AND the words on its pictures are found, on the page they are on
+        let found = pages_with(&harness, "user-o", "E-4012").await;
+        assert!(
+            found.contains(&(document.document_id.to_string(), page_with_code)),
+            "{fixture}: {found:?}"
+        );
+    }
+    // AND a mixed PDF's text pages are its own text, on their pages
+    let found = pages_with(&harness, "user-o", "harbour fee").await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|(_, page)| *page == 3), "{found:?}");
+}
+
+#[tokio::test]
+async fn a_scan_beyond_the_page_limit_fails_before_any_page_is_read() {
+    let harness = Harness::with(&[("ASKDOCS_OCR_MAX_PAGES", "2")]).await;
+    let document = harness
+        .upload(
+            "user-o",
+            "scanned-manual.pdf",
+            "scan.pdf",
+            "application/pdf",
+        )
+        .await;
+    harness.deliver(&document).await;
+    let stored = harness.stored(&document).await;
+    assert_eq!(stored.status, DocumentStatus::Failed);
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some(
+            "3 pages have no text layer to read; OCR reads at most 2 pages of a document \
+             (ASKDOCS_OCR_MAX_PAGES): split the scan into smaller files"
+        )
+    );
+    // AND nothing of it is indexed
+    assert_eq!(
+        harness
+            .index
+            .count(&document.user_id, &document.document_id)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn without_ocr_the_text_pages_still_index_and_the_owner_is_told() {
+    let harness = Harness::with(&[("ASKDOCS_OCR", "off")]).await;
+    // GIVEN a PDF whose page 2 is a scan, and a photo
+    let mixed = harness
+        .upload("user-o", "mixed-manual.pdf", "mixed.pdf", "application/pdf")
+        .await;
+    let photo = harness
+        .upload("user-o", "page-photo.png", "photo.png", "image/png")
+        .await;
+    harness.deliver(&mixed).await;
+    harness.deliver(&photo).await;
+    // THEN the PDF is ready on its text pages, and says which page was not read and why
+    let stored = harness.stored(&mixed).await;
+    assert_eq!(stored.status, DocumentStatus::Ready);
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some(
+            "page 2 without a text layer (scanned?) not read: OCR is turned off (ASKDOCS_OCR=off)"
+        )
+    );
+    assert_eq!(pages_with(&harness, "user-o", "harbour fee").await.len(), 1);
+    assert!(pages_with(&harness, "user-o", "E-4012").await.is_empty());
+    // AND the photo, all picture, fails with the reason
+    let stored = harness.stored(&photo).await;
+    assert_eq!(stored.status, DocumentStatus::Failed);
+    assert_eq!(
+        stored.status_reason.as_deref(),
+        Some("the PNG image was not read: OCR is turned off (ASKDOCS_OCR=off)")
+    );
+}
+
 #[tokio::test]
 async fn bad_files_fail_with_a_reason_and_leave_nothing_indexed() {
     let harness = Harness::new().await;

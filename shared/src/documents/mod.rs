@@ -25,7 +25,7 @@ pub struct NewUpload {
 
 fn unsupported(what: &str) -> Error {
     Error::UnsupportedMediaType(format!(
-        "{what} is not supported; upload PDF, DOCX, TXT, Markdown, HTML or CSV"
+        "{what} is not supported; upload PDF, DOCX, TXT, Markdown, HTML, CSV, or a PNG, JPEG or TIFF image"
     ))
 }
 
