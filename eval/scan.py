@@ -7,12 +7,12 @@ layer. `make_mixed(pdf, out, dpi, scanned_pages)` keeps the other pages' text:
 it replaces only the listed pages by their pictures. `render_page(pdf, page,
 dpi, fmt)` gives one page as PNG or JPEG bytes (single-page image uploads).
 
-Needs pdftoppm (poppler-utils) and, for make_mixed, nothing else: the PDF is
-written here, byte by byte.
+Needs pdftoppm (poppler-utils); image-only PDFs are written here, byte by
+byte; make_mixed also needs pypdf (eval/ocr.py runs in .venv-eval, which has it).
 """
+import io
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -100,18 +100,20 @@ def make_scan(pdf, out, dpi=300, pages=None):
 
 
 def make_mixed(pdf, out, dpi, scanned_pages):
-    """`pdf` with only `scanned_pages` replaced by their pictures (pdfseparate/pdfunite)."""
-    total = page_count(pdf)
-    with tempfile.TemporaryDirectory() as tmp:
-        parts = []
-        for n in range(1, total + 1):
-            part = Path(tmp) / f"{n:05d}.pdf"
-            if n in scanned_pages:
-                part.write_bytes(image_pdf([render_page(pdf, n, dpi)], dpi))
-            else:
-                subprocess.run(["pdfseparate", "-f", str(n), "-l", str(n), str(pdf), str(part)], check=True)
-            parts.append(str(part))
-        subprocess.run(["pdfunite", *parts, str(out)], check=True)
+    """`pdf` with only `scanned_pages` replaced by their pictures; the other
+    pages keep their text, every page keeps its number. Needs pypdf."""
+    from pypdf import PdfReader, PdfWriter
+
+    reader = PdfReader(str(pdf))
+    writer = PdfWriter()
+    for number, page in enumerate(reader.pages, 1):
+        if number in scanned_pages:
+            picture = image_pdf([render_page(pdf, number, dpi)], dpi)
+            writer.add_page(PdfReader(io.BytesIO(picture)).pages[0])
+        else:
+            writer.add_page(page)
+    with open(out, "wb") as f:
+        writer.write(f)
 
 
 if __name__ == "__main__":

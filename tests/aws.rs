@@ -180,7 +180,6 @@ mod whole_stack {
     impl BedrockStandIn {
         fn start(emulator: &str) -> Self {
             use axum::extract::{Path, Request};
-            use axum::response::IntoResponse;
             let runtime = tokio::runtime::Runtime::new().unwrap();
             let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
             let recorded = calls.clone();
@@ -207,35 +206,8 @@ mod whole_stack {
                     )
                 }
             };
-            let forward = move |request: Request| {
-                let (client, emulator) = (client.clone(), emulator.clone());
-                async move {
-                    let (parts, body) = request.into_parts();
-                    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
-                    let path = parts
-                        .uri
-                        .path_and_query()
-                        .map(|p| p.as_str())
-                        .unwrap_or("/");
-                    let mut call = client.request(parts.method, format!("{emulator}{path}"));
-                    for (name, value) in &parts.headers {
-                        if name != "host" && name != "content-length" {
-                            call = call.header(name, value);
-                        }
-                    }
-                    let answer = call.body(body).send().await.unwrap();
-                    let status = answer.status();
-                    let headers = answer.headers().clone();
-                    let bytes = answer.bytes().await.unwrap();
-                    let mut response = (status, bytes).into_response();
-                    for (name, value) in &headers {
-                        if name != "content-length" && name != "transfer-encoding" {
-                            response.headers_mut().insert(name, value.clone());
-                        }
-                    }
-                    response
-                }
-            };
+            let forward =
+                move |request: Request| forward(client.clone(), emulator.clone(), request);
             let app = axum::Router::new()
                 .route(
                     "/model/{model}/converse-stream",
@@ -257,6 +229,278 @@ mod whole_stack {
         fn calls(&self) -> Vec<String> {
             self.calls.lock().unwrap().clone()
         }
+    }
+
+    /// Passes a request on to the emulator, as a stand-in does with every
+    /// call that is not to the service it stands in for.
+    async fn forward(
+        client: reqwest::Client,
+        emulator: String,
+        request: axum::extract::Request,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let mut call = client.request(parts.method, format!("{emulator}{path}"));
+        for (name, value) in &parts.headers {
+            if name != "host" && name != "content-length" {
+                call = call.header(name, value);
+            }
+        }
+        let answer = call.body(body).send().await.unwrap();
+        let status = answer.status();
+        let headers = answer.headers().clone();
+        let bytes = answer.bytes().await.unwrap();
+        let mut response = (status, bytes).into_response();
+        for (name, value) in &headers {
+            if name != "content-length" && name != "transfer-encoding" {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+        response
+    }
+
+    /// The processing function's endpoint for Textract: text detection
+    /// answered by a stand-in that records which S3 object it was asked to
+    /// read and knows the lighthouse manual's lines;
+    /// every other call passed on to the emulator. No emulator serves Textract.
+    struct TextractStandIn {
+        url: String,
+        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    impl TextractStandIn {
+        const PAGES: [&'static [&'static str]; 3] = [
+            &[
+                "The Lighthouse Keeper's Manual",
+                "The keeper logs the tide every six hours in the blue ledger.",
+            ],
+            &[
+                "Chapter 2: The fog pump",
+                "Error code E-4012 means the fog pump stalled.",
+                "To clear it, close valve three and restart the pump after ten minutes.",
+            ],
+            &[
+                "Chapter 3: Harbour fees",
+                "Visiting boats pay a harbour fee of 40 crowns per night.",
+            ],
+        ];
+
+        fn start(emulator: &str) -> Self {
+            use axum::extract::Request;
+            use axum::response::IntoResponse;
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let recorded = calls.clone();
+            let emulator = emulator.trim_end_matches('/').to_string();
+            let client = reqwest::Client::new();
+            let handle = move |request: Request| {
+                let (client, emulator, recorded) =
+                    (client.clone(), emulator.clone(), recorded.clone());
+                async move {
+                    let target = request
+                        .headers()
+                        .get("x-amz-target")
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    let Some(operation) = target.strip_prefix("Textract.") else {
+                        return forward(client, emulator, request).await;
+                    };
+                    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+                        .await
+                        .unwrap();
+                    let asked: Value = serde_json::from_slice(&body).unwrap();
+                    let object = asked["DocumentLocation"]["S3Object"]
+                        .as_object()
+                        .or_else(|| asked["Document"]["S3Object"].as_object())
+                        .cloned();
+                    let object = object
+                        .map(|object| {
+                            let field = |name: &str| object[name].as_str().unwrap().to_string();
+                            format!(" {}/{}", field("Bucket"), field("Name"))
+                        })
+                        .unwrap_or_default();
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(format!("{operation}{object}"));
+                    let lines = |pages: &[usize]| -> Vec<Value> {
+                        pages
+                            .iter()
+                            .flat_map(|&page| Self::PAGES[page - 1].iter().map(move |line| json!({"BlockType": "LINE", "Text": line, "Page": page})))
+                            .collect()
+                    };
+                    let answer = match operation {
+                        "StartDocumentTextDetection" => json!({"JobId": "job-1"}),
+                        "GetDocumentTextDetection" => {
+                            json!({"JobStatus": "SUCCEEDED", "DocumentMetadata": {"Pages": 3}, "Blocks": lines(&[1, 2, 3])})
+                        }
+                        // A photo of page 2.
+                        "DetectDocumentText" => {
+                            json!({"DocumentMetadata": {"Pages": 1}, "Blocks": lines(&[2]).into_iter().map(|mut block| { block["Page"] = json!(1); block }).collect::<Vec<_>>()})
+                        }
+                        other => panic!("unexpected Textract call {other}"),
+                    };
+                    (
+                        [("content-type", "application/x-amz-json-1.1")],
+                        answer.to_string(),
+                    )
+                        .into_response()
+                }
+            };
+            let app = axum::Router::new().fallback(handle);
+            let listener = runtime
+                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+                .unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+            TextractStandIn {
+                url,
+                calls,
+                _runtime: runtime,
+            }
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    /// Uploads `bytes` through a presigned S3 URL from `server`; (document id, key).
+    fn upload_presigned(
+        server: &Server,
+        token: &str,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> (String, String) {
+        let request = json!({"fileName": name, "contentType": content_type, "size": bytes.len()});
+        let (status, ticket) = server.call(
+            "POST",
+            "/documents/upload",
+            Some(token),
+            Some(&request.to_string()),
+        );
+        assert_eq!(status, 201, "{ticket}");
+        let mut put = Server::agent().put(ticket["uploadUrl"].as_str().unwrap());
+        for (name, value) in ticket["uploadHeaders"].as_object().unwrap() {
+            if name != "Content-Length" {
+                put = put.set(name, value.as_str().unwrap());
+            }
+        }
+        assert_eq!(put.send_bytes(bytes).unwrap().status(), 200);
+        (
+            ticket["documentId"].as_str().unwrap().to_string(),
+            ticket["key"].as_str().unwrap().to_string(),
+        )
+    }
+
+    #[test]
+    fn a_scan_and_a_photo_are_read_by_textract_and_answer_with_their_pages() {
+        let settings = env_of(&aws_settings());
+        let get = |name: &str| {
+            settings
+                .iter()
+                .find(|(key, _)| *key == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
+            .arg("bootstrap-aws")
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = Server::start_with(&refs);
+        // GIVEN the processing function as the stack runs it: OCR by Textract
+        // (ASKDOCS_OCR's default on AWS), here a stand-in in front of the emulator
+        let textract = TextractStandIn::start(&aws_endpoint());
+        let mut processing_settings = settings.clone();
+        processing_settings.retain(|(name, _)| *name != "AWS_ENDPOINT_URL");
+        processing_settings.push(("AWS_ENDPOINT_URL", textract.url.clone()));
+        let processing = LambdaRuntime::start(&processing_binary(), &processing_settings);
+        let ada = signed_in(&server, "ocr-ada@example.com");
+
+        // WHEN Ada uploads a scanned PDF and a photo of a page through presigned S3 URLs
+        let scan = fixture("scanned-manual.pdf");
+        let photo = fixture("page-photo.png");
+        let (scan_id, scan_key) = upload_presigned(
+            &server,
+            &ada,
+            "scanned manual.pdf",
+            "application/pdf",
+            &scan,
+        );
+        let (photo_id, photo_key) =
+            upload_presigned(&server, &ada, "photo.png", "image/png", &photo);
+        for (key, size) in [(&scan_key, scan.len()), (&photo_key, photo.len())] {
+            processing
+                .invoke(s3_event(&get("DOCUMENTS_BUCKET"), key, size as u64))
+                .expect("processing succeeds");
+        }
+
+        // THEN both are ready, every page counted
+        for (id, pages) in [(&scan_id, 3), (&photo_id, 1)] {
+            let (_, document) = server.call("GET", &format!("/documents/{id}"), Some(&ada), None);
+            assert_eq!(
+                (document["status"].as_str(), document["pages"].as_u64()),
+                (Some("ready"), Some(pages)),
+                "{document}"
+            );
+        }
+        // AND Textract was asked as the stack allows: a job for the PDF, read to its end; the photo at once
+        let bucket = get("DOCUMENTS_BUCKET");
+        assert_eq!(
+            textract.calls(),
+            [
+                format!("StartDocumentTextDetection {bucket}/{scan_key}"),
+                "GetDocumentTextDetection".to_string(),
+                format!("DetectDocumentText {bucket}/{photo_key}"),
+            ]
+        );
+        // AND her question is answered from the scan's page 2 (or the photo's page 1)
+        let question =
+            json!({"question": "What does error code E-4012 mean?", "documentIds": [scan_id]})
+                .to_string();
+        let (status, answer) = server.call("POST", "/query/ask", Some(&ada), Some(&question));
+        assert_eq!(status, 200, "{answer}");
+        assert!(
+            answer["answer"].as_str().unwrap().contains("fog pump"),
+            "{answer}"
+        );
+        assert_eq!(
+            (
+                answer["citations"][0]["documentId"].as_str(),
+                answer["citations"][0]["page"].as_u64()
+            ),
+            (Some(scan_id.as_str()), Some(2)),
+            "{answer}"
+        );
+        let question =
+            json!({"question": "What does error code E-4012 mean?", "documentIds": [photo_id]})
+                .to_string();
+        let (_, answer) = server.call("POST", "/query/ask", Some(&ada), Some(&question));
+        assert_eq!(
+            (
+                answer["citations"][0]["documentId"].as_str(),
+                answer["citations"][0]["page"].as_u64()
+            ),
+            (Some(photo_id.as_str()), Some(1)),
+            "{answer}"
+        );
     }
 
     fn frame(kind: &str, payload: Value) -> Vec<u8> {

@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use askdocs_extract::extract;
-use askdocs_shared::config::ChunkSettings;
+use askdocs_shared::config::{ChunkSettings, Config};
 use askdocs_shared::embedded::MiniLmEmbedder;
 use askdocs_shared::model::Format;
 use askdocs_shared::processing::chunk::chunk_pages;
+use askdocs_shared::processing::runs::Cancellation;
+use askdocs_shared::processing::sandbox::{Sandbox, WorkerProgram};
 use serde_json::json;
 
 /// Repeats `work` until at least a second has passed; the median of the runs.
@@ -23,6 +25,57 @@ fn median_seconds(mut work: impl FnMut()) -> f64 {
     }
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// `askdocs extract-pages FILES…`: each file through the sandboxed worker
+/// as processing runs it (OCR included, with this configuration's settings),
+/// one JSON line per file: its pages' text, which pages OCR read, the time.
+/// Passages are made page-sized (8,000 characters, no overlap) so joining a
+/// page's passages gives back its text.
+pub async fn extract_pages(config: &Config, files: &[PathBuf]) -> anyhow::Result<()> {
+    let processing = config.processing;
+    let sandbox = Sandbox::new(
+        WorkerProgram::current_exe(),
+        processing.extract,
+        ChunkSettings {
+            max_chars: 8000,
+            overlap_chars: 0,
+        },
+        processing.max_chunks,
+        processing.max_upload_bytes,
+    )
+    .with_ocr(processing.ocr);
+    for file in files {
+        let name = file.display().to_string();
+        let format = Format::from_file_name(&name)
+            .ok_or_else(|| anyhow::anyhow!("{name}: not a format askdocs reads"))?;
+        let bytes = std::fs::read(file)?;
+        let started = Instant::now();
+        let parsed = sandbox
+            .parse(bytes, format, &Cancellation::never())
+            .await
+            .map_err(|failure| anyhow::anyhow!("{name}: {failure:?}"))?;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut texts: std::collections::BTreeMap<u32, String> = Default::default();
+        for chunk in &parsed.chunks {
+            let text = texts.entry(chunk.page).or_default();
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&chunk.text);
+        }
+        let line = json!({
+            "file": name,
+            "format": parsed.format,
+            "pages": parsed.pages,
+            "ocrPages": parsed.ocr_pages,
+            "unreadPages": parsed.unread_pages,
+            "seconds": seconds,
+            "texts": texts,
+        });
+        println!("{line}");
+    }
+    Ok(())
 }
 
 /// `askdocs bench-extract --json FILES…`

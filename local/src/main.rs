@@ -141,6 +141,13 @@ enum Command {
         #[arg(long, default_value_t = 150)]
         answer_tokens: usize,
     },
+    /// (make eval-ocr, make bench) Read files as processing does — the
+    /// sandboxed worker, OCR included — and print each page's text as JSON.
+    #[command(hide = true)]
+    ExtractPages {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// (make bench) Time the local embedding model.
     #[command(hide = true)]
     BenchEmbed {
@@ -243,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config.models.model_dir.display()
         ),
         Command::BenchExtract { files, .. } => bench::extract_files(&files)?,
+        Command::ExtractPages { files } => bench::extract_pages(&config, &files).await?,
         Command::BenchStream {
             email,
             questions_file,

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use crate::config::Quota;
 use crate::error::Result;
 use crate::model::{
-    Chunk, ConversationId, Document, DocumentId, DocumentStatus, Generated, GenerationRequest,
-    HistoryEntry, ListPosition, Page, ProcessingOutcome, ScoredChunk, SearchScope, StorageUsage,
-    User, UserId,
+    Chunk, ConversationId, Document, DocumentId, DocumentStatus, Format, Generated,
+    GenerationRequest, HistoryEntry, ListPosition, Page, ProcessingOutcome, ScoredChunk,
+    SearchScope, StorageUsage, User, UserId,
 };
 
 #[async_trait]
@@ -47,6 +47,29 @@ pub trait PublicDocuments: Send + Sync {
     /// The JSON at `url`. A network failure, a non-2xx answer or a body that
     /// is not JSON is `Error::Unavailable`.
     async fn fetch_json(&self, url: &str) -> Result<serde_json::Value>;
+}
+
+/// Pages that are pictures of text, for an OCR service to read.
+#[derive(Debug, Clone)]
+pub struct OcrRequest<'a> {
+    /// Where the upload is stored.
+    pub key: &'a str,
+    pub format: Format,
+    /// The pages wanted (1-based); the service may read the others too.
+    pub pages: &'a [u32],
+    /// The same for every run of one document, so a retried run resumes the
+    /// service's work instead of starting it again.
+    pub run_token: &'a str,
+    /// When to stop waiting; past it the read is `Error::Unavailable` (the
+    /// document's run is retried and resumes).
+    pub deadline: std::time::Instant,
+}
+
+/// An OCR service that reads stored uploads (Amazon Textract).
+#[async_trait]
+pub trait OcrService: Send + Sync {
+    /// (page number, text) of each requested page, in the order asked.
+    async fn read_pages(&self, request: OcrRequest<'_>) -> Result<Vec<(u32, String)>>;
 }
 
 /// A request a client can make directly against the object store.

@@ -28,6 +28,8 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionConflictException",
     "TransactionInProgressException",
     "ModelTimeoutException",
+    // Textract: too many jobs at once for the account.
+    "LimitExceededException",
     "ModelNotReadyException",
 ];
 

@@ -37,6 +37,8 @@ mod s3;
 #[cfg(feature = "aws-search")]
 mod s3vectors;
 mod secrets;
+#[cfg(feature = "aws-ocr")]
+mod textract;
 mod web_documents;
 
 use std::sync::Arc;
@@ -64,6 +66,8 @@ pub use s3::S3ObjectStore;
 #[cfg(feature = "aws-search")]
 pub use s3vectors::S3VectorIndex;
 pub use secrets::SecretsManagerSecret;
+#[cfg(feature = "aws-ocr")]
+pub use textract::TextractOcr;
 pub use web_documents::HttpsDocuments;
 
 /// Where the shared `SdkConfig` comes from.
@@ -112,6 +116,7 @@ pub struct ServiceTimeouts {
     pub s3vectors: (Duration, Duration),
     pub bedrock: (Duration, Duration),
     pub sqs: (Duration, Duration),
+    pub textract: (Duration, Duration),
 }
 
 impl Default for ServiceTimeouts {
@@ -126,6 +131,7 @@ impl Default for ServiceTimeouts {
             s3vectors: (seconds(5), seconds(15)),
             bedrock: (seconds(20), seconds(25)),
             sqs: (seconds(3), seconds(10)),
+            textract: (seconds(20), seconds(30)),
         }
     }
 }
@@ -190,6 +196,8 @@ struct Cells {
     bedrock: OnceCell<aws_sdk_bedrockruntime::Client>,
     #[cfg(feature = "aws-queue")]
     sqs: OnceCell<aws_sdk_sqs::Client>,
+    #[cfg(feature = "aws-ocr")]
+    textract: OnceCell<aws_sdk_textract::Client>,
     #[cfg(feature = "aws-admin")]
     opensearch_admin: OnceCell<aws_sdk_opensearchserverless::Client>,
 }
@@ -215,6 +223,8 @@ impl AwsClients {
                 bedrock: OnceCell::new(),
                 #[cfg(feature = "aws-queue")]
                 sqs: OnceCell::new(),
+                #[cfg(feature = "aws-ocr")]
+                textract: OnceCell::new(),
                 #[cfg(feature = "aws-admin")]
                 opensearch_admin: OnceCell::new(),
             }),
@@ -324,6 +334,11 @@ impl AwsClients {
     service_client!(
         #[cfg(feature = "aws-search")]
         s3vectors: aws_sdk_s3vectors, s3vectors
+    );
+
+    service_client!(
+        #[cfg(feature = "aws-ocr")]
+        textract: aws_sdk_textract, textract
     );
 
     /// The signed HTTPS client of the OpenSearch Serverless data plane, with

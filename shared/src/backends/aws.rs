@@ -140,6 +140,16 @@ impl Wiring for Aws {
         }
     }
 
+    fn ocr_service(&self) -> anyhow::Result<Arc<dyn crate::ports::OcrService>> {
+        #[cfg(feature = "aws-ocr")]
+        return Ok(Arc::new(crate::aws::TextractOcr::new(
+            self.clients.clone(),
+            self.settings.bucket.clone(),
+        )));
+        #[cfg(not(feature = "aws-ocr"))]
+        anyhow::bail!("ASKDOCS_OCR=textract needs a build with the `aws-ocr` feature")
+    }
+
     fn secrets_manager_secret(&self, arn: &str) -> anyhow::Result<Arc<dyn SigningSecret>> {
         Ok(Arc::new(
             self.clients.signing_secret(arn, MIN_JWT_SECRET_BYTES),

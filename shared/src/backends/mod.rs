@@ -75,6 +75,13 @@ trait Wiring: Send + Sync {
         anyhow::bail!("JWT_SECRET_ARN needs the AWS backend")
     }
 
+    /// Amazon Textract, for `ASKDOCS_OCR=textract`.
+    fn ocr_service(&self) -> anyhow::Result<Arc<dyn crate::ports::OcrService>> {
+        anyhow::bail!(
+            "ASKDOCS_OCR=textract needs ASKDOCS_BACKEND=aws (locally: ASKDOCS_OCR=tesseract)"
+        )
+    }
+
     /// The local object store, for the routes that answer its signed URLs.
     #[cfg(feature = "embedded")]
     fn local_objects(&self) -> Option<Arc<crate::embedded::FsObjectStore>> {
@@ -315,7 +322,7 @@ impl Backends {
             settings.max_upload_bytes,
         )
         .with_ocr(settings.ocr);
-        Ok(Arc::new(Processor::new(
+        let processor = Processor::new(
             self.document_store(),
             self.object_store()?,
             self.vector_index()?,
@@ -323,7 +330,13 @@ impl Backends {
             sandbox,
             self.running.clone(),
             settings,
-        )))
+        );
+        Ok(Arc::new(match settings.ocr.engine {
+            crate::config::OcrEngine::Textract => {
+                processor.with_ocr_service(self.wiring.ocr_service()?)
+            }
+            _ => processor,
+        }))
     }
 
     pub fn asker(&self) -> anyhow::Result<Arc<Asker>> {

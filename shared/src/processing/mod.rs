@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
 use crate::model::object_key::parse_object_key;
 use crate::model::{timestamp, Chunk, Document, DocumentStatus, Format, ProcessingOutcome};
-use crate::ports::{DocumentStore, Embedder, ObjectStore, VectorIndex};
+use crate::ports::{DocumentStore, Embedder, ObjectStore, OcrRequest, OcrService, VectorIndex};
+use askdocs_extract::Page as TextPage;
 use runs::{Cancellation, RunningProcessing};
 use sandbox::{OcrProgress, ParseFailure, Sandbox};
 
@@ -70,6 +71,8 @@ pub struct Processor {
     sandbox: Sandbox,
     running: RunningProcessing,
     settings: ProcessingSettings,
+    /// Reads scanned pages the sandbox left unread (Textract on AWS).
+    ocr_service: Option<Arc<dyn OcrService>>,
 }
 
 /// A failure that ends the run: permanent ones become the document's reason.
@@ -111,7 +114,14 @@ impl Processor {
             sandbox,
             running,
             settings,
+            ocr_service: None,
         }
+    }
+
+    /// Scanned pages the sandbox leaves unread are read by `service`.
+    pub fn with_ocr_service(mut self, service: Arc<dyn OcrService>) -> Self {
+        self.ocr_service = Some(service);
+        self
     }
 
     /// Processes the object at `key` (already URL-decoded).
@@ -342,7 +352,7 @@ impl Processor {
                 RunError::Permanent(format!("{} files are not supported", document.content_type))
             })?;
 
-        let parsed = match self.parse(document, bytes, format, cancelled).await {
+        let mut parsed = match self.parse(document, bytes, format, cancelled).await {
             Ok(parsed) => parsed,
             Err(ParseFailure::Refused(reason)) => return Err(RunError::Permanent(reason)),
             Err(ParseFailure::Cancelled) => return Err(RunError::Cancelled),
@@ -350,6 +360,13 @@ impl Processor {
                 return Err(RunError::from(Error::Internal(anyhow::anyhow!(detail))))
             }
         };
+        if !parsed.unread_pages.is_empty() {
+            if let Some(service) = &self.ocr_service {
+                let deadline = started + self.settings.stale_after.mul_f32(0.6);
+                self.read_by_service(service.as_ref(), document, &mut parsed, deadline)
+                    .await?;
+            }
+        }
         // Pages that are pictures of text OCR could not read here: the rest
         // of the document still indexes, and its owner is told.
         let mut note = None;
@@ -426,6 +443,59 @@ impl Processor {
             chunks: chunks.len() as u32,
             note,
         })
+    }
+
+    /// Reads the pages the sandbox left unread with the OCR service, and adds
+    /// their passages in page order.
+    async fn read_by_service(
+        &self,
+        service: &dyn OcrService,
+        document: &Document,
+        parsed: &mut sandbox::Parsed,
+        deadline: Instant,
+    ) -> Result<(), RunError> {
+        let pages = std::mem::take(&mut parsed.unread_pages);
+        let progress = format!("reading {} scanned pages by OCR", pages.len());
+        if let Err(error) = self
+            .documents
+            .report_progress(&document.user_id, &document.document_id, &progress)
+            .await
+        {
+            tracing::warn!(error = %error, "reporting OCR progress failed");
+        }
+        let read = service
+            .read_pages(OcrRequest {
+                key: &document.key,
+                format: parsed.format,
+                pages: &pages,
+                run_token: document.document_id.as_str(),
+                deadline,
+            })
+            .await
+            .map_err(|error| match error {
+                Error::Unprocessable { message, .. } => RunError::Permanent(message),
+                other => RunError::from(other),
+            })?;
+        let texts: Vec<TextPage> = read
+            .into_iter()
+            .map(|(number, text)| TextPage { number, text })
+            .collect();
+        let room = self.settings.max_chunks.saturating_sub(parsed.chunks.len());
+        let more =
+            chunk::chunk_pages_bounded(&texts, self.settings.chunks, room).map_err(|_| {
+                RunError::Permanent(format!(
+                    "the document is too long: it makes more than {} passages",
+                    self.settings.max_chunks
+                ))
+            })?;
+        parsed.ocr_pages += pages.len() as u32;
+        parsed.chunks.extend(more);
+        // One page's passages all come from one reader: page order is enough.
+        parsed.chunks.sort_by_key(|draft| draft.page);
+        for (ordinal, draft) in parsed.chunks.iter_mut().enumerate() {
+            draft.ordinal = ordinal as u32;
+        }
+        Ok(())
     }
 
     /// Parses in the sandbox; while OCR reads scanned pages, the document's
