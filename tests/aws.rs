@@ -171,14 +171,10 @@ mod whole_stack {
     /// The query function's one endpoint: Bedrock's ConverseStream answered
     /// by a stand-in (three pieces of text as event-stream frames), every
     /// other call passed on to the emulator. No emulator serves Bedrock.
-    struct BedrockStandIn {
-        url: String,
-        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-        _runtime: tokio::runtime::Runtime,
-    }
+    struct BedrockStandIn;
 
     impl BedrockStandIn {
-        fn start(emulator: &str) -> Self {
+        fn start(emulator: &str) -> StandIn {
             use axum::extract::{Path, Request};
             let runtime = tokio::runtime::Runtime::new().unwrap();
             let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -214,20 +210,7 @@ mod whole_stack {
                     axum::routing::post(converse_stream),
                 )
                 .fallback(forward);
-            let listener = runtime
-                .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-                .unwrap();
-            let url = format!("http://{}", listener.local_addr().unwrap());
-            runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-            BedrockStandIn {
-                url,
-                calls,
-                _runtime: runtime,
-            }
-        }
-
-        fn calls(&self) -> Vec<String> {
-            self.calls.lock().unwrap().clone()
+            StandIn::serve(runtime, app, calls)
         }
     }
 
@@ -269,11 +252,7 @@ mod whole_stack {
     /// answered by a stand-in that records which S3 object it was asked to
     /// read and knows the lighthouse manual's lines;
     /// every other call passed on to the emulator. No emulator serves Textract.
-    struct TextractStandIn {
-        url: String,
-        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-        _runtime: tokio::runtime::Runtime,
-    }
+    struct TextractStandIn;
 
     impl TextractStandIn {
         const PAGES: [&'static [&'static str]; 3] = [
@@ -292,7 +271,7 @@ mod whole_stack {
             ],
         ];
 
-        fn start(emulator: &str) -> Self {
+        fn start(emulator: &str) -> StandIn {
             use axum::extract::Request;
             use axum::response::IntoResponse;
             let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -356,12 +335,30 @@ mod whole_stack {
                 }
             };
             let app = axum::Router::new().fallback(handle);
+            StandIn::serve(runtime, app, calls)
+        }
+    }
+
+    /// A stand-in for one AWS service on loopback: what it was asked (its
+    /// calls), every other request passed on to the emulator.
+    struct StandIn {
+        url: String,
+        calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        _runtime: tokio::runtime::Runtime,
+    }
+
+    impl StandIn {
+        fn serve(
+            runtime: tokio::runtime::Runtime,
+            app: axum::Router,
+            calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+        ) -> Self {
             let listener = runtime
                 .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
                 .unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-            TextractStandIn {
+            StandIn {
                 url,
                 calls,
                 _runtime: runtime,
