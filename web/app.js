@@ -657,7 +657,8 @@
           news.push(`${doc.fileName} could not be processed: ${doc.statusReason || 'no reason given'}.`);
         }
       }
-      if (!before) changed = true;
+      // OCR's pages done: keep polling briskly while they move.
+      if (!before || before.statusReason !== doc.statusReason) changed = true;
       next.set(doc.documentId, doc);
     }
     // Older documents loaded with "Show more" stay while there are more pages.
@@ -747,8 +748,14 @@
     node.dataset.status = doc.status;
     node.querySelector('.doc-meta').textContent = documentMeta(doc);
     const reason = node.querySelector('.doc-reason');
-    reason.textContent = doc.status === 'failed' ? `Could not be processed: ${doc.statusReason || 'no reason given'}` : '';
-    show(reason, doc.status === 'failed');
+    // Failed: why. Processing: how far OCR has got. Ready: what was left unread, if anything.
+    let said = '';
+    if (doc.status === 'failed') said = `Could not be processed: ${doc.statusReason || 'no reason given'}`;
+    else if (doc.statusReason && doc.status === 'processing') said = `${doc.statusReason[0].toUpperCase()}${doc.statusReason.slice(1)}…`;
+    else if (doc.statusReason && doc.status === 'ready') said = `Note: ${doc.statusReason}`;
+    reason.textContent = said;
+    reason.classList.toggle('doc-note', doc.status !== 'failed');
+    show(reason, Boolean(said));
     const pick = node.querySelector('input[type=checkbox]');
     pick.disabled = doc.status !== 'ready';
     pick.checked = state.selected.has(doc.documentId);
