@@ -191,6 +191,18 @@ fn sigterm_stops_the_server_within_seconds_whatever_runs() {
     // WHEN it is asked to stop THEN it stops within a few seconds, taking its parser with it
     wait_for_workers(server.pid(), true);
     let workers = worker_pids(server.pid());
+    // (and the parser had no network: a namespace of its own, where this
+    // machine allows one — as root, or with unprivileged user namespaces)
+    let namespace = |pid: u32| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(
+            workers
+                .iter()
+                .all(|&pid| namespace(pid) != namespace(server.pid())),
+            "the parser shares the server's network"
+        );
+    }
     let took = server.terminate();
     assert!(took < Duration::from_secs(8), "stopping took {took:?}");
     std::thread::sleep(Duration::from_millis(500));

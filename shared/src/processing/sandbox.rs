@@ -480,7 +480,7 @@ fn limit_child(command: &mut tokio::process::Command, limits: ExtractLimits) {
     let cpu_seconds = limits.timeout.as_secs().max(1) + 1;
     let memory = limits.memory_bytes;
     // SAFETY: the closure runs in the forked child before exec and only makes
-    // async-signal-safe system calls (setrlimit, setpriority, prctl).
+    // async-signal-safe system calls (setrlimit, setpriority, unshare, prctl).
     unsafe {
         command.pre_exec(move || {
             let set = |resource, soft: u64, hard: u64| {
@@ -501,6 +501,14 @@ fn limit_child(command: &mut tokio::process::Command, limits: ExtractLimits) {
             set(libc::RLIMIT_FSIZE, 0, 0)?;
             // Parsing yields the CPU to requests being served.
             libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+            // No network: a network namespace of its own, with nothing in it
+            // but a loopback that is down. Allowed to root, or to anyone where
+            // unprivileged user namespaces are; where neither (a Lambda), the
+            // child keeps the host's network and the other limits still hold.
+            #[cfg(target_os = "linux")]
+            if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                let _ = libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET);
+            }
             #[cfg(target_os = "linux")]
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
             Ok(())
