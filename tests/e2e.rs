@@ -281,7 +281,9 @@ fn askdocs_ingest_processes_a_folder_and_summarises() {
     )
     .unwrap();
     std::fs::write(folder.path().join("broken.pdf"), fixture("corrupt.pdf")).unwrap();
+    // An image is read by OCR now; four bytes of one are not an image.
     std::fs::write(folder.path().join("picture.png"), b"\x89PNG").unwrap();
+    std::fs::write(folder.path().join("archive.zip"), b"PK\x03\x04").unwrap();
     let data_dir = tempfile::tempdir().unwrap();
 
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
@@ -303,11 +305,13 @@ fn askdocs_ingest_processes_a_folder_and_summarises() {
         "the summary gives the rates: {stdout}"
     );
     assert!(
-        stdout.contains("1 failed:") && stdout.contains("broken.pdf: the PDF is damaged"),
+        stdout.contains("2 failed:")
+            && stdout.contains("broken.pdf: the PDF is damaged")
+            && stdout.contains("picture.png: the file is not a PNG image"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("1 skipped") && stdout.contains("picture.png"),
+        stdout.contains("1 skipped") && stdout.contains("archive.zip"),
         "{stdout}"
     );
     assert_eq!(
