@@ -133,7 +133,7 @@ async fn bad_upload_requests_are_refused_and_record_nothing() {
     };
     let cases = [
         (
-            json!({"fileName": "photo.png", "contentType": "image/png", "size": 10}),
+            json!({"fileName": "animation.gif", "contentType": "image/gif", "size": 10}),
             415,
             "unsupported_media_type",
         ),
