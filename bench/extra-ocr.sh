@@ -37,7 +37,7 @@ p1, s1, r1 = rate(scan)
 p2, s2, r2 = rate(photos)
 print(json.dumps({
     "title": "OCR (scanned pages and photos)",
-    "note": f"tesseract (one page at a time, OMP_THREAD_LIMIT=1) inside the sandboxed extract worker, "
+    "note": f"tesseract (one single-threaded tesseract per core, pages shared out) inside the sandboxed extract worker, "
             f"as processing runs it, {os.cpu_count()} cores: {p1} pages of developers-reference.pdf as an "
             f"image-only PDF, rendered by pdftoppm at 300 dpi for OCR ({s1:.1f} s, rendering included), "
             f"and {p2} of them as 150 dpi PNG photos ({s2:.1f} s).",

@@ -161,7 +161,7 @@ def main():
     summary = [
         "\n".join(lines),
         f"\nOCR read {ocr_pages} pages in {ocr_seconds:.1f} s: **{throughput:.2f} pages/s** "
-        f"(tesseract {args.dpi} dpi for PDF pages, in the sandboxed worker, one page at a time, {os.cpu_count()} cores).",
+        f"(tesseract {args.dpi} dpi for PDF pages, in the sandboxed worker, one tesseract per core, {os.cpu_count()} cores).",
     ]
 
     if not args.words_only:

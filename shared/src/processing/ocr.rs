@@ -23,6 +23,8 @@ pub const MIN_TEXT_LAYER_CHARS: usize = 20;
 pub const PROGRESS_PREFIX: &str = "askdocs-ocr-progress ";
 /// The Debian/Ubuntu packages OCR needs, for the messages that ask for them.
 pub const OCR_PACKAGES: &str = "tesseract-ocr (with tesseract-ocr-eng) and poppler-utils";
+/// Most pages read at once: one tesseract per core, up to this many.
+const MAX_PARALLEL_PAGES: usize = 4;
 /// A rendered page larger than this is not a page (300 dpi A3 grey is 17 MB).
 const MAX_RENDERED_BYTES: usize = 256 * 1024 * 1024;
 
@@ -83,7 +85,7 @@ pub fn read_pages(
     tools: &LocalOcr,
     format: Format,
     pages: &[u32],
-    mut progress: impl FnMut(u32, u32),
+    mut progress: impl FnMut(u32, u32) + Send,
 ) -> Result<Vec<(u32, String)>, String> {
     let total = pages.len() as u32;
     progress(0, total);
@@ -100,16 +102,50 @@ pub fn read_pages(
         progress(total, total);
         return Ok(read);
     }
-    let mut read = Vec::with_capacity(pages.len());
-    for (done, &page) in pages.iter().enumerate() {
-        let image = render(tools, &upload, page)
-            .map_err(|why| format!("page {page} could not be rendered for OCR: {why}"))?;
-        let text = tesseract(tools, Input::Bytes(image))
-            .map_err(|why| format!("OCR could not read page {page}: {why}"))?;
-        read.push((page, text.trim().to_string()));
-        progress(done as u32 + 1, total);
+    // Pages are read side by side, one tesseract per core (each with one
+    // thread, each under the worker's limits), the next page to whoever is free.
+    let readers = std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get())
+        .clamp(1, MAX_PARALLEL_PAGES)
+        .min(pages.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new((0u32, &mut progress));
+    let read = std::sync::Mutex::new(vec![None; pages.len()]);
+    let failed = std::sync::Mutex::new(None::<String>);
+    std::thread::scope(|scope| {
+        for _ in 0..readers {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if index >= pages.len() || failed.lock().unwrap().is_some() {
+                    return;
+                }
+                let page = pages[index];
+                let text = render(tools, &upload, page)
+                    .map_err(|why| format!("page {page} could not be rendered for OCR: {why}"))
+                    .and_then(|image| {
+                        tesseract(tools, Input::Bytes(image))
+                            .map_err(|why| format!("OCR could not read page {page}: {why}"))
+                    });
+                match text {
+                    Ok(text) => {
+                        read.lock().unwrap()[index] = Some((page, text.trim().to_string()));
+                        let mut done = done.lock().unwrap();
+                        done.0 += 1;
+                        let count = done.0;
+                        (done.1)(count, total);
+                    }
+                    Err(why) => {
+                        failed.lock().unwrap().get_or_insert(why);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    if let Some(why) = failed.into_inner().unwrap() {
+        return Err(why);
     }
-    Ok(read)
+    Ok(read.into_inner().unwrap().into_iter().flatten().collect())
 }
 
 enum Input<'a> {
