@@ -553,23 +553,14 @@ mod whole_stack {
 
         // WHEN Ada uploads a PDF through its presigned S3 URL
         let pdf = fixture("lighthouse.pdf");
-        let request = json!({"fileName": "Lighthouse manual.pdf", "contentType": "application/pdf", "size": pdf.len()});
-        let (status, ticket) = server.call(
-            "POST",
-            "/documents/upload",
-            Some(&ada),
-            Some(&request.to_string()),
+        let (id, key) = upload_presigned(
+            &server,
+            &ada,
+            "Lighthouse manual.pdf",
+            "application/pdf",
+            &pdf,
         );
-        assert_eq!(status, 201, "{ticket}");
-        let mut put = Server::agent().put(ticket["uploadUrl"].as_str().unwrap());
-        for (name, value) in ticket["uploadHeaders"].as_object().unwrap() {
-            if name != "Content-Length" {
-                put = put.set(name, value.as_str().unwrap());
-            }
-        }
-        assert_eq!(put.send_bytes(&pdf).unwrap().status(), 200);
-        let key = ticket["key"].as_str().unwrap();
-        let id = ticket["documentId"].as_str().unwrap();
+        let (id, key) = (id.as_str(), key.as_str());
 
         // AND S3 notifies the processing function — twice, as it may
         let event = s3_event(&get("DOCUMENTS_BUCKET"), key, pdf.len() as u64);

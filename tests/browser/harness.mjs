@@ -62,3 +62,24 @@ export async function stop(child) {
   clearTimeout(timer);
 }
 
+
+/**
+ * The steps of one story: `step(name, body)` runs `body` as a subtest; after
+ * a failure the rest are skipped, with a screenshot of where it stopped
+ * (`page()` gives the page, once there is one) and where the server log is.
+ */
+export function storySteps(t, { page, prefix = 'failed', log = 'askdocs.log' }) {
+  let failed = false;
+  return (name, body) => t.test(name, async (s) => {
+    if (failed) return s.skip('an earlier step failed');
+    try {
+      await body();
+    } catch (error) {
+      failed = true;
+      const file = `${prefix}-${name.replace(/[^a-z0-9]+/gi, '-')}`;
+      const current = page();
+      if (current) await current.screenshot({ path: join(ARTIFACTS, `${file}.png`), fullPage: true }).catch(() => {});
+      throw new Error(`step "${name}" failed: ${error.message}\n  screenshot: target/browser-artifacts/${file}.png; server log: target/browser-artifacts/${log}`, { cause: error });
+    }
+  });
+}

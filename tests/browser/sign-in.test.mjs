@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { until, startAskdocs, stop, ARTIFACTS } from './harness.mjs';
+import { until, startAskdocs, stop, storySteps, ARTIFACTS } from './harness.mjs';
 import { startIssuer, PEOPLE } from './oidc-standin.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,7 +28,6 @@ test('a person signs in through an OpenID Connect issuer', { timeout: 240000 }, 
   const issuer = await startIssuer({ clientId: CLIENT_ID, redirects: (uri) => uri === `${url}/` });
   let server;
   let browser;
-  let failed = false;
   const problems = [];
 
   t.after(async () => {
@@ -39,17 +38,7 @@ test('a person signs in through an OpenID Connect issuer', { timeout: 240000 }, 
   });
 
   let page;
-  const step = (name, body) => t.test(name, async (s) => {
-    if (failed) return s.skip('an earlier step failed');
-    try {
-      await body();
-    } catch (error) {
-      failed = true;
-      const file = `failed-sign-in-${name.replace(/[^a-z0-9]+/gi, '-')}`;
-      if (page) await page.screenshot({ path: join(ARTIFACTS, `${file}.png`), fullPage: true }).catch(() => {});
-      throw new Error(`step "${name}" failed: ${error.message}\n  screenshot: target/browser-artifacts/${file}.png; server log: target/browser-artifacts/askdocs-sign-in.log`, { cause: error });
-    }
-  });
+  const step = storySteps(t, { page: () => page, prefix: 'failed-sign-in', log: 'askdocs-sign-in.log' });
   const session = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('askdocs.session') || 'null'));
   const api = async (path, token) => {
     const response = await fetch(`${url}${path}`, { headers: { Authorization: `Bearer ${token}` } });

@@ -9,6 +9,7 @@
 //! first sign-in makes its askdocs account, keyed by issuer and subject —
 //! never merged into a password account with the same email.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet, KeyAlgorithm};
@@ -21,7 +22,7 @@ use tokio::sync::{Mutex, RwLock};
 
 use crate::config::FederationSettings;
 use crate::error::{Error, Result};
-use crate::model::{now, Caller, User, UserId};
+use crate::model::{hex, now, Caller, User, UserId};
 use crate::ports::{PublicDocuments, UserStore};
 
 /// Clock difference tolerated between the issuer and us.
@@ -90,8 +91,10 @@ pub struct SignInProvider {
     pub label: String,
 }
 
+/// The issuer's keys by key id, each parsed once when fetched: `None` for
+/// a published key that is not an RSA key for RS256 (it verifies nothing).
 struct KeyCache {
-    keys: JwkSet,
+    keys: HashMap<String, Option<DecodingKey>>,
     fetched_at: Instant,
 }
 
@@ -230,7 +233,13 @@ impl Federation {
         if recently {
             return Err(Error::Unauthorized("token is invalid".into()));
         }
-        let keys = self.fetch_keys().await?;
+        let keys = self
+            .fetch_keys()
+            .await?
+            .keys
+            .iter()
+            .filter_map(|jwk| Some((jwk.common.key_id.clone()?, rsa_signing_key(jwk).ok())))
+            .collect();
         *self.keys.write().await = Some(KeyCache {
             keys,
             fetched_at: Instant::now(),
@@ -242,10 +251,11 @@ impl Federation {
 
     async fn cached_key(&self, kid: &str) -> Result<Option<DecodingKey>> {
         let cache = self.keys.read().await;
-        let Some(jwk) = cache.as_ref().and_then(|cache| cache.keys.find(kid)) else {
-            return Ok(None);
-        };
-        rsa_signing_key(jwk).map(Some)
+        match cache.as_ref().and_then(|cache| cache.keys.get(kid)) {
+            None => Ok(None),
+            Some(Some(key)) => Ok(Some(key.clone())),
+            Some(None) => Err(Error::Unauthorized("token is invalid".into())),
+        }
     }
 
     async fn fetch_keys(&self) -> Result<JwkSet> {
@@ -399,14 +409,7 @@ fn token_id(claims: &FederatedClaims, token: &str) -> String {
     if let Some(jti) = &claims.jti {
         return jti.clone();
     }
-    let digest = Sha256::digest(token.as_bytes());
-    format!(
-        "sha256:{}",
-        digest
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect::<String>()
-    )
+    format!("sha256:{}", hex(&Sha256::digest(token.as_bytes())))
 }
 
 /// An RSA key meant for RS256 signatures; any other key is no key of ours.

@@ -22,7 +22,7 @@ use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 
-use super::errors::{describe, sdk_error};
+use super::errors::{describe, sdk_error, ServiceError};
 use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::{ChatRole, Completion, Generated, GenerationRequest};
@@ -189,17 +189,10 @@ impl ClaudeGenerator {
     }
 }
 
-fn converse_failed<E>(
+fn converse_failed<E: ServiceError>(
     operation: &str,
     error: aws_sdk_bedrockruntime::error::SdkError<E, HttpResponse>,
-) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Error {
     match error {
         aws_sdk_bedrockruntime::error::SdkError::TimeoutError(_) => out_of_time(),
         error => sdk_error(operation, error),

@@ -33,6 +33,15 @@ const RETRYABLE_CODES: &[&str] = &[
     "ModelNotReadyException",
 ];
 
+/// What every SDK operation's error is (the bound of `sdk_error` and of the
+/// adapters that look at a service's error code first).
+pub(crate) trait ServiceError:
+    ProvideErrorMetadata + std::error::Error + Send + Sync + 'static
+{
+}
+
+impl<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static> ServiceError for E {}
+
 /// Whether an HTTP status says "try again": server errors, 408 and 429.
 pub(crate) fn retryable_status(status: u16) -> bool {
     status >= 500 || status == 408 || status == 429
@@ -41,7 +50,7 @@ pub(crate) fn retryable_status(status: u16) -> bool {
 /// `error` of the call `context` names, as our error.
 pub(crate) fn sdk_error<E>(context: &str, error: SdkError<E, HttpResponse>) -> Error
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ServiceError,
 {
     let retryable = match &error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
@@ -75,7 +84,7 @@ where
 /// The service's code and message, or the whole chain of a failure to reach it.
 pub(crate) fn describe<E, R>(error: &SdkError<E, R>) -> String
 where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    E: ServiceError,
     R: std::fmt::Debug,
 {
     match (error.code(), error.message()) {

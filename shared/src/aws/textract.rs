@@ -16,7 +16,7 @@ use aws_sdk_textract::types::{
 };
 use aws_smithy_types::error::metadata::ProvideErrorMetadata as _;
 
-use super::errors::sdk_error;
+use super::errors::{sdk_error, ServiceError};
 use super::AwsClients;
 use crate::error::{Error, Result};
 use crate::model::Format;
@@ -154,20 +154,13 @@ impl TextractOcr {
 }
 
 /// A document Textract refuses is the document's problem; anything else is ours.
-fn refused_or<E>(
+fn refused_or<E: ServiceError>(
     error: aws_smithy_runtime_api::client::result::SdkError<
         E,
         aws_smithy_runtime_api::client::orchestrator::HttpResponse,
     >,
     context: &str,
-) -> Error
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
-        + std::error::Error
-        + Send
-        + Sync
-        + 'static,
-{
+) -> Error {
     match error.code() {
         Some(code) if UNREADABLE.contains(&code) => Error::Unprocessable {
             code: "unreadable_scan",

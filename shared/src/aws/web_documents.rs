@@ -19,23 +19,32 @@ use crate::ports::PublicDocuments;
 const MAX_DOCUMENT_BYTES: usize = 1 << 20;
 
 pub struct HttpsDocuments {
-    connector: Connector,
+    roots: TlsRoots,
+    /// Built on the first fetch: a cold start parses no certificate for it.
+    connector: std::sync::OnceLock<Connector>,
 }
 
 impl HttpsDocuments {
-    /// Nothing connects until the first fetch.
+    /// Nothing is built or connected until the first fetch.
     pub fn new(roots: TlsRoots) -> Self {
-        let settings = HttpConnectorSettings::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .read_timeout(Duration::from_secs(5))
-            .build();
         HttpsDocuments {
-            connector: Connector::builder()
+            roots,
+            connector: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn connector(&self) -> &Connector {
+        self.connector.get_or_init(|| {
+            let settings = HttpConnectorSettings::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .read_timeout(Duration::from_secs(5))
+                .build();
+            Connector::builder()
                 .connector_settings(settings)
                 .tls_provider(TLS_PROVIDER)
-                .tls_context(tls_context(roots))
-                .build(),
-        }
+                .tls_context(tls_context(self.roots))
+                .build()
+        })
     }
 }
 
@@ -47,7 +56,7 @@ impl PublicDocuments for HttpsDocuments {
         let mut request = Request::get(url).map_err(|error| unavailable(error.to_string()))?;
         request.headers_mut().insert("accept", "application/json");
         let response = self
-            .connector
+            .connector()
             .call(request)
             .await
             .map_err(|error| unavailable(format!("{error:?}")))?;

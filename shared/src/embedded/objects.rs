@@ -19,6 +19,7 @@ use sha2::Sha256;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::error::{Error, Result};
+use crate::model::hex;
 use crate::ports::{ObjectStore, PresignedRequest};
 
 /// Announced after an object is stored, as S3 announces `ObjectCreated:Put`.
@@ -178,10 +179,6 @@ impl FsObjectStore {
 
 fn refused(message: &str) -> Error {
     Error::Unauthorized(format!("this URL is not valid: {message}"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

@@ -27,6 +27,11 @@ pub fn now() -> String {
     timestamp(Utc::now())
 }
 
+/// Bytes as lower-case hexadecimal (digests, signatures).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// A stored account. The hash never leaves the domain: clients get [`Profile`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {

@@ -319,7 +319,7 @@ impl Sandbox {
         }
         feed.abort();
         let (stdout, overflowed) = stdout.await.unwrap_or_default();
-        let (stderr, _) = stderr.await.unwrap_or_default();
+        let stderr = stderr.await.unwrap_or_default();
         let unsafe_to_read = |why: String| {
             ParseFailure::Refused(format!(
                 "the {} could not be read safely: {why}",
@@ -404,7 +404,7 @@ fn bytes_text(bytes: u64) -> String {
 async fn read_errors(
     stderr: impl AsyncRead + Unpin,
     pages_done: tokio::sync::mpsc::UnboundedSender<OcrProgress>,
-) -> (Vec<u8>, bool) {
+) -> Vec<u8> {
     use tokio::io::AsyncBufReadExt as _;
     let mut lines = tokio::io::BufReader::new(stderr.take(16 * MAX_STDERR_BYTES as u64)).lines();
     let mut kept = Vec::new();
@@ -424,7 +424,7 @@ async fn read_errors(
             None => {}
         }
     }
-    (kept, false)
+    kept
 }
 
 /// A memory file (memfd) holding `bytes`, read from its start.
