@@ -277,11 +277,12 @@ py variant "$template" "$other" \
   GoogleClientId=1234567890-abc.apps.googleusercontent.com \
   GoogleClientSecret=GOCSPX-not-a-real-secret \
   AmazonClientId=amzn1.application-oa2-client.0123456789abcdef \
-  AmazonClientSecret=not-a-real-secret
+  AmazonClientSecret=not-a-real-secret \
+  RerankModelId=amazon.rerank-v1:0
 
 step "cfn-lint $template (all Conditions; regions ${regions[*]})" \
   "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$template"
-step "cfn-lint $template with opensearch/web page/alarm/budget/Google+Amazon sign-in defaults" \
+step "cfn-lint $template with opensearch/web page/alarm/budget/Google+Amazon sign-in/rerank defaults" \
   "$venv/bin/cfn-lint" --regions "${regions[@]}" -- "$other"
 
 step "sam validate --lint $template" \

@@ -72,6 +72,17 @@ pub trait OcrService: Send + Sync {
     async fn read_pages(&self, request: OcrRequest<'_>) -> Result<Vec<(u32, String)>>;
 }
 
+/// Orders retrieved passages by how well each answers a question (Bedrock's
+/// rerank models on AWS, an option). Without one, retrieval orders them by
+/// their best sentence itself.
+#[async_trait]
+pub trait Reranker: Send + Sync {
+    /// Each passage's relevance to the question (higher is better), in the
+    /// order the passages were given.
+    async fn relevance(&self, question: &str, passages: &[&str]) -> Result<Vec<f32>>;
+    fn model_id(&self) -> &str;
+}
+
 /// A request a client can make directly against the object store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresignedRequest {

@@ -247,3 +247,37 @@ fn federated_sign_in_exists_only_with_a_provider_and_runs_code_with_pkce_for_the
         assert_eq!(template["Parameters"][secret]["NoEcho"], Value::Bool(true));
     }
 }
+
+#[test]
+fn a_rerank_model_is_called_and_granted_only_when_one_is_named() {
+    // GIVEN the template
+    let template = template();
+    let query = &template["Resources"]["QueryFunction"]["Properties"];
+    // THEN the query function is told the parameter's model (empty: none)
+    assert_eq!(
+        query["Environment"]["Variables"]["BEDROCK_RERANK_MODEL_ID"],
+        serde_yaml::from_str::<Value>("!Ref RerankModelId").unwrap()
+    );
+    assert_eq!(template["Parameters"]["RerankModelId"]["Default"], "");
+    // AND its role may call Rerank and run that model only under HasRerankModel
+    let statements = template["Resources"]["QueryFunctionRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("the query role has statements");
+    let mut granted = Vec::new();
+    for statement in statements {
+        let text = serde_yaml::to_string(statement).unwrap();
+        if !text.contains("Rerank") {
+            continue;
+        }
+        assert!(text.starts_with("!If"), "{text}");
+        assert!(text.contains("HasRerankModel"), "{text}");
+        granted.push(text);
+    }
+    assert_eq!(granted.len(), 2, "{granted:?}");
+    assert!(granted[0].contains("bedrock:Rerank"));
+    assert!(
+        granted[1].contains("bedrock:InvokeModel")
+            && granted[1].contains("foundation-model/${RerankModelId}")
+    );
+}

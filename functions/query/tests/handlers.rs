@@ -3,6 +3,7 @@
 //! with the real embedding model and the extractive answerer.
 
 use askdocs_query::{app, QueryState};
+use askdocs_shared::aws::BedrockReranker;
 use askdocs_shared::backends::Backends;
 use askdocs_shared::model::NOT_FOUND_ANSWER;
 use askdocs_shared::model::{Completion, Generated, GenerationRequest};
@@ -13,6 +14,7 @@ use askdocs_shared::testing::harness::{
     embedded_backends, event, fixture, send, send_for_events, send_for_headers, signed_in,
     with_bearer, with_query,
 };
+use askdocs_shared::testing::rerank::{stand_in_relevance, RerankStandIn};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -993,4 +995,120 @@ async fn a_failure_mid_answer_ends_the_stream_with_an_error_event_and_files_noth
     // AND nothing was filed
     let (_, history) = harness.history(&ada, json!({})).await;
     assert_eq!(history["items"], json!([]));
+}
+
+impl Harness {
+    /// The harness with a Bedrock rerank model (served by `stand_in`)
+    /// ordering the passages, as `BEDROCK_RERANK_MODEL_ID` sets it up on AWS.
+    fn reranking_with(mut self, stand_in: &RerankStandIn) -> Self {
+        let reranker = BedrockReranker::new(
+            askdocs_shared::aws::AwsClients::for_emulator(&stand_in.url),
+            "amazon.rerank-v1:0",
+        );
+        self.state.asker = Arc::new(
+            Asker::new(
+                self.backends.document_store(),
+                self.backends.vector_index().unwrap(),
+                self.backends.embedder().unwrap(),
+                self.backends.generator().unwrap(),
+                self.backends.history_store(),
+                self.backends.config().retrieval,
+            )
+            .with_reranker(Arc::new(reranker)),
+        );
+        self
+    }
+}
+
+#[tokio::test]
+async fn a_rerank_model_chooses_which_passages_answer_and_their_order() {
+    // GIVEN Ada's harbour FAQ and the query function with a rerank model
+    let stand_in = RerankStandIn::start().await;
+    let harness = Harness::new().await.reranking_with(&stand_in);
+    let ada = harness.user("ada@example.com").await;
+    harness
+        .document_with(&ada, harbour_faq().into_bytes(), "harbour-faq.txt")
+        .await;
+    let question = "Who collects the harbour fees, and where?";
+
+    // WHEN she asks from the best two passages
+    let (status, answer) = harness
+        .ask(&ada, json!({"question": question, "topK": 2}))
+        .await;
+
+    // THEN the model was asked once, about more passages than the two kept
+    assert_eq!(status, 200, "{answer}");
+    let requests = stand_in.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0]["queries"][0]["textQuery"]["text"], question);
+    let offered: Vec<String> = requests[0]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|source| {
+            source["inlineDocumentSource"]["textDocument"]["text"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(offered.len() > 2, "{offered:?}");
+    // AND the answer is from the two it scored highest, best first
+    let mut by_model = offered.clone();
+    by_model.sort_by(|a, b| {
+        stand_in_relevance(question, b).total_cmp(&stand_in_relevance(question, a))
+    });
+    let kept = harness
+        .state
+        .asker
+        .search(&ada.id, question, 2)
+        .await
+        .unwrap();
+    let kept: Vec<&str> = kept.iter().map(|passage| passage.text.as_str()).collect();
+    assert_eq!(kept, [by_model[0].as_str(), by_model[1].as_str()]);
+    for citation in answer["citations"].as_array().unwrap() {
+        let quoted = citation["text"].as_str().unwrap_or_default();
+        assert!(
+            kept.iter()
+                .any(|passage| passage.contains(quoted.trim_end_matches('…'))),
+            "{citation}"
+        );
+    }
+    assert!(
+        answer["answer"]
+            .as_str()
+            .unwrap()
+            .contains("harbour master"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_rerank_model_that_fails_leaves_retrievals_order_and_the_answer() {
+    // GIVEN a rerank model the account may not use, and the same FAQ without one
+    let stand_in = RerankStandIn::start().await;
+    stand_in.refuse(403, "AccessDeniedException");
+    let reranked = Harness::new().await.reranking_with(&stand_in);
+    let plain = Harness::new().await;
+    let question = "When is the fuel dock open?";
+    let mut answers = Vec::new();
+    for harness in [&reranked, &plain] {
+        let ada = harness.user("ada@example.com").await;
+        harness
+            .document_with(&ada, harbour_faq().into_bytes(), "harbour-faq.txt")
+            .await;
+        // WHEN Ada asks
+        let (status, answer) = harness.ask(&ada, json!({"question": question})).await;
+        assert_eq!(status, 200, "{answer}");
+        answers.push(answer);
+    }
+    // THEN the refusal cost nothing but the reranking: the same answer, the same citations
+    assert_eq!(stand_in.requests().len(), 1);
+    assert_eq!(answers[0]["answer"], answers[1]["answer"]);
+    assert_eq!(cited(&answers[0]), cited(&answers[1]));
+    assert!(
+        answers[0]["answer"].as_str().unwrap().contains("seven"),
+        "{}",
+        answers[0]
+    );
 }

@@ -32,6 +32,8 @@ mod http;
 mod opensearch;
 #[cfg(feature = "aws-queue")]
 mod queue;
+#[cfg(feature = "aws-rerank")]
+mod rerank;
 #[cfg(feature = "aws-files")]
 mod s3;
 #[cfg(feature = "aws-search")]
@@ -61,6 +63,8 @@ pub use dynamodb::{DynamoDocumentStore, DynamoHistoryStore, DynamoTokenStore, Dy
 pub use opensearch::OpenSearchIndex;
 #[cfg(feature = "aws-queue")]
 pub use queue::SqsProcessingQueue;
+#[cfg(feature = "aws-rerank")]
+pub use rerank::BedrockReranker;
 #[cfg(feature = "aws-files")]
 pub use s3::S3ObjectStore;
 #[cfg(feature = "aws-search")]
@@ -117,6 +121,9 @@ pub struct ServiceTimeouts {
     pub bedrock: (Duration, Duration),
     pub sqs: (Duration, Duration),
     pub textract: (Duration, Duration),
+    /// Reranking is an improvement, not a need: past this the passages keep
+    /// retrieval's own order and the answer still fits the ask's deadline.
+    pub rerank: (Duration, Duration),
 }
 
 impl Default for ServiceTimeouts {
@@ -132,6 +139,7 @@ impl Default for ServiceTimeouts {
             bedrock: (seconds(20), seconds(25)),
             sqs: (seconds(3), seconds(10)),
             textract: (seconds(20), seconds(30)),
+            rerank: (seconds(3), seconds(5)),
         }
     }
 }
@@ -198,6 +206,8 @@ struct Cells {
     sqs: OnceCell<aws_sdk_sqs::Client>,
     #[cfg(feature = "aws-ocr")]
     textract: OnceCell<aws_sdk_textract::Client>,
+    #[cfg(feature = "aws-rerank")]
+    rerank: OnceCell<aws_sdk_bedrockagentruntime::Client>,
     #[cfg(feature = "aws-admin")]
     opensearch_admin: OnceCell<aws_sdk_opensearchserverless::Client>,
 }
@@ -225,6 +235,8 @@ impl AwsClients {
                 sqs: OnceCell::new(),
                 #[cfg(feature = "aws-ocr")]
                 textract: OnceCell::new(),
+                #[cfg(feature = "aws-rerank")]
+                rerank: OnceCell::new(),
                 #[cfg(feature = "aws-admin")]
                 opensearch_admin: OnceCell::new(),
             }),
@@ -277,8 +289,8 @@ impl AwsClients {
     }
 
     /// The region the clients call (for the OpenSearch signer and S3's bucket
-    /// location).
-    #[cfg(any(feature = "aws-search", feature = "aws-admin"))]
+    /// location, a rerank model's ARN).
+    #[cfg(any(feature = "aws-search", feature = "aws-admin", feature = "aws-rerank"))]
     async fn region(&self) -> String {
         self.sdk()
             .await
@@ -339,6 +351,11 @@ impl AwsClients {
     service_client!(
         #[cfg(feature = "aws-ocr")]
         textract: aws_sdk_textract, textract
+    );
+
+    service_client!(
+        #[cfg(feature = "aws-rerank")]
+        rerank: aws_sdk_bedrockagentruntime, rerank
     );
 
     /// The signed HTTPS client of the OpenSearch Serverless data plane, with

@@ -140,6 +140,16 @@ impl Wiring for Aws {
         }
     }
 
+    fn bedrock_reranker(&self, model: &str) -> anyhow::Result<Arc<dyn crate::ports::Reranker>> {
+        #[cfg(feature = "aws-rerank")]
+        return Ok(Arc::new(crate::aws::BedrockReranker::new(
+            self.clients.clone(),
+            model,
+        )));
+        #[cfg(not(feature = "aws-rerank"))]
+        anyhow::bail!("BEDROCK_RERANK_MODEL_ID={model} needs a build with the `aws-rerank` feature")
+    }
+
     fn ocr_service(&self) -> anyhow::Result<Arc<dyn crate::ports::OcrService>> {
         #[cfg(feature = "aws-ocr")]
         return Ok(Arc::new(crate::aws::TextractOcr::new(

@@ -75,6 +75,13 @@ trait Wiring: Send + Sync {
         anyhow::bail!("JWT_SECRET_ARN needs the AWS backend")
     }
 
+    /// A Bedrock rerank model, for `BEDROCK_RERANK_MODEL_ID`.
+    fn bedrock_reranker(&self, _model: &str) -> anyhow::Result<Arc<dyn crate::ports::Reranker>> {
+        anyhow::bail!(
+            "BEDROCK_RERANK_MODEL_ID needs ASKDOCS_BACKEND=aws and a build with the `aws-rerank` feature"
+        )
+    }
+
     /// Amazon Textract, for `ASKDOCS_OCR=textract`.
     fn ocr_service(&self) -> anyhow::Result<Arc<dyn crate::ports::OcrService>> {
         anyhow::bail!(
@@ -340,14 +347,20 @@ impl Backends {
     }
 
     pub fn asker(&self) -> anyhow::Result<Arc<Asker>> {
-        Ok(Arc::new(Asker::new(
+        let asker = Asker::new(
             self.document_store(),
             self.vector_index()?,
             self.embedder()?,
             self.generator()?,
             self.history_store(),
             self.config.retrieval,
-        )))
+        );
+        Ok(Arc::new(
+            match &self.config.models.bedrock.rerank_model_id {
+                Some(model) => asker.with_reranker(self.wiring.bedrock_reranker(model)?),
+                None => asker,
+            },
+        ))
     }
 }
 

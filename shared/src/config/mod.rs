@@ -287,6 +287,14 @@ mod tests {
             ),
             (("BEDROCK_TEMPERATURE", "hot"), "BEDROCK_TEMPERATURE"),
             (("BEDROCK_MAX_TOKENS", "100000"), "BEDROCK_MAX_TOKENS"),
+            (
+                ("BEDROCK_RERANK_MODEL_ID", "anthropic.claude-3-haiku"),
+                "BEDROCK_RERANK_MODEL_ID",
+            ),
+            (
+                ("BEDROCK_RERANK_MODEL_ID", "amazon.rerank-v1:0 --x"),
+                "BEDROCK_RERANK_MODEL_ID",
+            ),
             (("ASKDOCS_EMBEDDER", "word2vec"), "ASKDOCS_EMBEDDER"),
             (("ASKDOCS_GENERATOR", "gpt"), "ASKDOCS_GENERATOR"),
             (("ASKDOCS_GENERATOR", "openai"), "ASKDOCS_LLM_URL"),

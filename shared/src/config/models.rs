@@ -59,6 +59,9 @@ pub struct BedrockSettings {
     pub generation_model_id: String,
     pub max_tokens: i32,
     pub temperature: f32,
+    /// A rerank model (`amazon.rerank-v1:0`, `cohere.rerank-v3-5:0`, or an
+    /// ARN) to order the passages found before answering; none by default.
+    pub rerank_model_id: Option<String>,
 }
 
 /// Claude Haiku 4.5, which Bedrock serves through inference profiles only
@@ -101,6 +104,7 @@ impl Default for BedrockSettings {
             generation_model_id: DEFAULT_BEDROCK_MODEL_ID.into(),
             max_tokens: 1024,
             temperature: 0.0,
+            rerank_model_id: None,
         }
     }
 }
@@ -194,8 +198,29 @@ impl BedrockSettings {
             max_tokens: env.number("BEDROCK_MAX_TOKENS", 1024, 16..=MAX_BEDROCK_OUTPUT_TOKENS)?
                 as i32,
             temperature: env.decimal("BEDROCK_TEMPERATURE", defaults.temperature, 0.0..=1.0)?,
+            rerank_model_id: rerank_model_id(env)?,
         })
     }
+}
+
+/// `BEDROCK_RERANK_MODEL_ID`: empty or unset is no reranking.
+fn rerank_model_id(env: &Env) -> Result<Option<String>, ConfigError> {
+    let Some(model) = env.text("BEDROCK_RERANK_MODEL_ID") else {
+        return Ok(None);
+    };
+    let looks_like_a_model = model.contains("rerank")
+        && model
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c));
+    if !looks_like_a_model {
+        return Err(ConfigError::new(
+            "BEDROCK_RERANK_MODEL_ID",
+            format!(
+                "must name a rerank model such as amazon.rerank-v1:0 (or its ARN), not `{model}`"
+            ),
+        ));
+    }
+    Ok(Some(model))
 }
 
 impl ChatSettings {

@@ -23,7 +23,8 @@ use crate::model::{
 };
 use crate::pagination::{decode_cursor, page_size, Listing};
 use crate::ports::{
-    AnswerText, DocumentStore, Embedder, Generator, HistoryStore, SearchQuery, VectorIndex,
+    AnswerText, DocumentStore, Embedder, Generator, HistoryStore, Reranker, SearchQuery,
+    VectorIndex,
 };
 use answer::relevance::QuestionTerms;
 use citations::{cited_passages, renumber_citations};
@@ -172,7 +173,12 @@ pub struct Asker {
     generator: Arc<dyn Generator>,
     history: Arc<dyn HistoryStore>,
     settings: RetrievalSettings,
+    reranker: Option<Arc<dyn Reranker>>,
 }
+
+/// With a reranker, this many of the fused passages (or topK, if more) are
+/// reranked and the best topK kept: one Rerank call prices up to 100.
+const RERANKED: usize = 20;
 
 fn validate_question(question: &str) -> Result<String> {
     let question = question.trim();
@@ -239,7 +245,15 @@ impl Asker {
             generator,
             history,
             settings,
+            reranker: None,
         }
+    }
+
+    /// Passages are ordered by `reranker` before answering (and kept in
+    /// retrieval's own order whenever it fails).
+    pub fn with_reranker(mut self, reranker: Arc<dyn Reranker>) -> Self {
+        self.reranker = Some(reranker);
+        self
     }
 
     pub async fn ask(&self, user_id: &UserId, question: Question) -> Result<Answer> {
@@ -598,11 +612,15 @@ impl Asker {
                 (id, ready(&document).then_some(document))
             })
             .collect();
+        let wanted = match self.reranker {
+            Some(_) => top_k.max(RERANKED),
+            None => top_k,
+        };
         let mut found = Vec::new();
         let mut ranked = ranked.into_iter().peekable();
-        while found.len() < top_k && ranked.peek().is_some() {
+        while found.len() < wanted && ranked.peek().is_some() {
             // As many candidates as places left; their unread documents in one read.
-            let batch: Vec<Candidate> = ranked.by_ref().take(top_k - found.len()).collect();
+            let batch: Vec<Candidate> = ranked.by_ref().take(wanted - found.len()).collect();
             let mut unread: Vec<DocumentId> = batch
                 .iter()
                 .map(|candidate| &candidate.chunk.document_id)
@@ -627,9 +645,55 @@ impl Asker {
                 }
             }
         }
-        order_by_best_sentence(&mut found, |(candidate, _)| candidate, &terms, &vector);
+        if !self.rerank(text, &mut found, top_k).await {
+            found.truncate(top_k);
+            order_by_best_sentence(&mut found, |(candidate, _)| candidate, &terms, &vector);
+        }
         timings.search = milliseconds_since(searching);
         Ok((found, vector))
+    }
+
+    /// Orders `found` by the reranker's relevance and keeps the best
+    /// `top_k`; false (nothing changed) without a reranker or when it fails:
+    /// a slow or refused rerank costs the answer its ordering, not the answer.
+    async fn rerank(
+        &self,
+        question: &str,
+        found: &mut Vec<(Candidate, Document)>,
+        top_k: usize,
+    ) -> bool {
+        let Some(reranker) = &self.reranker else {
+            return false;
+        };
+        if found.len() < 2 {
+            return false;
+        }
+        let passages: Vec<&str> = found
+            .iter()
+            .map(|(candidate, _)| candidate.chunk.text.as_str())
+            .collect();
+        let relevance = match reranker.relevance(question, &passages).await {
+            Ok(relevance) if relevance.len() == found.len() => relevance,
+            Ok(relevance) => {
+                tracing::warn!(
+                    model = reranker.model_id(),
+                    asked = found.len(),
+                    scored = relevance.len(),
+                    "the reranker scored a different number of passages; kept retrieval's order"
+                );
+                return false;
+            }
+            Err(error) => {
+                tracing::warn!(model = reranker.model_id(), error = ?error, "reranking failed; kept retrieval's order");
+                return false;
+            }
+        };
+        let mut scored: Vec<(f32, (Candidate, Document))> =
+            relevance.into_iter().zip(std::mem::take(found)).collect();
+        // Stable: equal relevance keeps the fused order.
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        found.extend(scored.into_iter().take(top_k).map(|(_, item)| item));
+        true
     }
 
     pub async fn history(

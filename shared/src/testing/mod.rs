@@ -5,6 +5,8 @@
 
 pub mod harness;
 pub mod oidc;
+#[cfg(feature = "aws-rerank")]
+pub mod rerank;
 /// Hostile files and the stable fuzz harness live with the readers.
 pub use askdocs_extract::testing::{fuzz, hostile};
 
