@@ -8,7 +8,7 @@ use std::collections::HashMap;
 pub fn cited_passages(answer: &str, passage_count: usize) -> Vec<usize> {
     let mut cited: Vec<usize> = Vec::new();
     let mut rest = answer;
-    while let Some(open) = rest.find('[') {
+    while let Some(open) = next_mark(rest) {
         rest = &rest[open + 1..];
         let Some(close) = rest.find(']') else { break };
         for part in rest[..close].split(',') {
@@ -23,13 +23,22 @@ pub fn cited_passages(answer: &str, passage_count: usize) -> Vec<usize> {
     cited
 }
 
+/// Where the next bracket that a `]` closes opens: the last `[` before the
+/// first `]`, so a quoted `[[ compound command` does not swallow the `[1]`
+/// after it.
+fn next_mark(text: &str) -> Option<usize> {
+    let first = text.find('[')?;
+    let close = text[first..].find(']').map_or(text.len(), |at| first + at);
+    text[..close].rfind('[')
+}
+
 /// Rewrites the answer's `[n]` marks from passage numbers to citation
 /// numbers (`mapping`: passage → position in the citations list, from 1).
 /// Marks that name no cited passage are dropped.
 pub fn renumber_citations(answer: &str, mapping: &HashMap<usize, usize>) -> String {
     let mut out = String::with_capacity(answer.len());
     let mut rest = answer;
-    while let Some(open) = rest.find('[') {
+    while let Some(open) = next_mark(rest) {
         let Some(close) = rest[open..].find(']').map(|offset| open + offset) else {
             break;
         };
@@ -71,6 +80,13 @@ mod tests {
         let cited = cited_passages("Pump stalls [2]. Fees apply [1, 2] and [9] [x].", 3);
         assert_eq!(cited, vec![2, 1]);
         assert!(cited_passages("No citations here.", 3).is_empty());
+        // Brackets quoted from a document do not hide the marks after them.
+        let quoted = "Use the [[ compound command to test files. [1] Arrays use a[i] [2].";
+        assert_eq!(cited_passages(quoted, 3), vec![1, 2]);
+        assert_eq!(
+            renumber_citations(quoted, &HashMap::from([(1, 2), (2, 1)])),
+            "Use the [[ compound command to test files. [2] Arrays use a[i] [1]."
+        );
     }
 
     #[test]

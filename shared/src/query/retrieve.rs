@@ -33,6 +33,10 @@ pub struct Candidate {
     pub chunk: ScoredChunk,
     /// Cosine similarity to the question, when the vector search found it.
     pub cosine: Option<f32>,
+    /// Cosine similarity of its best sentence to the question, where the
+    /// index keeps sentence vectors: a passage found only by its words is
+    /// still judged by meaning.
+    pub best_sentence: Option<f32>,
     pub fused: f32,
 }
 
@@ -61,6 +65,7 @@ pub fn fuse(
         let entry = candidates.entry(key).or_insert(Candidate {
             chunk,
             cosine: None,
+            best_sentence: None,
             fused: 0.0,
         });
         entry.cosine = entry.cosine.or(cosine);
@@ -86,9 +91,10 @@ pub fn fuse(
         })
         .collect();
     by_sentence.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-    for (rank, (_, key)) in by_sentence.into_iter().enumerate() {
+    for (rank, (best, key)) in by_sentence.into_iter().enumerate() {
         if let Some(candidate) = candidates.get_mut(&key) {
             candidate.fused += 1.0 / (RRF_K + rank as f32 + 1.0);
+            candidate.best_sentence = Some(best);
         }
     }
     let mut ranked: Vec<Candidate> = candidates
@@ -162,7 +168,7 @@ fn is_relevant(candidate: &Candidate, terms: &QuestionTerms, floor: f32) -> bool
     // Words are counted only when meaning alone does not decide (stemming every
     // candidate's text was a third of the fusion's time).
     let coverage = || terms.coverage(&candidate.chunk.text);
-    match candidate.cosine {
+    match candidate.cosine.or(candidate.best_sentence) {
         Some(cosine) if cosine >= floor => true,
         Some(cosine) => {
             let coverage = coverage();

@@ -4,6 +4,8 @@
 //! answer "which version". This is what tells a near miss (the documents
 //! discuss the thing but never state the fact asked for) from an answer.
 
+use crate::model::text::{query_terms, search_words, stem};
+
 /// The kind of fact a question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected {
@@ -67,6 +69,10 @@ const MONTHS: &[&str] = &[
 ];
 
 /// The kind of answer `question` asks for.
+/// How many words after "what"/"which" a quantity noun may come and still
+/// be what is asked for ("what is the default value").
+const QUANTITY_REACH: usize = 4;
+
 pub fn expected_answer(question: &str) -> Expected {
     let lower = question.to_lowercase();
     let words: Vec<&str> = lower
@@ -137,6 +143,10 @@ pub fn expected_answer(question: &str) -> Expected {
         "width",
         "depth",
     ];
+    // "What does status code 20 mean?" asks for a meaning, whatever it names.
+    if has("what does") && (has("mean") || has("stand for")) {
+        return Expected::Any;
+    }
     if has("how many")
         || has("how much")
         || has("how long")
@@ -146,8 +156,19 @@ pub fn expected_answer(question: &str) -> Expected {
         || words
             .iter()
             .any(|word| matches!(*word, "numeric" | "hexadecimal" | "decimal" | "octal"))
-        || ((has("what") || has("which"))
-            && quantity_nouns.iter().any(|noun| words.contains(noun))
+        // The quantity must be what the question asks for ("what is the
+        // maximum length", "which port"), not a word further on ("which data
+        // type lets the user pick any number of items").
+        || (words
+            .iter()
+            .enumerate()
+            .filter(|(_, word)| matches!(**word, "what" | "which"))
+            .any(|(at, _)| {
+                words[at + 1..]
+                    .iter()
+                    .take(QUANTITY_REACH)
+                    .any(|word| quantity_nouns.contains(word))
+            })
             && !has("what does")
             && !has("what happens"))
     {
@@ -163,12 +184,25 @@ pub fn can_answer(expected: Expected, question: &str, sentence: &str) -> bool {
     let asked = question.to_lowercase();
     let asked_words: Vec<&str> = words(&asked).collect();
     let all_words: Vec<&str> = words(&lower).collect();
-    // "greater than zero" states a condition, not a value.
+    // "greater than zero" states a condition, not a value - unless a bound
+    // is what was asked ("at most?": "less than 1 GiB").
+    let asks_bound = asked_words.windows(2).any(|pair| {
+        matches!(
+            pair,
+            ["at", "most" | "least"] | ["upper" | "lower", "bound" | "limit"]
+        )
+    }) || asked_words.iter().any(|word| {
+        matches!(
+            *word,
+            "maximum" | "minimum" | "limit" | "largest" | "smallest"
+        )
+    });
     let words: Vec<&str> = all_words
         .iter()
         .enumerate()
         .filter(|(index, word)| {
-            !asked_words.contains(word) && (*index == 0 || all_words[index - 1] != "than")
+            !asked_words.contains(word)
+                && (asks_bound || *index == 0 || all_words[index - 1] != "than")
         })
         .map(|(_, word)| *word)
         .collect();
@@ -355,13 +389,78 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
         .filter(|word| !word.is_empty())
 }
 
-/// Whether `text` names every code `question` names (`BZ_MAX_UNUSED`,
-/// `deflateInit()`): an answer about a constant names it.
-pub fn names_codes(question: &str, text: &str) -> bool {
-    let text = text.to_lowercase();
-    codes(question)
+/// Whether `passage` names every code the question names and `sentence`
+/// (with the sentence before it) at least one: an answer about
+/// `PAM_MAXTRIES` need not repeat `pam_authenticate` the question also
+/// names, but the passage it is in does.
+pub fn names_codes_in(question: &str, sentence: &str, passage: &str) -> bool {
+    let codes = codes(question);
+    if codes.is_empty() {
+        return true;
+    }
+    let (sentence, passage) = (sentence.to_lowercase(), passage.to_lowercase());
+    codes
         .iter()
-        .all(|code| text.contains(&code.to_lowercase()))
+        .all(|code| names_code(&passage, code) || names_code(&sentence, code))
+        && codes.iter().any(|code| names_code(&sentence, code))
+}
+
+/// The proper names in `question` (GitHub, Seattle, Guido, CommonMark):
+/// capitalised words of letters that do not begin a sentence. Consecutive
+/// ones are one name ("Toy Story", "Application Developers' Guide"), given
+/// as its words.
+pub fn proper_names(question: &str) -> Vec<Vec<String>> {
+    let mut names: Vec<Vec<String>> = Vec::new();
+    let mut sentence_start = true;
+    let mut in_name = false;
+    for token in question.split_whitespace() {
+        let word = token
+            .trim_end_matches("'s")
+            .trim_end_matches("’s")
+            .trim_matches(|c: char| !c.is_alphanumeric());
+        let starts_sentence = sentence_start;
+        sentence_start = token.ends_with(['.', '?', '!', ':']);
+        let capitalised = word.chars().next().is_some_and(char::is_uppercase)
+            && word.chars().filter(|c| c.is_lowercase()).count() >= 2
+            && word
+                .chars()
+                .all(|c| c.is_alphabetic() || c == '-' || c == '.');
+        if starts_sentence || !capitalised {
+            in_name = false;
+            continue;
+        }
+        match names.last_mut() {
+            Some(name) if in_name => name.push(word.to_string()),
+            _ => names.push(vec![word.to_string()]),
+        }
+        // A name goes on only while its words follow each other.
+        in_name = !token.ends_with([',', ';', ')', '"']);
+    }
+    names
+}
+
+/// Whether the passage (or its document's file name) names every proper
+/// name the question names, by at least one of its words: a question about
+/// GitHub is not answered from a guide that never mentions it.
+pub fn names_proper_names(question: &str, passage: &str, file_name: &str) -> bool {
+    let (passage, file_name) = (passage.to_lowercase(), file_name.to_lowercase());
+    proper_names(question).iter().all(|name| {
+        name.iter().any(|word| {
+            let word = word.to_lowercase();
+            passage.contains(&word) || file_name.contains(&word)
+        })
+    })
+}
+
+/// `code` in lower-case `text`, whole or by its parts: `HISTCONTROL=ignoreboth`
+/// is named by a text saying "HISTCONTROL" and "ignoreboth".
+fn names_code(text: &str, code: &str) -> bool {
+    let code = code.to_lowercase();
+    text.contains(&code)
+        || code
+            .split(|c: char| !c.is_alphanumeric() && c != '_')
+            .filter(|part| !part.is_empty())
+            .all(|part| text.contains(part))
 }
 
 /// The names in `question` that look like code: constants and identifiers
@@ -380,9 +479,12 @@ pub fn codes(question: &str) -> Vec<String> {
             let plural_initials = word
                 .strip_suffix('s')
                 .is_some_and(|stem| stem.chars().all(|c| c.is_ascii_uppercase()));
+            // memLevel, deflateInit: an identifier. A name starting with a
+            // capital (CommonMark, JavaScript) is a product, which a passage
+            // about it need not repeat.
             let inner_capital = !plural_initials
-                && word.chars().skip(1).any(char::is_uppercase)
-                && word.chars().any(char::is_lowercase);
+                && word.chars().next().is_some_and(char::is_lowercase)
+                && word.chars().skip(1).any(char::is_uppercase);
             // Environment variables and constants: TMOUT, HISTSIZE (short
             // capitals such as XZ or PAM are names the text may spell otherwise).
             let constant = letters >= 5
@@ -453,6 +555,78 @@ pub fn file_name_names_number(file_name: &str, number: &str) -> bool {
         .rsplit_once('.')
         .map_or(file_name, |(stem, _)| stem);
     mentions_number(&stem.replace(['-', '_'], " "), number)
+}
+
+/// Words of file names that say what kind of document it is, not what it is about.
+const DOCUMENT_KIND_WORDS: &[&str] = &[
+    "txt",
+    "html",
+    "htm",
+    "md",
+    "pdf",
+    "csv",
+    "docx",
+    "png",
+    "jpg",
+    "jpeg",
+    "tif",
+    "tiff",
+    "doc",
+    "docs",
+    "manual",
+    "faq",
+    "guide",
+    "readme",
+    "history",
+    "notes",
+    "relnotes",
+    "reference",
+    "spec",
+    "specification",
+    "changelog",
+    "changes",
+    "news",
+    "usage",
+    "man",
+];
+
+/// The words of the question that name one of `file_names` (stemmed, as
+/// [`crate::model::text::stem`] cuts them): "debconf" in a question, beside
+/// a retrieved `debconf_specification.txt`, says which document is asked about.
+pub fn document_words(question: &str, file_names: &[&str]) -> Vec<String> {
+    let named: Vec<String> = file_names
+        .iter()
+        .flat_map(|name| name.split(|c: char| !c.is_alphanumeric()))
+        .map(str::to_lowercase)
+        .filter(|word| {
+            word.chars().filter(|c| c.is_alphabetic()).count() >= 3
+                && !DOCUMENT_KIND_WORDS.contains(&word.as_str())
+        })
+        .map(|word| stem(&word))
+        .collect();
+    let mut words: Vec<String> = query_terms(question)
+        .into_iter()
+        .flat_map(|term| term.split(|c: char| !c.is_alphanumeric()))
+        .map(|word| stem(&word.to_lowercase()))
+        .filter(|word| named.contains(word))
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// Whether a passage of `file_name` holding `text` is about every one of
+/// `words` (from [`document_words`]): by its document's name or its own words.
+pub fn about_document_words(words: &[String], file_name: &str, text: &str) -> bool {
+    if words.is_empty() {
+        return true;
+    }
+    let held: Vec<String> = file_name
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(search_words(text))
+        .map(|word| stem(&word.to_lowercase()))
+        .collect();
+    words.iter().all(|word| held.contains(word))
 }
 
 /// Whether a line of `text` before `sentence` heads a section with a version
@@ -571,6 +745,23 @@ mod tests {
             tmout,
             "TMOUT defaults to zero."
         ));
+        assert!(can_answer(
+            Expected::Number,
+            "How large an input will it accept at most?",
+            "It limits its input to a bit less than 1 GiB."
+        ));
+        assert_eq!(
+            expected_answer("What does a numeric status code between 20 and 29 mean?"),
+            Expected::Any
+        );
+        assert_eq!(
+            expected_answer("Which data type lets the user pick any number of items?"),
+            Expected::Any
+        );
+        assert_eq!(
+            expected_answer("What is the default value of TMOUT?"),
+            Expected::Number
+        );
     }
 
     #[test]
@@ -587,11 +778,92 @@ mod tests {
         assert!(codes("In the Debian FAQ's example, how are JPEGs made?").is_empty());
         assert_eq!(codes("What is the default value of TMOUT?"), vec!["TMOUT"]);
         let question = "What is the value of BZ_MAX_UNUSED?";
-        assert!(!names_codes(
-            question,
-            "Under LP64, sizeof(int) is still 4."
+        let named = |sentence: &str| names_codes_in(question, sentence, sentence);
+        assert!(!named("Under LP64, sizeof(int) is still 4."));
+        assert!(named("bz_max_unused is 5000."));
+        assert!(codes("What must a CommonMark parser replace U+0000 with?").is_empty());
+    }
+
+    #[test]
+    fn a_question_about_a_named_thing_is_answered_only_where_it_is_named() {
+        assert_eq!(
+            proper_names("How do I turn on two-factor authentication for my GitHub account?"),
+            vec![vec!["GitHub".to_string()]]
+        );
+        assert_eq!(
+            proper_names("Which Toy Story toys gave their names to Debian 4.0? What did Guido do?"),
+            vec![
+                vec!["Toy".to_string(), "Story".to_string()],
+                vec!["Debian".to_string()],
+                vec!["Guido".to_string()]
+            ]
+        );
+        let github = "How do I turn on two-factor authentication for my GitHub account?";
+        assert!(!names_proper_names(
+            github,
+            "Modules authenticate the user.",
+            "Linux-PAM_SAG.txt"
         ));
-        assert!(names_codes(question, "bz_max_unused is 5000."));
+        let seattle = "What was the wettest day in Seattle?";
+        assert!(names_proper_names(
+            seattle,
+            "date: 2012/01/01; precipitation: 0.0",
+            "seattle-weather.csv"
+        ));
+    }
+
+    #[test]
+    fn a_question_naming_a_document_is_answered_from_it() {
+        let question = "What is the maximum length of a debconf template name?";
+        let words = document_words(question, &["semver-README.md", "debconf_specification.txt"]);
+        assert_eq!(words, vec!["debconf".to_string()]);
+        assert!(!about_document_words(
+            &words,
+            "semver-README.md",
+            "Components longer than 16 characters are ignored."
+        ));
+        assert!(about_document_words(
+            &words,
+            "debconf_specification.txt",
+            "Templates have names."
+        ));
+        assert!(about_document_words(
+            &words,
+            "policy.pdf",
+            "The debconf templates file."
+        ));
+        // Words saying what kind of document it is name none.
+        assert!(
+            document_words("What does the FAQ say about it?", &["debian-faq.en.pdf"]).is_empty()
+        );
+    }
+
+    #[test]
+    fn the_passage_names_every_code_and_the_answer_at_least_one() {
+        let question = "What does pam_authenticate returning PAM_MAXTRIES mean?";
+        let passage = "The pam_authenticate function returns one of: PAM_MAXTRIES One or more \
+                       modules has reached its limit of tries.";
+        assert!(names_codes_in(
+            question,
+            "PAM_MAXTRIES One or more modules has reached its limit of tries.",
+            passage
+        ));
+        assert!(!names_codes_in(
+            question,
+            "Tries are counted per module.",
+            passage
+        ));
+        assert!(!names_codes_in(
+            question,
+            "PAM_MAXTRIES means too many tries.",
+            "PAM_MAXTRIES means too many tries."
+        ));
+        let question = "What does HISTCONTROL=ignoreboth stand for?";
+        assert!(names_codes_in(
+            question,
+            "A value of ignoreboth is shorthand for ignorespace and ignoredups.",
+            "HISTCONTROL A colon-separated list of values. A value of ignoreboth is shorthand for ignorespace and ignoredups."
+        ));
     }
 
     #[test]

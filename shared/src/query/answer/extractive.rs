@@ -8,8 +8,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::answer_type::{
-    can_answer, expected_answer, file_name_names_number, mentions_number, named_numbers,
-    names_codes, states_value_of_codes, tells_introduction, under_version_heading, Expected,
+    about_document_words, can_answer, document_words, expected_answer, file_name_names_number,
+    mentions_number, named_numbers, names_codes_in, names_proper_names, states_value_of_codes,
+    tells_introduction, under_version_heading, Expected,
 };
 use super::relevance::{
     is_contents_entry, is_question, sentence_relevance, term_coverage, QuestionTerms,
@@ -297,12 +298,29 @@ impl ExtractiveAnswerer {
             })
             .map(|passage| passage.number)
             .collect();
+        // A question naming a document ("debconf" beside a retrieved
+        // debconf_specification.txt) is answered from passages about it.
+        let file_names: Vec<&str> = request
+            .passages
+            .iter()
+            .map(|passage| passage.file_name.as_str())
+            .collect();
+        let document_words = document_words(&request.question, &file_names);
+        let about_the_document: Vec<usize> = request
+            .passages
+            .iter()
+            .filter(|passage| {
+                about_document_words(&document_words, &passage.file_name, &passage.text)
+            })
+            .map(|passage| passage.number)
+            .collect();
         let expected = expected_answer(&request.question);
         let asks_value = matches!(expected, Expected::Number | Expected::Size | Expected::Hex);
         let asks_introduction =
             expected == Expected::Version && tells_introduction(&request.question);
         let can_be_the_answer = |candidate: &Candidate| {
             naming_them.contains(&candidate.passage)
+                && about_the_document.contains(&candidate.passage)
                 && !is_question(&candidate.sentence)
                 && !is_contents_entry(&candidate.sentence)
                 && (can_answer(expected, &request.question, &candidate.sentence)
@@ -313,7 +331,16 @@ impl ExtractiveAnswerer {
                             &request.passages[candidate.passage - 1].text,
                             &candidate.sentence,
                         )))
-                && names_codes(&request.question, &candidate.with_context())
+                && names_proper_names(
+                    &request.question,
+                    &request.passages[candidate.passage - 1].text,
+                    &request.passages[candidate.passage - 1].file_name,
+                )
+                && names_codes_in(
+                    &request.question,
+                    &candidate.with_context(),
+                    &request.passages[candidate.passage - 1].text,
+                )
                 // "0 <= nUnused <= BZ_MAX_UNUSED" names the constant, not its value.
                 && (!asks_value || states_value_of_codes(&request.question, &candidate.sentence))
                 // A version merely mentioned ("Zsh version 5.9" in a footer)
