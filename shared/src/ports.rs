@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::model::text::titled;
+
 use crate::config::Quota;
 use crate::error::Result;
 use crate::model::{
@@ -236,13 +238,17 @@ pub struct PassageVectors {
 #[async_trait]
 pub trait Embedder: Send + Sync {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
-    /// Each passage's vector and, where this embedder gives them in the same
-    /// pass, one per sentence (`model::text::sentence_spans` order), so an
-    /// answer can weigh sentences without running the model again. Others
-    /// give no sentence vectors.
-    async fn embed_passages(&self, texts: &[String]) -> Result<Vec<PassageVectors>> {
+    /// Each passage of the document titled `title` (see
+    /// `model::text::document_title`): its vector, of the passage read under
+    /// its title (a CSV's rows never say "Ubuntu"; `ubuntu.csv` does), and,
+    /// where this embedder gives them in the same pass, one per sentence of
+    /// the passage itself (`model::text::sentence_spans` order), so an answer
+    /// can weigh sentences without running the model again. Others give no
+    /// sentence vectors.
+    async fn embed_passages(&self, title: &str, texts: &[String]) -> Result<Vec<PassageVectors>> {
+        let titled: Vec<String> = texts.iter().map(|text| titled(title, text).0).collect();
         Ok(self
-            .embed(texts)
+            .embed(&titled)
             .await?
             .into_iter()
             .map(|passage| PassageVectors {

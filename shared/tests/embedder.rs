@@ -74,7 +74,7 @@ async fn passages_come_with_a_vector_per_sentence_read_in_context() {
 
     // WHEN it is embedded as processing embeds passages
     let vectors = embedder
-        .embed_passages(std::slice::from_ref(&passage))
+        .embed_passages("", std::slice::from_ref(&passage))
         .await
         .unwrap();
 
@@ -120,7 +120,7 @@ async fn sentences_past_the_truncated_tokens_are_embedded_on_their_own() {
 
     // WHEN it is embedded with its sentences
     let vectors = embedder
-        .embed_passages(std::slice::from_ref(&passage))
+        .embed_passages("", std::slice::from_ref(&passage))
         .await
         .unwrap();
 
@@ -129,4 +129,54 @@ async fn sentences_past_the_truncated_tokens_are_embedded_on_their_own() {
     let sentence_vectors = &vectors[0].sentences;
     assert_eq!(sentence_vectors.len(), 41);
     assert!(cosine(sentence_vectors.last().unwrap(), &alone[0]) > 0.9999);
+}
+
+#[tokio::test]
+async fn a_passage_is_read_under_its_documents_title_and_keeps_its_own_sentences() {
+    // GIVEN rows of ubuntu.csv, which never say "Ubuntu" themselves
+    let embedder =
+        MiniLmEmbedder::load(&model_dir()).expect("the model is fetched by `make model`");
+    let rows = "version: 16.04 LTS; codename: Xenial Xerus; release: 2016-04-21\n\
+                version: 16.10; codename: Yakkety Yak; release: 2016-10-13\n"
+        .to_string();
+    let title = askdocs_shared::model::text::document_title("ubuntu.csv");
+    assert_eq!(title, "ubuntu");
+
+    // WHEN they are embedded as processing embeds them: under the title, and without
+    let titled = embedder
+        .embed_passages(&title, std::slice::from_ref(&rows))
+        .await
+        .unwrap();
+    let untitled = embedder
+        .embed_passages("", std::slice::from_ref(&rows))
+        .await
+        .unwrap();
+
+    // THEN the passage read under its title is nearer a question naming Ubuntu
+    let question = embedder
+        .embed(&["When was Ubuntu 16.04 released?".to_string()])
+        .await
+        .unwrap();
+    assert!(
+        cosine(&question[0], &titled[0].passage)
+            > cosine(&question[0], &untitled[0].passage) + 0.05,
+        "{} vs {}",
+        cosine(&question[0], &titled[0].passage),
+        cosine(&question[0], &untitled[0].passage)
+    );
+    // AND its sentence vectors are still one per sentence of the passage itself
+    let sentences = askdocs_shared::model::text::sentences(&rows);
+    assert_eq!(titled[0].sentences.len(), sentences.len());
+}
+
+#[test]
+fn a_documents_title_is_its_file_name_in_words() {
+    use askdocs_shared::model::text::document_title;
+    assert_eq!(document_title("debian-policy.pdf"), "debian policy");
+    assert_eq!(document_title("Linux-PAM_SAG.txt"), "Linux PAM SAG");
+    assert_eq!(
+        document_title("git-2.39.0-RelNotes.txt"),
+        "git 2.39.0 RelNotes"
+    );
+    assert_eq!(document_title("README"), "README");
 }

@@ -329,7 +329,7 @@ async fn the_extractive_answerer_runs_no_model_when_retrieval_brought_every_vect
     });
     let mut request = sample_generation_request();
     let texts: Vec<String> = request.passages.iter().map(|p| p.text.clone()).collect();
-    let indexed = embedder.model.embed_passages(&texts).await.unwrap();
+    let indexed = embedder.model.embed_passages("", &texts).await.unwrap();
     for (passage, vectors) in request.passages.iter_mut().zip(indexed) {
         passage.sentence_vectors = vectors.sentences.into();
     }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use tokio::sync::Semaphore;
 
 use crate::error::Result;
-use crate::model::text::sentence_spans;
+use crate::model::text::{sentence_spans, titled};
 use crate::ports::{Embedder, PassageVectors};
 
 pub use askdocs_minilm::{MAX_TOKENS, MODEL_FILES};
@@ -94,13 +94,23 @@ impl Embedder for MiniLmEmbedder {
 
     /// Sentence vectors come from the passage's own pass (late chunking), so
     /// they cost nothing beyond pooling.
-    async fn embed_passages(&self, texts: &[String]) -> Result<Vec<PassageVectors>> {
-        self.run(texts, |model, texts| {
-            let spans: Vec<Vec<std::ops::Range<usize>>> =
-                texts.iter().map(|text| sentence_spans(text)).collect();
-            let inputs: Vec<(&str, &[std::ops::Range<usize>])> = texts
+    async fn embed_passages(&self, title: &str, texts: &[String]) -> Result<Vec<PassageVectors>> {
+        let title = title.to_string();
+        self.run(texts, move |model, texts| {
+            // The passage under its title; its sentences are still its own.
+            let with_title: Vec<(String, Vec<std::ops::Range<usize>>)> = texts
                 .iter()
-                .zip(&spans)
+                .map(|text| {
+                    let (titled, start) = titled(&title, text);
+                    let spans = sentence_spans(text)
+                        .into_iter()
+                        .map(|span| span.start + start..span.end + start)
+                        .collect();
+                    (titled, spans)
+                })
+                .collect();
+            let inputs: Vec<(&str, &[std::ops::Range<usize>])> = with_title
+                .iter()
                 .map(|(text, spans)| (text.as_str(), spans.as_slice()))
                 .collect();
             Ok(model

@@ -11,6 +11,31 @@ pub const STOPWORDS: &[&str] = &[
     "whom", "why", "will", "with", "would", "you", "your",
 ];
 
+/// A document's title as its passages are embedded under: the file name
+/// without its extension, separators as spaces (`debian-policy.pdf` →
+/// "debian policy", `Linux-PAM_SAG.txt` → "Linux PAM SAG").
+pub fn document_title(file_name: &str) -> String {
+    let stem = file_name
+        .rsplit_once('.')
+        .filter(|(stem, extension)| !stem.is_empty() && extension.len() <= 5)
+        .map_or(file_name, |(stem, _)| stem);
+    stem.replace(['-', '_'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `text` under `title`, as the embedder reads a passage, and where `text`
+/// starts in it (sentence spans of `text` move by that much).
+pub fn titled(title: &str, text: &str) -> (String, usize) {
+    if title.is_empty() {
+        return (text.to_string(), 0);
+    }
+    let prefix = format!("{title}\n\n");
+    let start = prefix.len();
+    (prefix + text, start)
+}
+
 /// The words of a question worth searching for, as typed (punctuation at the
 /// ends removed, so `E-4012?` is `E-4012`).
 pub fn query_terms(text: &str) -> Vec<&str> {

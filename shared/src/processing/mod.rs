@@ -20,6 +20,7 @@ use crate::config::ProcessingSettings;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metric};
 use crate::model::object_key::parse_object_key;
+use crate::model::text::document_title;
 use crate::model::{timestamp, Chunk, Document, DocumentStatus, Format, ProcessingOutcome};
 use crate::ports::{DocumentStore, Embedder, ObjectStore, OcrRequest, OcrService, VectorIndex};
 use askdocs_extract::Page as TextPage;
@@ -399,6 +400,7 @@ impl Processor {
         // Embedding gets what is left of the run's time; a run that outlives
         // its lifetime would be taken for dead and started again.
         let deadline = started + self.settings.stale_after.mul_f32(0.9);
+        let title = document_title(&document.file_name);
         let mut chunks = Vec::with_capacity(parsed.chunks.len());
         for batch in parsed.chunks.chunks(self.settings.embed_batch.max(1)) {
             if cancelled.is_cancelled() {
@@ -412,7 +414,7 @@ impl Processor {
             }
             let texts: Vec<String> = batch.iter().map(|draft| draft.text.clone()).collect();
             let vectors = tokio::select! {
-                vectors = self.embedder.embed_passages(&texts) => vectors?,
+                vectors = self.embedder.embed_passages(&title, &texts) => vectors?,
                 _ = cancelled.cancelled() => return Err(RunError::Cancelled),
             };
             if vectors.len() != texts.len() {
