@@ -202,6 +202,47 @@ mod whole_stack {
                     )
                 }
             };
+            // Bedrock's Rerank (the Agent Runtime): each passage scored by the
+            // share of the question's words it holds, best first.
+            let recorded = calls.clone();
+            let rerank = move |axum::Json(body): axum::Json<Value>| {
+                let recorded = recorded.clone();
+                async move {
+                    let configuration =
+                        &body["rerankingConfiguration"]["bedrockRerankingConfiguration"];
+                    recorded.lock().unwrap().push(format!(
+                        "rerank {}",
+                        configuration["modelConfiguration"]["modelArn"]
+                            .as_str()
+                            .unwrap_or_default()
+                    ));
+                    let question = body["queries"][0]["textQuery"]["text"]
+                        .as_str()
+                        .unwrap_or_default();
+                    let mut results: Vec<(usize, f32)> = body["sources"]
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .enumerate()
+                        .map(|(index, source)| {
+                            let text = source["inlineDocumentSource"]["textDocument"]["text"]
+                                .as_str()
+                                .unwrap_or_default();
+                            (
+                                index,
+                                askdocs_shared::testing::rerank::stand_in_relevance(question, text),
+                            )
+                        })
+                        .collect();
+                    results.sort_by(|a, b| b.1.total_cmp(&a.1));
+                    let results: Vec<Value> = results
+                        .into_iter()
+                        .map(|(index, score)| json!({"index": index, "relevanceScore": score}))
+                        .collect();
+                    axum::Json(json!({ "results": results }))
+                }
+            };
             let forward =
                 move |request: Request| forward(client.clone(), emulator.clone(), request);
             let app = axum::Router::new()
@@ -209,6 +250,7 @@ mod whole_stack {
                     "/model/{model}/converse-stream",
                     axum::routing::post(converse_stream),
                 )
+                .route("/rerank", axum::routing::post(rerank))
                 .fallback(forward);
             StandIn::serve(runtime, app, calls)
         }
@@ -605,7 +647,8 @@ mod whole_stack {
         );
 
         // AND the query function, as Lambda runs it on this stack with Claude
-        // (a stand-in speaking Bedrock's event stream), streams her answer
+        // (a stand-in speaking Bedrock's event stream) and a rerank model (a
+        // stand-in speaking Rerank's JSON), streams her answer
         let bedrock = BedrockStandIn::start(&aws_endpoint());
         let mut query_settings = settings.clone();
         query_settings
@@ -617,12 +660,18 @@ mod whole_stack {
                 "BEDROCK_MODEL_ID",
                 "eu.anthropic.claude-haiku-4-5-20251001-v1:0".to_string(),
             ),
+            ("BEDROCK_RERANK_MODEL_ID", "amazon.rerank-v1:0".to_string()),
         ]);
         let query = LambdaRuntime::start(&query_binary(), &query_settings);
         let mut ask = askdocs_shared::testing::harness::with_bearer(
             askdocs_shared::testing::harness::event("query-ask.json"),
             &ada,
         );
+        // (a question two pages answer, so there is an order to rerank)
+        ask["body"] = json!(json!({
+            "question": "What do the manual's chapters say about the fog pump and the harbour fees?"
+        })
+        .to_string());
         ask["headers"]["Accept"] = json!("text/event-stream");
         ask["multiValueHeaders"]["Accept"] = json!(["text/event-stream"]);
         let streamed = query.invoke(ask).expect("the query function answers");
@@ -649,11 +698,20 @@ mod whole_stack {
         let done = &events[4].1;
         assert_eq!(done["model"], "eu.anthropic.claude-haiku-4-5-20251001-v1:0");
         assert_eq!(done["citations"][0]["documentId"], id);
-        // AND Bedrock was asked through ConverseStream, once
-        assert_eq!(
-            bedrock.calls(),
-            ["converse-stream eu.anthropic.claude-haiku-4-5-20251001-v1:0"]
+        // AND Bedrock ranked the passages with the rerank model of the
+        // function's Region, then answered through ConverseStream, once each
+        let calls = bedrock.calls();
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert!(
+            calls[0].starts_with("rerank arn:aws:bedrock:")
+                && calls[0].ends_with("::foundation-model/amazon.rerank-v1:0"),
+            "{calls:?}"
         );
+        assert_eq!(
+            calls[1],
+            "converse-stream eu.anthropic.claude-haiku-4-5-20251001-v1:0"
+        );
+        assert!(events[0].1["citations"].as_array().unwrap().len() > 1);
         // AND the answer is in her history on DynamoDB, whole
         let (_, history) = server.call("GET", "/query/history", Some(&ada), None);
         assert_eq!(history["items"][0]["queryId"], done["queryId"], "{history}");
