@@ -274,6 +274,38 @@ async fn titan_embeddings_pass_the_embedder_suite_with_signed_requests() {
 }
 
 #[tokio::test]
+async fn titan_embeds_each_passage_under_its_documents_title() {
+    // GIVEN Titan behind the stand-in
+    let (clients, stand_in) = stand_in(false).await;
+    let settings = BedrockSettings::default();
+    let embedder = clients.titan_embedder(&settings.embedding_model_id, 256);
+
+    // WHEN processing embeds two passages of ubuntu.csv
+    let passages = [
+        "version: 16.04 LTS; codename: Xenial Xerus".to_string(),
+        "version: 18.04 LTS; codename: Bionic Beaver".to_string(),
+    ];
+    let vectors = embedder.embed_passages("ubuntu", &passages).await.unwrap();
+
+    // THEN each is one vector of the passage read under the title, and no sentence vectors
+    assert_eq!(vectors.len(), 2);
+    assert!(vectors.iter().all(|vectors| vectors.sentences.is_empty()));
+    let calls = stand_in.calls.lock().unwrap();
+    let mut embedded: Vec<&str> = calls
+        .iter()
+        .map(|(_, _, body)| body["inputText"].as_str().unwrap())
+        .collect();
+    embedded.sort();
+    assert_eq!(
+        embedded,
+        [
+            "ubuntu\n\nversion: 16.04 LTS; codename: Xenial Xerus",
+            "ubuntu\n\nversion: 18.04 LTS; codename: Bionic Beaver"
+        ]
+    );
+}
+
+#[tokio::test]
 async fn claude_answers_through_converse_with_the_fenced_prompt() {
     let (clients, stand_in) = stand_in(false).await;
     let generator = clients.claude_generator(DEFAULT_BEDROCK_MODEL_ID, 1024, 0.0);
