@@ -395,14 +395,22 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 /// names, but the passage it is in does.
 pub fn names_codes_in(question: &str, sentence: &str, passage: &str) -> bool {
     let codes = codes(question);
+    names_every_code(&codes, passage) && names_a_code(&codes, sentence)
+}
+
+/// Whether `text` names every one of `codes` (from [`codes`]), whole or by its parts.
+pub fn names_every_code(codes: &[String], text: &str) -> bool {
+    let text = text.to_lowercase();
+    codes.iter().all(|code| names_code(&text, code))
+}
+
+/// Whether `text` names one of `codes` at least, or there are none.
+pub fn names_a_code(codes: &[String], text: &str) -> bool {
     if codes.is_empty() {
         return true;
     }
-    let (sentence, passage) = (sentence.to_lowercase(), passage.to_lowercase());
-    codes
-        .iter()
-        .all(|code| names_code(&passage, code) || names_code(&sentence, code))
-        && codes.iter().any(|code| names_code(&sentence, code))
+    let text = text.to_lowercase();
+    codes.iter().any(|code| names_code(&text, code))
 }
 
 /// The proper names in `question` (GitHub, Seattle, Guido, CommonMark):
@@ -443,8 +451,13 @@ pub fn proper_names(question: &str) -> Vec<Vec<String>> {
 /// name the question names, by at least one of its words: a question about
 /// GitHub is not answered from a guide that never mentions it.
 pub fn names_proper_names(question: &str, passage: &str, file_name: &str) -> bool {
+    names_every_name(&proper_names(question), passage, file_name)
+}
+
+/// As [`names_proper_names`], for names already read from the question.
+pub fn names_every_name(names: &[Vec<String>], passage: &str, file_name: &str) -> bool {
     let (passage, file_name) = (passage.to_lowercase(), file_name.to_lowercase());
-    proper_names(question).iter().all(|name| {
+    names.iter().all(|name| {
         name.iter().any(|word| {
             let word = word.to_lowercase();
             passage.contains(&word) || file_name.contains(&word)

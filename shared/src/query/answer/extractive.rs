@@ -8,9 +8,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::answer_type::{
-    about_document_words, can_answer, document_words, expected_answer, file_name_names_number,
-    mentions_number, named_numbers, names_codes_in, names_proper_names, states_value_of_codes,
-    tells_introduction, under_version_heading, Expected,
+    about_document_words, can_answer, codes, document_words, expected_answer,
+    file_name_names_number, mentions_number, named_numbers, names_a_code, names_every_code,
+    names_every_name, proper_names, states_value_of_codes, tells_introduction,
+    under_version_heading, Expected,
 };
 use super::relevance::{
     is_contents_entry, is_question, sentence_relevance, term_coverage, QuestionTerms,
@@ -283,34 +284,32 @@ impl ExtractiveAnswerer {
         if best_overall < MIN_SCORE {
             return Ok(not_found());
         }
-        // A passage that answers names the numbers the question names ("Debian 14").
+        // The passages that can hold the answer, judged once each: a passage
+        // that answers names the numbers the question names ("Debian 14") -
+        // or its document's name does: "Git 2.39" is the subject of
+        // git-2.39.0-RelNotes.txt, which its passages need not repeat; it is
+        // about the document the question names ("debconf" beside a
+        // retrieved debconf_specification.txt); it names the question's
+        // proper names and every code the question names.
         let numbers = named_numbers(&request.question);
-        let naming_them: Vec<usize> = request
-            .passages
-            .iter()
-            .filter(|passage| {
-                // ... or whose document's name does: "Git 2.39" is the subject
-                // of git-2.39.0-RelNotes.txt, which its passages need not repeat.
-                numbers.iter().all(|number| {
-                    mentions_number(&passage.text, number)
-                        || file_name_names_number(&passage.file_name, number)
-                })
-            })
-            .map(|passage| passage.number)
-            .collect();
-        // A question naming a document ("debconf" beside a retrieved
-        // debconf_specification.txt) is answered from passages about it.
         let file_names: Vec<&str> = request
             .passages
             .iter()
             .map(|passage| passage.file_name.as_str())
             .collect();
         let document_words = document_words(&request.question, &file_names);
-        let about_the_document: Vec<usize> = request
+        let names = proper_names(&request.question);
+        let codes = codes(&request.question);
+        let answering_passages: Vec<usize> = request
             .passages
             .iter()
             .filter(|passage| {
-                about_document_words(&document_words, &passage.file_name, &passage.text)
+                numbers.iter().all(|number| {
+                    mentions_number(&passage.text, number)
+                        || file_name_names_number(&passage.file_name, number)
+                }) && about_document_words(&document_words, &passage.file_name, &passage.text)
+                    && names_every_name(&names, &passage.text, &passage.file_name)
+                    && names_every_code(&codes, &passage.text)
             })
             .map(|passage| passage.number)
             .collect();
@@ -319,8 +318,7 @@ impl ExtractiveAnswerer {
         let asks_introduction =
             expected == Expected::Version && tells_introduction(&request.question);
         let can_be_the_answer = |candidate: &Candidate| {
-            naming_them.contains(&candidate.passage)
-                && about_the_document.contains(&candidate.passage)
+            answering_passages.contains(&candidate.passage)
                 && !is_question(&candidate.sentence)
                 && !is_contents_entry(&candidate.sentence)
                 && (can_answer(expected, &request.question, &candidate.sentence)
@@ -331,16 +329,8 @@ impl ExtractiveAnswerer {
                             &request.passages[candidate.passage - 1].text,
                             &candidate.sentence,
                         )))
-                && names_proper_names(
-                    &request.question,
-                    &request.passages[candidate.passage - 1].text,
-                    &request.passages[candidate.passage - 1].file_name,
-                )
-                && names_codes_in(
-                    &request.question,
-                    &candidate.with_context(),
-                    &request.passages[candidate.passage - 1].text,
-                )
+                // ... and the sentence names one of the codes at least.
+                && names_a_code(&codes, &candidate.with_context())
                 // "0 <= nUnused <= BZ_MAX_UNUSED" names the constant, not its value.
                 && (!asks_value || states_value_of_codes(&request.question, &candidate.sentence))
                 // A version merely mentioned ("Zsh version 5.9" in a footer)
