@@ -202,45 +202,22 @@ mod whole_stack {
                     )
                 }
             };
-            // Bedrock's Rerank (the Agent Runtime): each passage scored by the
-            // share of the question's words it holds, best first.
+            // Bedrock's Rerank (the Agent Runtime), answered as the Rerank
+            // stand-in answers: by the share of the question's words.
             let recorded = calls.clone();
             let rerank = move |axum::Json(body): axum::Json<Value>| {
                 let recorded = recorded.clone();
                 async move {
-                    let configuration =
-                        &body["rerankingConfiguration"]["bedrockRerankingConfiguration"];
-                    recorded.lock().unwrap().push(format!(
-                        "rerank {}",
-                        configuration["modelConfiguration"]["modelArn"]
-                            .as_str()
-                            .unwrap_or_default()
-                    ));
-                    let question = body["queries"][0]["textQuery"]["text"]
-                        .as_str()
-                        .unwrap_or_default();
-                    let mut results: Vec<(usize, f32)> = body["sources"]
-                        .as_array()
-                        .map(Vec::as_slice)
-                        .unwrap_or_default()
-                        .iter()
-                        .enumerate()
-                        .map(|(index, source)| {
-                            let text = source["inlineDocumentSource"]["textDocument"]["text"]
-                                .as_str()
-                                .unwrap_or_default();
-                            (
-                                index,
-                                askdocs_shared::testing::rerank::stand_in_relevance(question, text),
-                            )
-                        })
-                        .collect();
-                    results.sort_by(|a, b| b.1.total_cmp(&a.1));
-                    let results: Vec<Value> = results
-                        .into_iter()
-                        .map(|(index, score)| json!({"index": index, "relevanceScore": score}))
-                        .collect();
-                    axum::Json(json!({ "results": results }))
+                    let model = &body["rerankingConfiguration"]["bedrockRerankingConfiguration"]
+                        ["modelConfiguration"]["modelArn"];
+                    recorded
+                        .lock()
+                        .unwrap()
+                        .push(format!("rerank {}", model.as_str().unwrap_or_default()));
+                    axum::Json(
+                        askdocs_shared::testing::rerank::rerank_answer(&body, None)
+                            .expect("a well-formed Rerank request"),
+                    )
                 }
             };
             let forward =
@@ -444,26 +421,9 @@ mod whole_stack {
     #[test]
     fn a_scan_and_a_photo_are_read_by_textract_and_answer_with_their_pages() {
         let settings = env_of(&aws_settings());
-        let get = |name: &str| {
-            settings
-                .iter()
-                .find(|(key, _)| *key == name)
-                .unwrap()
-                .1
-                .clone()
-        };
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
-            .arg("bootstrap-aws")
-            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = Server::start_with(&refs);
+        let get = |name: &str| setting(&settings, name);
+        bootstrap_aws(&settings);
+        let server = serve(&settings);
         // GIVEN the processing function as the stack runs it: OCR by Textract
         // (ASKDOCS_OCR's default on AWS), here a stand-in in front of the emulator
         let textract = TextractStandIn::start(&aws_endpoint());
@@ -546,6 +506,35 @@ mod whole_stack {
         askdocs_shared::aws::event_stream_frame("event", kind, &payload)
     }
 
+    fn setting(settings: &[(&'static str, String)], name: &str) -> String {
+        settings
+            .iter()
+            .find(|(key, _)| *key == name)
+            .unwrap()
+            .1
+            .clone()
+    }
+
+    /// `askdocs bootstrap-aws` with `settings`, which must succeed.
+    fn bootstrap_aws(settings: &[(&'static str, String)]) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
+            .arg("bootstrap-aws")
+            .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    /// `askdocs serve` with `settings`.
+    fn serve(settings: &[(&'static str, String)]) -> Server {
+        let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Server::start_with(&refs)
+    }
+
     fn env_of(settings: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
         let mut env = settings.to_vec();
         env.extend([
@@ -564,31 +553,14 @@ mod whole_stack {
     #[test]
     fn upload_process_ask_and_delete_on_aws() {
         let settings = env_of(&aws_settings());
-        let get = |name: &str| {
-            settings
-                .iter()
-                .find(|(key, _)| *key == name)
-                .unwrap()
-                .1
-                .clone()
-        };
+        let get = |name: &str| setting(&settings, name);
 
         // GIVEN the resources made by askdocs bootstrap-aws, run twice (idempotent)
         for _ in 0..2 {
-            let output = std::process::Command::new(env!("CARGO_BIN_EXE_askdocs"))
-                .arg("bootstrap-aws")
-                .envs(settings.iter().map(|(k, v)| (*k, v.as_str())))
-                .output()
-                .unwrap();
-            assert!(
-                output.status.success(),
-                "{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
+            bootstrap_aws(&settings);
         }
         // AND askdocs serve on the AWS backend, and the processing function
-        let refs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = Server::start_with(&refs);
+        let server = serve(&settings);
         let processing = LambdaRuntime::start(&processing_binary(), &settings);
         let ada = signed_in(&server, "ada@example.com");
         let bob = signed_in(&server, "bob@example.com");

@@ -90,18 +90,23 @@ async fn rerank(State(stand_in): State<RerankStandIn>, Json(body): Json<Value>) 
     if let Some((status, code)) = refusal {
         return refused(status, &code, "refused by the stand-in");
     }
+    match rerank_answer(&body, keep_only) {
+        Ok(answer) => Json(answer).into_response(),
+        Err(message) => refused(400, "ValidationException", message),
+    }
+}
+
+/// What Rerank answers to the request `body`: its results, best first, at
+/// most `keep_only` of them; or, for a request of the wrong shape, the
+/// message of its ValidationException. (The whole-stack test's Bedrock
+/// stand-in answers Rerank with it too.)
+pub fn rerank_answer(body: &Value, keep_only: Option<usize>) -> Result<Value, &'static str> {
     let queries = body["queries"].as_array().cloned().unwrap_or_default();
     let question = match queries.as_slice() {
         [query] if query["type"] == "TEXT" => query["textQuery"]["text"].as_str(),
         _ => None,
     };
-    let Some(question) = question else {
-        return refused(
-            400,
-            "ValidationException",
-            "exactly one TEXT query is required",
-        );
-    };
+    let question = question.ok_or("exactly one TEXT query is required")?;
     let configuration = &body["rerankingConfiguration"];
     let arn = configuration["bedrockRerankingConfiguration"]["modelConfiguration"]["modelArn"]
         .as_str()
@@ -110,28 +115,19 @@ async fn rerank(State(stand_in): State<RerankStandIn>, Json(body): Json<Value>) 
         || !arn.starts_with("arn:aws:bedrock:")
         || !arn.contains(":foundation-model/")
     {
-        return refused(
-            400,
-            "ValidationException",
-            "a Bedrock reranking model ARN is required",
-        );
+        return Err("a Bedrock reranking model ARN is required");
     }
     let sources = body["sources"].as_array().cloned().unwrap_or_default();
     if sources.is_empty() || sources.len() > 1000 {
-        return refused(400, "ValidationException", "1 to 1000 sources are required");
+        return Err("1 to 1000 sources are required");
     }
     let mut results = Vec::new();
     for (index, source) in sources.iter().enumerate() {
         let document = &source["inlineDocumentSource"];
-        let text = document["textDocument"]["text"].as_str();
-        let Some(text) = text.filter(|_| source["type"] == "INLINE" && document["type"] == "TEXT")
-        else {
-            return refused(
-                400,
-                "ValidationException",
-                "sources must be inline text documents",
-            );
-        };
+        let text = document["textDocument"]["text"]
+            .as_str()
+            .filter(|_| source["type"] == "INLINE" && document["type"] == "TEXT")
+            .ok_or("sources must be inline text documents")?;
         results.push((index, stand_in_relevance(question, text)));
     }
     results.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -143,5 +139,5 @@ async fn rerank(State(stand_in): State<RerankStandIn>, Json(body): Json<Value>) 
         .into_iter()
         .map(|(index, score)| json!({ "index": index, "relevanceScore": score }))
         .collect();
-    Json(json!({ "results": results })).into_response()
+    Ok(json!({ "results": results }))
 }
